@@ -1,0 +1,3 @@
+module github.com/cardgate/cardgate
+
+go 1.26
