@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+)
+
+// initCmd creates (if missing) the gateway key and the sandbox merchant and prints its
+// credentials. It is repeatable and safe while serve runs on the same store.
+func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sf         storeFlags
+		asJSON     = fs.Bool("json", false, "print the credentials as JSON")
+		selfSigned = fs.String("tls-self-signed", "", "also write cert.pem and key.pem for the --public-url host into this directory")
+		publicURL  = fs.String("public-url", "https://localhost", "the URL the certificate is for (with --tls-self-signed)")
+	)
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *selfSigned != "" {
+		certFile, keyFile, err := writeSelfSigned(*selfSigned, *publicURL, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s and %s\n", certFile, keyFile)
+	}
+	store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := clock.Wall{}.Now()
+	gw, err := keyring.Ensure(ctx, store, now)
+	if err != nil {
+		return err
+	}
+	m, _, err := merchant.EnsureSandbox(ctx, store, now)
+	if err != nil {
+		return err
+	}
+	return printCredentials(stdout, m, gw, *asJSON)
+}
+
+func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("merchant create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sf      storeFlags
+		name    = fs.String("name", "", "merchant name")
+		pubFile = fs.String("public-key", "", "register this public key (base64 DER or PEM file); the gateway then holds no private key")
+		asJSON  = fs.Bool("json", false, "print the credentials as JSON")
+	)
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := clock.Wall{}.Now()
+	gw, err := keyring.Ensure(ctx, store, now)
+	if err != nil {
+		return err
+	}
+	var m merchant.Merchant
+	if *pubFile != "" {
+		pem, err := os.ReadFile(*pubFile)
+		if err != nil {
+			return fmt.Errorf("--public-key: %w", err)
+		}
+		m, err = merchant.NewWithPublicKey(*name, string(pem), now)
+		if err != nil {
+			return err
+		}
+	} else {
+		if m, err = merchant.NewSandbox(*name, now); err != nil {
+			return err
+		}
+	}
+	if err := store.CreateMerchant(ctx, m); err != nil {
+		return err
+	}
+	return printCredentials(stdout, m, gw, *asJSON)
+}
+
+func printCredentials(w io.Writer, m merchant.Merchant, gw keyring.Key, asJSON bool) error {
+	pub, err := gw.PublicKeyBase64()
+	if err != nil {
+		return err
+	}
+	c, err := merchant.CredentialsOf(m, pub)
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		if c.MerchantPrivateKey == "" {
+			_, err = fmt.Fprintf(w, "client id          %s\ngateway public key %s\n", c.ClientID, c.GatewayPublicKey)
+			return err
+		}
+		_, err = fmt.Fprintf(w, "client id            %s\nmerchant private key %s\n(PKCS#1, for Python) %s\nmerchant public key  %s\ngateway public key   %s\n",
+			c.ClientID, c.MerchantPrivateKey, c.MerchantPrivateKeyPkcs1, c.MerchantPublicKey, c.GatewayPublicKey)
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return errors.Join(errors.New("print credentials"), err)
+	}
+	return nil
+}

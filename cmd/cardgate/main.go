@@ -1,0 +1,60 @@
+// Command cardgate is the gateway and its tools: serve runs the Antom-compatible API; init and
+// merchant create print SDK credentials. The flags and JSON outputs are contracts that users'
+// scripts rely on (design.md "Interfaces other tools rely on"): extend them, never rename them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `cardgate — a self-hostable card payment gateway, wire-compatible with Antom.
+
+Usage:
+  cardgate serve [--addr 127.0.0.1:8080] [--data DIR] [--public-url URL] [--mode sandbox|production]
+                 [--tls-cert FILE --tls-key FILE] [--log-level info]
+  cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
+  cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
+
+Run "cardgate <command> -h" for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "cardgate:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "init":
+		return initCmd(ctx, args[1:], stdout, stderr)
+	case "merchant":
+		if len(args) < 2 || args[1] != "create" {
+			return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json`)
+		}
+		return merchantCreate(ctx, args[2:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/acquirer/simulator"
+	"github.com/cardgate/cardgate/internal/api"
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/payments"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sf        storeFlags
+		addr      = fs.String("addr", "127.0.0.1:8080", "address to listen on")
+		publicURL = fs.String("public-url", "", "base URL of every normalUrl (default http://ADDR)")
+		mode      = fs.String("mode", "sandbox", "sandbox or production")
+		tlsCert   = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+		tlsKey    = fs.String("tls-key", "", "private key of --tls-cert (PEM)")
+		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *mode != "sandbox" && *mode != "production" {
+		return fmt.Errorf("--mode must be sandbox or production, not %q", *mode)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	wall := clock.Wall{}
+	gw, err := keyring.Ensure(ctx, store, wall.Now())
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	base := *publicURL
+	if base == "" {
+		base = scheme + "://" + ln.Addr().String()
+	}
+	base = strings.TrimRight(base, "/")
+
+	// The sandbox clock is real time plus an offset that the sandbox can move forward; production
+	// runs on the wall clock.
+	var payClock clock.Clock = wall
+	if *mode == "sandbox" {
+		payClock = clock.NewOffset(wall, 0)
+	}
+	svc := payments.NewService(store, simulator.New("CARDGATE_SIM"), payClock, log, payments.Config{})
+	handler := api.New(svc, store, gw, wall, log, api.Config{})
+
+	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, store.Path())
+	if *mode == "sandbox" {
+		m, created, err := merchant.EnsureSandbox(ctx, store, wall.Now())
+		if err != nil {
+			return err
+		}
+		if err := printSandboxBanner(stdout, base, m, gw, created); err != nil {
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("serving", "addr", ln.Addr().String(), "mode", *mode, "publicUrl", base)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("shutting down")
+	return srv.Shutdown(shutdownCtx)
+}
+
+func printSandboxBanner(w io.Writer, base string, m merchant.Merchant, gw keyring.Key, created bool) error {
+	pub, err := gw.PublicKeyBase64()
+	if err != nil {
+		return err
+	}
+	c, err := merchant.CredentialsOf(m, pub)
+	if err != nil {
+		return err
+	}
+	state := "existing"
+	if created {
+		state = "created"
+	}
+	fmt.Fprintf(w, `
+Sandbox merchant (%s). Point an Antom SDK at cardgate with:
+  gateway URL          %s
+  client id            %s
+  merchant private key %s
+  (PKCS#1, for Python) %s
+  gateway public key   %s
+
+The same as JSON: cardgate init --json
+
+`, state, base, c.ClientID, c.MerchantPrivateKey, c.MerchantPrivateKeyPkcs1, c.GatewayPublicKey)
+	return nil
+}

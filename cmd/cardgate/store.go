@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"strings"
+
+	"github.com/cardgate/cardgate/internal/store/sqlite"
+)
+
+// storeFlags are the flags that choose the store, shared by every command that opens one.
+type storeFlags struct {
+	data     string
+	database string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "./data", "directory of the embedded SQLite store")
+	fs.StringVar(&f.database, "database", "", "database URL (postgres://…) instead of the embedded store")
+}
+
+func (f *storeFlags) open(ctx context.Context) (*sqlite.Store, error) {
+	if f.database != "" {
+		if strings.HasPrefix(f.database, "postgres://") || strings.HasPrefix(f.database, "postgresql://") {
+			return nil, errors.New("--database: the PostgreSQL store is not in this version yet; use --data for the embedded store")
+		}
+		return nil, errors.New("--database: only postgres:// URLs are understood")
+	}
+	return sqlite.Open(ctx, f.data)
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"context"
+
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+func decode(body []byte, v any) error {
+	if err := protocol.Decode(body, v); err != nil {
+		if fe, ok := err.(*protocol.FieldError); ok {
+			return protocol.Errorf(protocol.CodeParamIllegal, "%s", fe.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+func payer(m merchant.Merchant) payments.Merchant {
+	return payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey, NotifyURL: m.NotifyURL}
+}
+
+func (s *Server) pay(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.PayRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p, err := s.payments.Pay(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.PayResponseOf(p), nil
+}
+
+func (s *Server) inquiryPayment(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.InquiryPaymentRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p, err := s.payments.Inquire(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.InquiryResponseOf(p), nil
+}

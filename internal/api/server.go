@@ -1,0 +1,168 @@
+// Package api is the HTTP edge of the Antom-compatible API: it authenticates the merchant's
+// signature over the raw body, decodes, calls the payments service, and signs whatever it answers.
+// Handlers hold no business rule; every outcome, errors included, is HTTP 200 with a signed body
+// that has a result object (antom-wire §1.5, §2.6).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Config tunes the edge.
+type Config struct {
+	// MaxBodyBytes bounds a request body; larger bodies are refused unread.
+	MaxBodyBytes int64
+	// RequestTimeWindow is how far request-time may be from the wall clock (design.md: 5 minutes).
+	RequestTimeWindow time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	payments  *payments.Service
+	merchants *merchantCache
+	gateway   keyring.Key
+	wall      clock.Clock // the request-time window always uses real time, never the sandbox clock
+	log       *slog.Logger
+	cfg       Config
+	endpoints map[string]endpoint
+}
+
+// endpoint handles one authenticated API call and returns the response body to sign.
+type endpoint func(ctx context.Context, m merchant.Merchant, body []byte) (any, error)
+
+// New builds the API server.
+func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, wall clock.Clock, log *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.RequestTimeWindow == 0 {
+		cfg.RequestTimeWindow = 5 * time.Minute
+	}
+	s := &Server{payments: svc, merchants: newMerchantCache(merchants), gateway: gateway, wall: wall, log: log, cfg: cfg}
+	s.endpoints = map[string]endpoint{
+		protocol.PathPay:            s.pay,
+		protocol.PathInquiryPayment: s.inquiryPayment,
+	}
+	return s
+}
+
+// ServeHTTP routes by hand rather than with http.ServeMux: the mux redirects non-clean paths
+// such as retrievePaymentSession's "//", and a redirect breaks the client's signature (antom-wire §1.2).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := newRequestID()
+	ctx := r.Context()
+	// The signed path is the URL path as received, never the raw request target: Python sends
+	// absolute-form targets (antom-wire §1.5).
+	path := r.URL.EscapedPath()
+	clientID := r.Header.Get("client-id")
+
+	resp, code := s.handle(ctx, r, path, clientID)
+	body, err := json.Marshal(resp)
+	if err != nil {
+		s.log.ErrorContext(ctx, "encode response", "requestId", reqID, "err", err)
+		body, _ = json.Marshal(protocol.ErrorResponse{Result: protocol.ResultOf(err)})
+		code = protocol.CodeUnknownException
+	}
+	s.writeSigned(w, r.Method, path, clientID, body)
+	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
+		"resultCode", code, "ms", time.Since(start).Milliseconds())
+}
+
+func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID string) (any, protocol.Code) {
+	fail := func(err error) (any, protocol.Code) {
+		res := protocol.ResultOf(err)
+		if res.ResultCode == string(protocol.CodeUnknownException) {
+			s.log.ErrorContext(ctx, "internal error", "path", path, "clientId", clientID, "err", err)
+		}
+		return protocol.ErrorResponse{Result: res}, protocol.Code(res.ResultCode)
+	}
+	ep, ok := s.route(path)
+	if !ok {
+		return fail(protocol.Errorf(protocol.CodeNoInterfaceDef, "no API is defined at %s", path))
+	}
+	if r.Method != http.MethodPost {
+		return fail(protocol.Errorf(protocol.CodeMethodNotSupported, "%s is not supported, use POST", r.Method))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fail(protocol.Errorf(protocol.CodeParamIllegal, "request body exceeds %d bytes", s.cfg.MaxBodyBytes))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("read body: %w", err))
+	}
+	m, err := s.authenticate(ctx, r, path, clientID, body)
+	if err != nil {
+		return fail(err)
+	}
+	resp, err := ep(ctx, m, body)
+	if err != nil {
+		return fail(err)
+	}
+	return resp, resultCodeOf(resp)
+}
+
+func resultCodeOf(resp any) protocol.Code {
+	switch v := resp.(type) {
+	case protocol.PayResponse:
+		return protocol.Code(v.Result.ResultCode)
+	case protocol.InquiryPaymentResponse:
+		return protocol.Code(v.Result.ResultCode)
+	}
+	return protocol.CodeSuccess
+}
+
+// route strips the live or sandbox prefix and finds the endpoint.
+func (s *Server) route(path string) (endpoint, bool) {
+	for _, prefix := range []string{protocol.PrefixLive, protocol.PrefixSandbox} {
+		if rest, ok := strings.CutPrefix(path, prefix); ok {
+			ep, ok := s.endpoints[rest]
+			return ep, ok
+		}
+	}
+	return nil, false
+}
+
+// writeSigned writes an HTTP 200 whose body is signed with the gateway key. Header names are
+// lowercase because the Python SDK looks them up case-sensitively and PHP by substring; they are
+// set by direct map assignment since Header.Set would canonicalise them (antom-wire §2.6).
+// Content-Type goes through Set: a lowercase map key is invisible to net/http, which would then
+// add a second Content-Type of its own.
+func (s *Server) writeSigned(w http.ResponseWriter, method, path, clientID string, body []byte) {
+	respTime := protocol.FormatTime(s.wall.Now())
+	sig, err := protocol.Sign(s.gateway.Private, protocol.SigningContent(method, path, clientID, respTime, body))
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h["client-id"] = []string{clientID}
+	h["response-time"] = []string{respTime}
+	if err == nil {
+		h["signature"] = []string{protocol.SignatureHeader{KeyVersion: s.gateway.Version, Signature: sig}.String()}
+	} else {
+		s.log.Error("sign response", "err", err)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

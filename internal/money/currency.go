@@ -1,0 +1,88 @@
+// Package money holds currencies and amounts as the gateway handles them:
+// integers in the currency's minor unit, never floating point.
+//
+// The package is pure: no I/O, no clock, no global mutable state, so every
+// layer (wire decoding, the payment domain, the simulator, reports) can share
+// one definition of what an amount is.
+package money
+
+import (
+	"maps"
+	"slices"
+)
+
+// Currency is an ISO 4217 currency the gateway accepts.
+//
+// Exponent is the number of decimal places of the minor unit (2 for SGD,
+// 0 for JPY, 3 for BHD). It comes from the ISO table, never from a default:
+// a wrong exponent is a silent factor-of-ten error on every amount.
+type Currency struct {
+	Code     string
+	Exponent int
+}
+
+// exponents is ISO 4217 List One as published by the maintenance agency
+// (SIX, Pblshd 2026-09-17), active codes only, keyed by alphabetic code.
+//
+// Deliberately absent:
+//   - Codes whose minor unit is "N.A." in the list because they are not money
+//     anyone pays with: XXX (no currency), XTS (testing), the metals XAU,
+//     XAG, XPT, XPD, the bond-market units XBA, XBB, XBC, XBD, and the units
+//     of account XDR, XSU, XUA.
+//   - XAD (Arab Accounting Dinar): it has a minor unit in the list but, like
+//     XDR, is an accounting unit of a monetary fund, not something a card is
+//     charged in.
+//   - Withdrawn codes that older tables still carry: ANG (replaced by XCG),
+//     CUC, HRK (Croatia adopted EUR), SLL (replaced by SLE), ZWL (replaced by
+//     ZWG), and the pre-redenomination MRO, STD, VEF, BYR.
+//
+// Fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW) stay: they are
+// active codes with defined minor units, and the gateway's contract is "every
+// active ISO 4217 currency" rather than a hand-picked retail subset.
+var exponents = map[string]int{
+	"AED": 2, "AFN": 2, "ALL": 2, "AMD": 2, "AOA": 2, "ARS": 2, "AUD": 2, "AWG": 2,
+	"AZN": 2, "BAM": 2, "BBD": 2, "BDT": 2, "BHD": 3, "BIF": 0, "BMD": 2, "BND": 2,
+	"BOB": 2, "BOV": 2, "BRL": 2, "BSD": 2, "BTN": 2, "BWP": 2, "BYN": 2, "BZD": 2,
+	"CAD": 2, "CDF": 2, "CHE": 2, "CHF": 2, "CHW": 2, "CLF": 4, "CLP": 0, "CNY": 2,
+	"COP": 2, "COU": 2, "CRC": 2, "CUP": 2, "CVE": 2, "CZK": 2, "DJF": 0, "DKK": 2,
+	"DOP": 2, "DZD": 2, "EGP": 2, "ERN": 2, "ETB": 2, "EUR": 2, "FJD": 2, "FKP": 2,
+	"GBP": 2, "GEL": 2, "GHS": 2, "GIP": 2, "GMD": 2, "GNF": 0, "GTQ": 2, "GYD": 2,
+	"HKD": 2, "HNL": 2, "HTG": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "IQD": 3,
+	"IRR": 2, "ISK": 0, "JMD": 2, "JOD": 3, "JPY": 0, "KES": 2, "KGS": 2, "KHR": 2,
+	"KMF": 0, "KPW": 2, "KRW": 0, "KWD": 3, "KYD": 2, "KZT": 2, "LAK": 2, "LBP": 2,
+	"LKR": 2, "LRD": 2, "LSL": 2, "LYD": 3, "MAD": 2, "MDL": 2, "MGA": 2, "MKD": 2,
+	"MMK": 2, "MNT": 2, "MOP": 2, "MRU": 2, "MUR": 2, "MVR": 2, "MWK": 2, "MXN": 2,
+	"MXV": 2, "MYR": 2, "MZN": 2, "NAD": 2, "NGN": 2, "NIO": 2, "NOK": 2, "NPR": 2,
+	"NZD": 2, "OMR": 3, "PAB": 2, "PEN": 2, "PGK": 2, "PHP": 2, "PKR": 2, "PLN": 2,
+	"PYG": 0, "QAR": 2, "RON": 2, "RSD": 2, "RUB": 2, "RWF": 0, "SAR": 2, "SBD": 2,
+	"SCR": 2, "SDG": 2, "SEK": 2, "SGD": 2, "SHP": 2, "SLE": 2, "SOS": 2, "SRD": 2,
+	"SSP": 2, "STN": 2, "SVC": 2, "SYP": 2, "SZL": 2, "THB": 2, "TJS": 2, "TMT": 2,
+	"TND": 3, "TOP": 2, "TRY": 2, "TTD": 2, "TWD": 2, "TZS": 2, "UAH": 2, "UGX": 0,
+	"USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4, "UZS": 2, "VED": 2, "VES": 2,
+	"VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2, "XCG": 2, "XOF": 0, "XPF": 0,
+	"YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
+}
+
+// Lookup returns the supported currency with exactly this code.
+//
+// Matching is exact and case-sensitive: the wire format sends uppercase
+// codes, and accepting "sgd" here would let two spellings of one currency
+// reach the store and break idempotency comparisons on paymentAmount.
+func Lookup(code string) (Currency, bool) {
+	exp, ok := exponents[code]
+	if !ok {
+		return Currency{}, false
+	}
+	return Currency{Code: code, Exponent: exp}, true
+}
+
+// Currencies returns every supported currency ordered by code. The slice is
+// freshly allocated, so callers may keep or modify it.
+func Currencies() []Currency {
+	codes := slices.Sorted(maps.Keys(exponents))
+	out := make([]Currency, len(codes))
+	for i, c := range codes {
+		out[i] = Currency{Code: c, Exponent: exponents[c]}
+	}
+	return out
+}

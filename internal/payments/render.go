@@ -1,0 +1,172 @@
+package payments
+
+import (
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// The renderers turn a Payment into wire shapes. They live in the domain because the notification
+// body is rendered inside the transition (outbox) and must agree with inquiry and pay exactly.
+
+func amountOf(p Payment) *protocol.Amount {
+	return &protocol.Amount{Currency: p.Amount.Currency.Code, Value: p.Amount.Value()}
+}
+
+// answer is the result a pay (or its replay) reports for the payment's current state.
+func answer(p Payment) protocol.Result {
+	switch p.State {
+	case StateSuccess:
+		return protocol.SuccessResult()
+	case StateProcessing:
+		return protocol.NewResult(protocol.CodePaymentInProcess, "Payment is processing.")
+	case StateCancelled:
+		return protocol.NewResult(protocol.CodeOrderIsCanceled, "The payment was cancelled.")
+	}
+	return protocol.Result{ResultCode: string(p.ResultCode), ResultStatus: string(protocol.StatusFail), ResultMessage: p.ResultMsg}
+}
+
+// eci is the electronic commerce indicator of a payment made without 3-D Secure: Mastercard says
+// 00 where the other schemes say 07.
+func eci(brand string) string {
+	if brand == "MASTERCARD" || brand == "MAESTRO" {
+		return "00"
+	}
+	return "07"
+}
+
+func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
+	if p.AcquirerState != AcquirerAnswered {
+		return nil
+	}
+	return &protocol.PaymentResultInfo{
+		CardNo:               p.Card.Masked,
+		CardBrand:            p.Card.Brand,
+		IssuingCountry:       p.Card.IssuingCountry,
+		Funding:              p.Card.Funding,
+		PaymentMethodRegion:  "GLOBAL",
+		ThreeDSResult:        &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)},
+		AVSResultRaw:         p.Auth.AVSResult,
+		CVVResultRaw:         p.Auth.CVVResult,
+		NetworkTransactionID: p.Auth.NetworkTransactionID,
+		CardBin:              p.Card.BIN,
+		LastFour:             p.Card.LastFour,
+		ExpiryMonth:          p.Card.ExpiryMonth,
+		ExpiryYear:           p.Card.ExpiryYear,
+		CardCategory:         p.Card.Category,
+		IssuerName:           p.Card.IssuerName,
+		HoldName:             p.Card.HolderName,
+		Fingerprint:          p.Card.Fingerprint,
+		RefusalCodeRaw:       p.Auth.RefusalCodeRaw,
+		RefusalReasonRaw:     p.Auth.RefusalReasonRaw,
+		AuthorizationCode:    p.Auth.AuthorizationCode,
+		CredentialTypeUsed:   "PAN",
+	}
+}
+
+func cardInfoOf(p Payment) *protocol.CardInfo {
+	if p.AcquirerState != AcquirerAnswered {
+		return &protocol.CardInfo{CardNo: p.Card.Masked, CardBrand: p.Card.Brand}
+	}
+	return &protocol.CardInfo{
+		CardNo:               p.Card.Masked,
+		CardBrand:            p.Card.Brand,
+		IssuingCountry:       p.Card.IssuingCountry,
+		Funding:              p.Card.Funding,
+		PaymentMethodRegion:  "GLOBAL",
+		ThreeDSResult:        &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)},
+		AVSResultRaw:         p.Auth.AVSResult,
+		CVVResultRaw:         p.Auth.CVVResult,
+		NetworkTransactionID: p.Auth.NetworkTransactionID,
+	}
+}
+
+func acquirerInfoOf(p Payment) *protocol.AcquirerInfo {
+	if p.Auth.AcquirerName == "" {
+		return nil
+	}
+	return &protocol.AcquirerInfo{
+		AcquirerName:          p.Auth.AcquirerName,
+		ReferenceRequestID:    p.ID,
+		AcquirerTransactionID: p.Auth.AcquirerTransactionID,
+		AcquirerMerchantID:    p.Auth.AcquirerMerchantID,
+		AcquirerResultCode:    p.Auth.AcquirerResultCode,
+		AcquirerResultMessage: p.Auth.AcquirerResultMessage,
+	}
+}
+
+func paymentTime(p Payment) string {
+	if p.AuthorizedAt.IsZero() {
+		return ""
+	}
+	return protocol.FormatTime(p.AuthorizedAt)
+}
+
+func authExpiryTime(p Payment) string {
+	if p.AuthExpiresAt.IsZero() {
+		return ""
+	}
+	return protocol.FormatTime(p.AuthExpiresAt)
+}
+
+// PayResponseOf renders the pay answer for the payment's current state.
+func PayResponseOf(p Payment) protocol.PayResponse {
+	return protocol.PayResponse{
+		Result:            answer(p),
+		PaymentRequestID:  p.RequestID,
+		PaymentID:         p.ID,
+		PaymentAmount:     amountOf(p),
+		PaymentCreateTime: protocol.FormatTime(p.CreatedAt),
+		PaymentTime:       paymentTime(p),
+		AuthExpiryTime:    authExpiryTime(p),
+		PaymentResultInfo: resultInfoOf(p),
+		AcquirerInfo:      acquirerInfoOf(p),
+	}
+}
+
+// InquiryResponseOf renders inquiryPayment.
+func InquiryResponseOf(p Payment) protocol.InquiryPaymentResponse {
+	r := protocol.InquiryPaymentResponse{
+		Result:               protocol.SuccessResult(),
+		PaymentStatus:        string(p.State),
+		PaymentResultCode:    string(p.ResultCode),
+		PaymentResultMessage: p.ResultMsg,
+		PaymentRequestID:     p.RequestID,
+		PaymentID:            p.ID,
+		PaymentAmount:        amountOf(p),
+		PaymentCreateTime:    protocol.FormatTime(p.CreatedAt),
+		PaymentTime:          paymentTime(p),
+		AuthExpiryTime:       authExpiryTime(p),
+		PaymentMethodType:    "CARD",
+		PaymentRedirectURL:   p.Order.RedirectURL,
+		CardInfo:             cardInfoOf(p),
+		PaymentResultInfo:    resultInfoOf(p),
+		AcquirerInfo:         acquirerInfoOf(p),
+		AcquirerReferenceNo:  p.Auth.AcquirerTransactionID,
+	}
+	if p.State == StateSuccess {
+		r.ActualPaymentAmount = amountOf(p)
+	}
+	return r
+}
+
+// NotifyPaymentOf renders the PAYMENT_RESULT notification of a final payment.
+func NotifyPaymentOf(p Payment) protocol.NotifyPayment {
+	n := protocol.NotifyPayment{
+		NotifyType:          protocol.NotifyTypePaymentResult,
+		Result:              answer(p),
+		PaymentRequestID:    p.RequestID,
+		PaymentID:           p.ID,
+		PaymentAmount:       amountOf(p),
+		PaymentCreateTime:   protocol.FormatTime(p.CreatedAt),
+		PaymentTime:         paymentTime(p),
+		AuthExpiryTime:      authExpiryTime(p),
+		PaymentMethodType:   "CARD",
+		CardInfo:            cardInfoOf(p),
+		PaymentResultInfo:   resultInfoOf(p),
+		AcquirerInfo:        acquirerInfoOf(p),
+		AcquirerReferenceNo: p.Auth.AcquirerTransactionID,
+	}
+	if p.State == StateSuccess {
+		n.ActualPaymentAmount = amountOf(p)
+	}
+	return n
+}

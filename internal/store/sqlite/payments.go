@@ -1,0 +1,148 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cardgate/cardgate/internal/money"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+var _ payments.Store = (*Store)(nil)
+
+const paymentColumns = `payment_id, client_id, request_id, state, version, currency, amount_minor, capture_mode,
+	result_code, result_message, acquirer_state, card, auth, order_details,
+	created_at, updated_at, authorized_at, auth_expires_at, expires_at`
+
+func paymentArgs(p payments.Payment) ([]any, error) {
+	card, err := json.Marshal(p.Card)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := json.Marshal(p.Auth)
+	if err != nil {
+		return nil, err
+	}
+	order, err := json.Marshal(p.Order)
+	if err != nil {
+		return nil, err
+	}
+	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
+		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
+		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt)}, nil
+}
+
+// CreatePayment implements payments.Store.
+func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev payments.Event) error {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return fmt.Errorf("encode payment: %w", err)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		if isUniqueViolation(err) {
+			return payments.ErrDuplicate
+		}
+		if err != nil {
+			return fmt.Errorf("insert payment: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// Apply implements payments.Store.
+func (s *Store) Apply(ctx context.Context, c payments.Change) error {
+	p := c.Payment
+	card, err := json.Marshal(p.Card)
+	if err != nil {
+		return err
+	}
+	auth, err := json.Marshal(p.Auth)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE payments SET state = ?, version = ?, result_code = ?, result_message = ?,
+			acquirer_state = ?, card = ?, auth = ?, updated_at = ?, authorized_at = ?, auth_expires_at = ?, expires_at = ?
+			WHERE payment_id = ? AND client_id = ? AND version = ?`,
+			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
+			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt), p.ID, p.MerchantID, c.FromVersion)
+		if err != nil {
+			return fmt.Errorf("update payment: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return payments.ErrConflict
+		}
+		if err := insertEvent(ctx, tx, c.Event); err != nil {
+			return err
+		}
+		if o := c.Outbox; o != nil {
+			_, err := tx.ExecContext(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+				VALUES (?,?,?,?,?,?,?,?)`, o.MerchantID, o.PaymentID, o.NotifyType, o.PaymentID, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
+			if err != nil {
+				return fmt.Errorf("insert outbox: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, ev payments.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events (payment_id, op, from_state, to_state, result_code, at) VALUES (?,?,?,?,?,?)`,
+		ev.PaymentID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At))
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// PaymentByID implements payments.Store.
+func (s *Store) PaymentByID(ctx context.Context, merchantID, paymentID string) (payments.Payment, error) {
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = ? AND payment_id = ?`, merchantID, paymentID)
+}
+
+// PaymentByRequestID implements payments.Store.
+func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID string) (payments.Payment, error) {
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = ? AND request_id = ?`, merchantID, requestID)
+}
+
+func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (payments.Payment, error) {
+	var (
+		p                                              payments.Payment
+		state, captureMode, code, acqState             string
+		currency, card, auth, order                    string
+		minor                                          int64
+		created, updated, authorized, authExp, expires int64
+	)
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&p.ID, &p.MerchantID, &p.RequestID, &state, &p.Version, &currency, &minor,
+		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, payments.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("query payment: %w", err)
+	}
+	cur, ok := money.Lookup(currency)
+	if !ok {
+		return p, fmt.Errorf("payment %s: stored currency %q unknown", p.ID, currency)
+	}
+	p.Amount = money.Amount{Currency: cur, Minor: minor}
+	p.State, p.CaptureMode, p.ResultCode, p.AcquirerState = payments.State(state), payments.CaptureMode(captureMode), protocol.Code(code), payments.AcquirerState(acqState)
+	if err := json.Unmarshal([]byte(card), &p.Card); err != nil {
+		return p, fmt.Errorf("payment %s card: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(auth), &p.Auth); err != nil {
+		return p, fmt.Errorf("payment %s auth: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(order), &p.Order); err != nil {
+		return p, fmt.Errorf("payment %s order: %w", p.ID, err)
+	}
+	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = fromMS(created), fromMS(updated), fromMS(authorized), fromMS(authExp), fromMS(expires)
+	return p, nil
+}

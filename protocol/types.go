@@ -1,0 +1,341 @@
+package protocol
+
+import "log/slog"
+
+// The wire models. Field names and JSON types follow the official SDKs (antom-wire §4–§5): amounts
+// are strings of minor units, booleans are JSON booleans, times are ISO 8601 strings with an offset.
+// Requests are decoded with Decode (lenient); responses are encoded with encoding/json and omit
+// empty fields. The same types serve the Go client in client/, so merchants and the gateway cannot
+// drift apart.
+
+// API paths under the /ams/api prefix (the sandbox prefix is /ams/sandbox/api).
+const (
+	PathPay            = "/v1/payments/pay"
+	PathInquiryPayment = "/v1/payments/inquiryPayment"
+	PathCapture        = "/v1/payments/capture"
+	PathCancel         = "/v1/payments/cancel"
+	PathRefund         = "/v1/payments/refund"
+	PathInquiryRefund  = "/v1/payments/inquiryRefund"
+
+	PrefixLive    = "/ams/api"
+	PrefixSandbox = "/ams/sandbox/api"
+)
+
+// Amount is a money amount on the wire: currency (ISO 4217) and value in minor units, both strings.
+type Amount struct {
+	Currency string `json:"currency"`
+	Value    string `json:"value"`
+}
+
+// PayRequest is the body of /v1/payments/pay.
+type PayRequest struct {
+	ProductCode        string              `json:"productCode,omitempty"`
+	PaymentRequestID   string              `json:"paymentRequestId,omitempty"`
+	PaymentAmount      *Amount             `json:"paymentAmount,omitempty"`
+	PaymentMethod      *PaymentMethod      `json:"paymentMethod,omitempty"`
+	PaymentRedirectURL string              `json:"paymentRedirectUrl,omitempty"`
+	PaymentNotifyURL   string              `json:"paymentNotifyUrl,omitempty"`
+	PaymentFactor      *PaymentFactor      `json:"paymentFactor,omitempty"`
+	SettlementStrategy *SettlementStrategy `json:"settlementStrategy,omitempty"`
+	Order              *Order              `json:"order,omitempty"`
+	Env                *Env                `json:"env,omitempty"`
+	PaymentExpiryTime  string              `json:"paymentExpiryTime,omitempty"`
+	MerchantRegion     string              `json:"merchantRegion,omitempty"`
+	UserRegion         string              `json:"userRegion,omitempty"`
+	MerchantAccountID  string              `json:"merchantAccountId,omitempty"`
+	// IsAuthorization is the legacy top-level twin of PaymentFactor.IsAuthorization.
+	IsAuthorization bool   `json:"isAuthorization,omitempty"`
+	ExtendInfo      string `json:"extendInfo,omitempty"`
+	Metadata        string `json:"metadata,omitempty"`
+}
+
+// PaymentMethod says how the buyer pays. For cards, either PaymentMethodMetaData carries the card
+// (server-to-server) or PaymentMethodID carries a cardToken (saved card).
+type PaymentMethod struct {
+	PaymentMethodType     string        `json:"paymentMethodType,omitempty"`
+	PaymentMethodID       string        `json:"paymentMethodId,omitempty"`
+	PaymentMethodMetaData *CardMetaData `json:"paymentMethodMetaData,omitempty"`
+	CustomerID            string        `json:"customerId,omitempty"`
+	ExtendInfo            string        `json:"extendInfo,omitempty"`
+}
+
+// CardMetaData is paymentMethodMetaData for cards (antom-wire §5.3). It holds the plain card number
+// and CVV, so it must never be logged; LogValue keeps slog from printing it by accident.
+type CardMetaData struct {
+	CardNo                      string    `json:"cardNo,omitempty"`
+	ExpiryYear                  string    `json:"expiryYear,omitempty"`
+	ExpiryMonth                 string    `json:"expiryMonth,omitempty"`
+	CVV                         string    `json:"cvv,omitempty"`
+	CardholderName              *UserName `json:"cardholderName,omitempty"`
+	BillingAddress              *Address  `json:"billingAddress,omitempty"`
+	Is3DSAuthentication         bool      `json:"is3DSAuthentication,omitempty"`
+	EnableAuthenticationUpgrade bool      `json:"enableAuthenticationUpgrade,omitempty"`
+	// EnableAuthenticationUpgrate is the misspelling Antom's own pages use; both are honoured.
+	EnableAuthenticationUpgrate bool   `json:"enableAuthenticationUpgrate,omitempty"`
+	TokenizeMode                string `json:"tokenizeMode,omitempty"`
+	Tokenize                    bool   `json:"tokenize,omitempty"`
+	IsCardOnFile                bool   `json:"isCardOnFile,omitempty"`
+	NetworkTransactionID        string `json:"networkTransactionId,omitempty"`
+	SelectedCardBrand           string `json:"selectedCardBrand,omitempty"`
+}
+
+// LogValue hides the card data from structured logs.
+func (m CardMetaData) LogValue() slog.Value { return slog.StringValue("[card data redacted]") }
+
+// PaymentFactor carries the authorization flags.
+type PaymentFactor struct {
+	IsAuthorization bool   `json:"isAuthorization,omitempty"`
+	CaptureMode     string `json:"captureMode,omitempty"`
+}
+
+// SettlementStrategy names the settlement currency.
+type SettlementStrategy struct {
+	SettlementCurrency string `json:"settlementCurrency,omitempty"`
+}
+
+// Order describes what is bought.
+type Order struct {
+	ReferenceOrderID string    `json:"referenceOrderId,omitempty"`
+	OrderDescription string    `json:"orderDescription,omitempty"`
+	OrderAmount      *Amount   `json:"orderAmount,omitempty"`
+	Buyer            *Buyer    `json:"buyer,omitempty"`
+	Goods            []Goods   `json:"goods,omitempty"`
+	Shipping         *Shipping `json:"shipping,omitempty"`
+	Env              *Env      `json:"env,omitempty"`
+	ExtendInfo       string    `json:"extendInfo,omitempty"`
+}
+
+// Buyer identifies the buyer; at least one of the three identifiers is required for cards.
+type Buyer struct {
+	ReferenceBuyerID      string    `json:"referenceBuyerId,omitempty"`
+	BuyerName             *UserName `json:"buyerName,omitempty"`
+	BuyerPhoneNo          string    `json:"buyerPhoneNo,omitempty"`
+	BuyerEmail            string    `json:"buyerEmail,omitempty"`
+	BuyerRegistrationTime string    `json:"buyerRegistrationTime,omitempty"`
+}
+
+// UserName is a person's name.
+type UserName struct {
+	FirstName  string `json:"firstName,omitempty"`
+	MiddleName string `json:"middleName,omitempty"`
+	LastName   string `json:"lastName,omitempty"`
+	FullName   string `json:"fullName,omitempty"`
+}
+
+// Address is a postal address; region is ISO 3166 alpha-2.
+type Address struct {
+	Region   string `json:"region,omitempty"`
+	State    string `json:"state,omitempty"`
+	City     string `json:"city,omitempty"`
+	Address1 string `json:"address1,omitempty"`
+	Address2 string `json:"address2,omitempty"`
+	Address3 string `json:"address3,omitempty"`
+	ZipCode  string `json:"zipCode,omitempty"`
+}
+
+// Goods is one order line.
+type Goods struct {
+	ReferenceGoodsID   string  `json:"referenceGoodsId,omitempty"`
+	GoodsName          string  `json:"goodsName,omitempty"`
+	GoodsCategory      string  `json:"goodsCategory,omitempty"`
+	GoodsBrand         string  `json:"goodsBrand,omitempty"`
+	GoodsUnitAmount    *Amount `json:"goodsUnitAmount,omitempty"`
+	GoodsQuantity      string  `json:"goodsQuantity,omitempty"`
+	GoodsURL           string  `json:"goodsUrl,omitempty"`
+	DeliveryMethodType string  `json:"deliveryMethodType,omitempty"`
+}
+
+// Shipping is where the goods go.
+type Shipping struct {
+	ShippingName    *UserName `json:"shippingName,omitempty"`
+	ShippingAddress *Address  `json:"shippingAddress,omitempty"`
+	ShippingCarrier string    `json:"shippingCarrier,omitempty"`
+	ShippingPhoneNo string    `json:"shippingPhoneNo,omitempty"`
+	ShipToEmail     string    `json:"shipToEmail,omitempty"`
+}
+
+// Env describes the buyer's device. Numbers such as colorDepth are strings in the SDK models but
+// arrive as JSON numbers from Antom's own samples; Decode accepts both.
+type Env struct {
+	TerminalType   string       `json:"terminalType,omitempty"`
+	OSType         string       `json:"osType,omitempty"`
+	UserAgent      string       `json:"userAgent,omitempty"`
+	DeviceTokenID  string       `json:"deviceTokenId,omitempty"`
+	ClientIP       string       `json:"clientIp,omitempty"`
+	CookieID       string       `json:"cookieId,omitempty"`
+	BrowserInfo    *BrowserInfo `json:"browserInfo,omitempty"`
+	ColorDepth     string       `json:"colorDepth,omitempty"`
+	ScreenHeight   string       `json:"screenHeight,omitempty"`
+	ScreenWidth    string       `json:"screenWidth,omitempty"`
+	TimeZoneOffset int          `json:"timeZoneOffset,omitempty"`
+	DeviceBrand    string       `json:"deviceBrand,omitempty"`
+	DeviceModel    string       `json:"deviceModel,omitempty"`
+	DeviceLanguage string       `json:"deviceLanguage,omitempty"`
+	DeviceID       string       `json:"deviceId,omitempty"`
+	OSVersion      string       `json:"osVersion,omitempty"`
+}
+
+// BrowserInfo is what the buyer's browser told the merchant (used by 3-D Secure).
+type BrowserInfo struct {
+	AcceptHeader      string `json:"acceptHeader,omitempty"`
+	JavaEnabled       bool   `json:"javaEnabled,omitempty"`
+	JavaScriptEnabled bool   `json:"javaScriptEnabled,omitempty"`
+	Language          string `json:"language,omitempty"`
+	UserAgent         string `json:"userAgent,omitempty"`
+}
+
+// RedirectActionForm tells the merchant where to send the buyer.
+type RedirectActionForm struct {
+	Method         string `json:"method,omitempty"`
+	Parameters     string `json:"parameters,omitempty"`
+	RedirectURL    string `json:"redirectUrl,omitempty"`
+	ActionFormType string `json:"actionFormType,omitempty"`
+}
+
+// ThreeDSResult is the 3-D Secure outcome. cavv and eci are always present (empty when there was
+// no authentication), as in every seed sample.
+type ThreeDSResult struct {
+	ThreeDSVersion  string `json:"threeDSVersion,omitempty"`
+	ECI             string `json:"eci"`
+	CAVV            string `json:"cavv"`
+	DSTransactionID string `json:"dsTransactionId,omitempty"`
+	XID             string `json:"xid,omitempty"`
+	Challenged      bool   `json:"challenged,omitempty"`
+	ThreeDSType     string `json:"threeDSType,omitempty"`
+}
+
+// PaymentResultInfo is what the acquirer said about the card (antom-wire §5.4, seed 003).
+type PaymentResultInfo struct {
+	CardNo               string         `json:"cardNo,omitempty"`
+	CardBrand            string         `json:"cardBrand,omitempty"`
+	CardToken            string         `json:"cardToken,omitempty"`
+	IssuingCountry       string         `json:"issuingCountry,omitempty"`
+	Funding              string         `json:"funding,omitempty"`
+	PaymentMethodRegion  string         `json:"paymentMethodRegion,omitempty"`
+	ThreeDSResult        *ThreeDSResult `json:"threeDSResult,omitempty"`
+	AVSResultRaw         string         `json:"avsResultRaw"`
+	CVVResultRaw         string         `json:"cvvResultRaw"`
+	NetworkTransactionID string         `json:"networkTransactionId,omitempty"`
+	CardBin              string         `json:"cardBin,omitempty"`
+	LastFour             string         `json:"lastFour,omitempty"`
+	ExpiryMonth          string         `json:"expiryMonth,omitempty"`
+	ExpiryYear           string         `json:"expiryYear,omitempty"`
+	CardCategory         string         `json:"cardCategory,omitempty"`
+	IssuerName           string         `json:"issuerName,omitempty"`
+	HoldName             string         `json:"holdName,omitempty"`
+	Fingerprint          string         `json:"fingerprint,omitempty"`
+	RefusalCodeRaw       string         `json:"refusalCodeRaw,omitempty"`
+	RefusalReasonRaw     string         `json:"refusalReasonRaw,omitempty"`
+	AuthorizationCode    string         `json:"authorizationCode,omitempty"`
+	CredentialTypeUsed   string         `json:"credentialTypeUsed,omitempty"`
+}
+
+// CardInfo is the card summary of inquiryPayment and notifyPayment. The seeds put more into it
+// than the SDK models declare (AVS/CVV results, networkTransactionId); extra fields are harmless.
+type CardInfo struct {
+	CardNo               string         `json:"cardNo,omitempty"`
+	CardBrand            string         `json:"cardBrand,omitempty"`
+	CardToken            string         `json:"cardToken,omitempty"`
+	IssuingCountry       string         `json:"issuingCountry,omitempty"`
+	Funding              string         `json:"funding,omitempty"`
+	PaymentMethodRegion  string         `json:"paymentMethodRegion,omitempty"`
+	ThreeDSResult        *ThreeDSResult `json:"threeDSResult,omitempty"`
+	AVSResultRaw         string         `json:"avsResultRaw"`
+	CVVResultRaw         string         `json:"cvvResultRaw"`
+	NetworkTransactionID string         `json:"networkTransactionId,omitempty"`
+}
+
+// AcquirerInfo says which acquirer processed a payment (Antom Payment Orchestration, seed 003).
+type AcquirerInfo struct {
+	AcquirerName          string `json:"acquirerName,omitempty"`
+	ReferenceRequestID    string `json:"referenceRequestId,omitempty"`
+	AcquirerTransactionID string `json:"acquirerTransactionId,omitempty"`
+	AcquirerMerchantID    string `json:"acquirerMerchantId,omitempty"`
+	AcquirerResultCode    string `json:"acquirerResultCode,omitempty"`
+	AcquirerResultMessage string `json:"acquirerResultMessage,omitempty"`
+}
+
+// PayResponse is the answer to pay.
+type PayResponse struct {
+	Result             Result              `json:"result"`
+	PaymentRequestID   string              `json:"paymentRequestId,omitempty"`
+	PaymentID          string              `json:"paymentId,omitempty"`
+	PaymentAmount      *Amount             `json:"paymentAmount,omitempty"`
+	PaymentCreateTime  string              `json:"paymentCreateTime,omitempty"`
+	PaymentTime        string              `json:"paymentTime,omitempty"`
+	AuthExpiryTime     string              `json:"authExpiryTime,omitempty"`
+	NormalURL          string              `json:"normalUrl,omitempty"`
+	RedirectActionForm *RedirectActionForm `json:"redirectActionForm,omitempty"`
+	PaymentActionForm  string              `json:"paymentActionForm,omitempty"`
+	PaymentResultInfo  *PaymentResultInfo  `json:"paymentResultInfo,omitempty"`
+	AcquirerInfo       *AcquirerInfo       `json:"acquirerInfo,omitempty"`
+}
+
+// InquiryPaymentRequest asks for a payment by paymentId or paymentRequestId (paymentId wins).
+type InquiryPaymentRequest struct {
+	PaymentRequestID  string `json:"paymentRequestId,omitempty"`
+	PaymentID         string `json:"paymentId,omitempty"`
+	MerchantAccountID string `json:"merchantAccountId,omitempty"`
+}
+
+// Transaction is one capture, refund or cancel attached to a payment.
+type Transaction struct {
+	TransactionResult    *Result       `json:"transactionResult,omitempty"`
+	TransactionID        string        `json:"transactionId,omitempty"`
+	TransactionType      string        `json:"transactionType,omitempty"`
+	TransactionStatus    string        `json:"transactionStatus,omitempty"`
+	TransactionAmount    *Amount       `json:"transactionAmount,omitempty"`
+	TransactionRequestID string        `json:"transactionRequestId,omitempty"`
+	TransactionTime      string        `json:"transactionTime,omitempty"`
+	AcquirerInfo         *AcquirerInfo `json:"acquirerInfo,omitempty"`
+}
+
+// InquiryPaymentResponse is the answer to inquiryPayment. Result says whether the query worked;
+// the payment's own outcome is in PaymentStatus and PaymentResultCode.
+type InquiryPaymentResponse struct {
+	Result               Result              `json:"result"`
+	PaymentStatus        string              `json:"paymentStatus,omitempty"`
+	PaymentResultCode    string              `json:"paymentResultCode,omitempty"`
+	PaymentResultMessage string              `json:"paymentResultMessage,omitempty"`
+	PaymentRequestID     string              `json:"paymentRequestId,omitempty"`
+	PaymentID            string              `json:"paymentId,omitempty"`
+	PaymentAmount        *Amount             `json:"paymentAmount,omitempty"`
+	ActualPaymentAmount  *Amount             `json:"actualPaymentAmount,omitempty"`
+	PaymentCreateTime    string              `json:"paymentCreateTime,omitempty"`
+	PaymentTime          string              `json:"paymentTime,omitempty"`
+	AuthExpiryTime       string              `json:"authExpiryTime,omitempty"`
+	PaymentMethodType    string              `json:"paymentMethodType,omitempty"`
+	PaymentRedirectURL   string              `json:"paymentRedirectUrl,omitempty"`
+	CardInfo             *CardInfo           `json:"cardInfo,omitempty"`
+	PaymentResultInfo    *PaymentResultInfo  `json:"paymentResultInfo,omitempty"`
+	Transactions         []Transaction       `json:"transactions,omitempty"`
+	AcquirerInfo         *AcquirerInfo       `json:"acquirerInfo,omitempty"`
+	AcquirerReferenceNo  string              `json:"acquirerReferenceNo,omitempty"`
+	RedirectActionForm   *RedirectActionForm `json:"redirectActionForm,omitempty"`
+}
+
+// NotifyPayment is the body of a PAYMENT_RESULT notification.
+type NotifyPayment struct {
+	NotifyType          string             `json:"notifyType"`
+	Result              Result             `json:"result"`
+	PaymentRequestID    string             `json:"paymentRequestId"`
+	PaymentID           string             `json:"paymentId"`
+	PaymentAmount       *Amount            `json:"paymentAmount"`
+	ActualPaymentAmount *Amount            `json:"actualPaymentAmount,omitempty"`
+	PaymentCreateTime   string             `json:"paymentCreateTime"`
+	PaymentTime         string             `json:"paymentTime,omitempty"`
+	AuthExpiryTime      string             `json:"authExpiryTime,omitempty"`
+	PaymentMethodType   string             `json:"paymentMethodType,omitempty"`
+	CardInfo            *CardInfo          `json:"cardInfo,omitempty"`
+	PaymentResultInfo   *PaymentResultInfo `json:"paymentResultInfo,omitempty"`
+	AcquirerInfo        *AcquirerInfo      `json:"acquirerInfo,omitempty"`
+	AcquirerReferenceNo string             `json:"acquirerReferenceNo,omitempty"`
+}
+
+// NotifyTypePaymentResult is notifyType of a payment's final result.
+const NotifyTypePaymentResult = "PAYMENT_RESULT"
+
+// ErrorResponse is the body of every answer that carries nothing but its result.
+type ErrorResponse struct {
+	Result Result `json:"result"`
+}
