@@ -33,9 +33,23 @@ func eci(brand string) string {
 	return "07"
 }
 
+// resultInfoOf reports the card as soon as the payment exists (the seed's in-process answer shows
+// it too) and the acquirer's findings once it has answered.
 func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
+	info := &protocol.PaymentResultInfo{
+		CardNo:      p.Card.Masked,
+		CardBrand:   p.Card.Brand,
+		CardBin:     p.Card.BIN,
+		LastFour:    p.Card.LastFour,
+		ExpiryMonth: p.Card.ExpiryMonth,
+		ExpiryYear:  p.Card.ExpiryYear,
+		HoldName:    p.Card.HolderName,
+		Fingerprint: p.Card.Fingerprint,
+		// Not authenticated yet: empty eci and cavv, as in the seed's in-process sample.
+		ThreeDSResult: &protocol.ThreeDSResult{},
+	}
 	if p.AcquirerState != AcquirerAnswered {
-		return nil
+		return info
 	}
 	return &protocol.PaymentResultInfo{
 		CardNo:               p.Card.Masked,

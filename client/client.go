@@ -1,0 +1,178 @@
+// Package client is a Go client for cardgate (and for any Antom-compatible gateway): it signs
+// requests the way Antom's SDKs do, verifies the gateway's signature on every response before
+// reading it, and offers typed calls for the card payment APIs.
+//
+// Business outcomes are never errors: a declined payment is a response whose Result says F. An
+// error means the call's outcome is unknown (transport failure, unsigned or badly signed answer),
+// and the merchant should inquire or retry with the same request id.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Config is what a merchant configures: the gateway's address and the two keys.
+type Config struct {
+	// BaseURL is the gateway, e.g. "http://127.0.0.1:8080" (no path).
+	BaseURL  string
+	ClientID string
+	// PrivateKey is the merchant's private key: bare base64 PKCS#8 or PKCS#1 DER, or PEM.
+	PrivateKey string
+	// GatewayPublicKey verifies responses: bare base64 SubjectPublicKeyInfo, or PEM.
+	GatewayPublicKey string
+	// KeyVersion names the merchant key; "1" when empty.
+	KeyVersion string
+	// HTTPClient defaults to a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// Now defaults to time.Now; request-time is taken from it.
+	Now func() time.Time
+}
+
+// Client calls the gateway.
+type Client struct {
+	cfg     Config
+	priv    *rsa.PrivateKey
+	gateway *rsa.PublicKey
+	prefix  string
+}
+
+// ErrSignature reports a response whose signature is missing or does not verify: its content
+// cannot be trusted.
+var ErrSignature = errors.New("client: response signature invalid")
+
+// New checks the configuration and parses the keys.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" || cfg.ClientID == "" {
+		return nil, errors.New("client: BaseURL and ClientID are required")
+	}
+	priv, err := protocol.ParsePrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("client: merchant private key: %w", err)
+	}
+	pub, err := protocol.ParsePublicKey(cfg.GatewayPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("client: gateway public key: %w", err)
+	}
+	if cfg.KeyVersion == "" {
+		cfg.KeyVersion = "1"
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	// Like every official SDK, a SANDBOX_ client id talks to the sandbox paths (antom-wire §1.1).
+	prefix := protocol.PrefixLive
+	if strings.HasPrefix(cfg.ClientID, "SANDBOX_") {
+		prefix = protocol.PrefixSandbox
+	}
+	return &Client{cfg: cfg, priv: priv, gateway: pub, prefix: prefix}, nil
+}
+
+// Response is a verified raw answer.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// Path returns the full request path of an API path such as protocol.PathPay.
+func (c *Client) Path(api string) string { return c.prefix + api }
+
+// Do signs body, posts it to path (a full path such as "/ams/api/v1/payments/pay"), and verifies
+// the response signature. The response is returned only if it verifies.
+func (c *Client) Do(ctx context.Context, path string, body []byte) (*Response, error) {
+	reqTime := strconv.FormatInt(c.cfg.Now().UnixMilli(), 10)
+	sig, err := protocol.Sign(c.priv, protocol.SigningContent(http.MethodPost, path, c.cfg.ClientID, reqTime, body))
+	if err != nil {
+		return nil, fmt.Errorf("client: sign: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	req.Header.Set("client-id", c.cfg.ClientID)
+	req.Header.Set("request-time", reqTime)
+	req.Header.Set("signature", protocol.SignatureHeader{KeyVersion: c.cfg.KeyVersion, Signature: sig}.String())
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: post %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("client: read response: %w", err)
+	}
+	if err := c.verify(path, resp.Header, raw); err != nil {
+		return nil, err
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+func (c *Client) verify(path string, h http.Header, body []byte) error {
+	sh, err := protocol.ParseSignatureHeader(h.Get("signature"))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	respTime := h.Get("response-time")
+	if respTime == "" {
+		return fmt.Errorf("%w: response-time header missing", ErrSignature)
+	}
+	// Sign over our own client id, as the Java, PHP and .NET SDKs do: a response carrying another
+	// merchant's id must not verify.
+	content := protocol.SigningContent(http.MethodPost, path, c.cfg.ClientID, respTime, body)
+	if err := protocol.Verify(c.gateway, content, sh.Signature); err != nil {
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	return nil
+}
+
+// Call marshals req, calls the API path (such as protocol.PathPay) and decodes the verified answer
+// into resp.
+func (c *Client) Call(ctx context.Context, api string, req, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("client: encode request: %w", err)
+	}
+	r, err := c.Do(ctx, c.Path(api), body)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(r.Body, resp); err != nil {
+		return fmt.Errorf("client: decode response: %w", err)
+	}
+	return nil
+}
+
+// Pay authorizes a card payment.
+func (c *Client) Pay(ctx context.Context, req *protocol.PayRequest) (*protocol.PayResponse, error) {
+	var resp protocol.PayResponse
+	if err := c.Call(ctx, protocol.PathPay, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// InquiryPayment asks for a payment's current state.
+func (c *Client) InquiryPayment(ctx context.Context, req *protocol.InquiryPaymentRequest) (*protocol.InquiryPaymentResponse, error) {
+	var resp protocol.InquiryPaymentResponse
+	if err := c.Call(ctx, protocol.PathInquiryPayment, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

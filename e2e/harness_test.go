@@ -1,0 +1,245 @@
+// Package e2e drives the real cardgate binary over HTTP with real signatures, the way a merchant's
+// server does.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/store/sqlite"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cardgate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cardgate")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/cardgate")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build cardgate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// gateway is a running cardgate process with its own data directory.
+type gateway struct {
+	t      *testing.T
+	dir    string
+	url    string
+	creds  merchant.Credentials
+	client *client.Client
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+}
+
+// startGateway runs `cardgate init --json` then `cardgate serve` on a fresh data directory.
+func startGateway(t *testing.T, extra ...string) *gateway {
+	t.Helper()
+	g := &gateway{t: t, dir: t.TempDir(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	out, err := exec.Command(binary, "init", "--data", g.dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("cardgate init: %v", err)
+	}
+	if err := json.Unmarshal(out, &g.creds); err != nil {
+		t.Fatalf("init --json output %q: %v", out, err)
+	}
+	args := append([]string{"serve", "--data", g.dir, "--addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
+	g.cmd = exec.Command(binary, args...)
+	pr, pw := io.Pipe()
+	g.cmd.Stdout = io.MultiWriter(g.stdout, pw)
+	g.cmd.Stderr = g.stderr
+	if err := g.cmd.Start(); err != nil {
+		t.Fatalf("start serve: %v", err)
+	}
+	go func() {
+		_ = g.cmd.Wait()
+		pw.Close()
+		close(g.done)
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "cardgate listening on "); ok {
+				urlc <- strings.Fields(rest)[0]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case g.url = <-urlc:
+	case <-g.done:
+		t.Fatalf("serve exited early:\n%s", g.stderr.Bytes())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not start:\n%s", g.stderr.Bytes())
+	}
+	t.Cleanup(g.stop)
+	g.client = g.newClient(g.creds.MerchantPrivateKey)
+	return g
+}
+
+func (g *gateway) newClient(privateKey string) *client.Client {
+	c, err := client.New(client.Config{
+		BaseURL:          g.url,
+		ClientID:         g.creds.ClientID,
+		PrivateKey:       privateKey,
+		GatewayPublicKey: g.creds.GatewayPublicKey,
+	})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return c
+}
+
+// stop ends the process gracefully; it is safe to call twice.
+func (g *gateway) stop() {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(15 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+}
+
+// db opens the gateway's database file read-only, as an auditor would.
+func (g *gateway) db() *sql.DB {
+	g.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(g.dir, sqlite.FileName)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func (g *gateway) count(query string, args ...any) int {
+	g.t.Helper()
+	var n int
+	if err := g.db().QueryRow(query, args...).Scan(&n); err != nil {
+		g.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// post sends a raw body to an API path and returns the verified raw answer.
+func (g *gateway) post(api string, body []byte) []byte {
+	g.t.Helper()
+	r, err := g.client.Do(context.Background(), g.client.Path(api), body)
+	if err != nil {
+		g.t.Fatalf("%s: %v", api, err)
+	}
+	if r.StatusCode != 200 {
+		g.t.Fatalf("%s: HTTP %d", api, r.StatusCode)
+	}
+	return r.Body
+}
+
+func (g *gateway) pay(req *protocol.PayRequest) *protocol.PayResponse {
+	g.t.Helper()
+	resp, err := g.client.Pay(context.Background(), req)
+	if err != nil {
+		g.t.Fatalf("pay: %v", err)
+	}
+	return resp
+}
+
+func (g *gateway) inquire(paymentID string) *protocol.InquiryPaymentResponse {
+	g.t.Helper()
+	resp, err := g.client.InquiryPayment(context.Background(), &protocol.InquiryPaymentRequest{PaymentID: paymentID})
+	if err != nil {
+		g.t.Fatalf("inquiryPayment: %v", err)
+	}
+	return resp
+}
+
+var requestSeq struct {
+	sync.Mutex
+	n int
+}
+
+func newRequestID(prefix string) string {
+	requestSeq.Lock()
+	defer requestSeq.Unlock()
+	requestSeq.n++
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), requestSeq.n)
+}
+
+// payRequest is the 004-34 seed request with the given card.
+func payRequest(cardNo, cvv string) *protocol.PayRequest {
+	return &protocol.PayRequest{
+		ProductCode:        "CASHIER_PAYMENT",
+		PaymentRequestID:   newRequestID("e2e"),
+		PaymentAmount:      &protocol.Amount{Currency: "SGD", Value: "4200"},
+		PaymentRedirectURL: "http://www.yourRedirectUrl.com",
+		PaymentNotifyURL:   "http://127.0.0.1:9/notify",
+		PaymentFactor:      &protocol.PaymentFactor{IsAuthorization: true},
+		PaymentMethod: &protocol.PaymentMethod{
+			PaymentMethodType: "CARD",
+			PaymentMethodMetaData: &protocol.CardMetaData{
+				CardNo:         cardNo,
+				CVV:            cvv,
+				ExpiryMonth:    "06",
+				ExpiryYear:     "30",
+				CardholderName: &protocol.UserName{FirstName: "Alan", LastName: "Wallex"},
+			},
+		},
+		Order: &protocol.Order{
+			ReferenceOrderID: "3232db07-91f7-4364-85bc-829a4c1c653f",
+			OrderDescription: "antom test order",
+			OrderAmount:      &protocol.Amount{Currency: "SGD", Value: "4200"},
+			Buyer:            &protocol.Buyer{ReferenceBuyerID: "yourBuyerId"},
+		},
+		Env: &protocol.Env{TerminalType: "WEB", ClientIP: "114.121.121.01"},
+	}
+}
