@@ -176,9 +176,9 @@ func TestFixtureShapes(t *testing.T) {
 		t.Fatalf("set-up results: %v %v %v", approved.Result, declined.Result, pending.Result)
 	}
 	answers := map[string]any{
-		"pay-S": approved,
-		"pay-F": declined,
-		"pay-U": pending,
+		"pay-S":     approved,
+		"pay-F":     declined,
+		"pay-U":     pending,
 		"inquiry-S": g.inquire(approved.PaymentID),
 	}
 	var body string
