@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	clientID := r.Header.Get("client-id")
 
-	resp, code := s.handle(ctx, r, path, clientID)
+	resp, code := s.handleRecovering(ctx, r, path, clientID, reqID)
 	body, err := json.Marshal(resp)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode response", "requestId", reqID, "err", err)
@@ -83,6 +84,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.writeSigned(w, r.Method, path, clientID, body)
 	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
 		"resultCode", code, "ms", time.Since(start).Milliseconds())
+}
+
+// handleRecovering turns a panic into a signed UNKNOWN_EXCEPTION: the merchant must learn that the
+// outcome is unknown (and inquire), not see a dropped connection.
+func (s *Server) handleRecovering(ctx context.Context, r *http.Request, path, clientID, reqID string) (resp any, code protocol.Code) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(ctx, "panic in handler", "requestId", reqID, "path", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			resp = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("panic"))}
+			code = protocol.CodeUnknownException
+		}
+	}()
+	return s.handle(ctx, r, path, clientID)
 }
 
 func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID string) (any, protocol.Code) {

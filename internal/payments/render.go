@@ -1,11 +1,17 @@
 package payments
 
 import (
+	"time"
+
 	"github.com/cardgate/cardgate/protocol"
 )
 
 // The renderers turn a Payment into wire shapes. They live in the domain because the notification
 // body is rendered inside the transition (outbox) and must agree with inquiry and pay exactly.
+
+// wireTime renders every payment time in UTC, so that one moment reads the same in pay, its
+// replay, inquiry and the notification, whatever the host's time zone (the store returns UTC).
+func wireTime(t time.Time) string { return protocol.FormatTime(t.UTC()) }
 
 func amountOf(p Payment) *protocol.Amount {
 	return &protocol.Amount{Currency: p.Amount.Currency.Code, Value: p.Amount.Value()}
@@ -111,14 +117,14 @@ func paymentTime(p Payment) string {
 	if p.AuthorizedAt.IsZero() {
 		return ""
 	}
-	return protocol.FormatTime(p.AuthorizedAt)
+	return wireTime(p.AuthorizedAt)
 }
 
 func authExpiryTime(p Payment) string {
 	if p.AuthExpiresAt.IsZero() {
 		return ""
 	}
-	return protocol.FormatTime(p.AuthExpiresAt)
+	return wireTime(p.AuthExpiresAt)
 }
 
 // PayResponseOf renders the pay answer for the payment's current state.
@@ -128,7 +134,7 @@ func PayResponseOf(p Payment) protocol.PayResponse {
 		PaymentRequestID:  p.RequestID,
 		PaymentID:         p.ID,
 		PaymentAmount:     amountOf(p),
-		PaymentCreateTime: protocol.FormatTime(p.CreatedAt),
+		PaymentCreateTime: wireTime(p.CreatedAt),
 		PaymentTime:       paymentTime(p),
 		AuthExpiryTime:    authExpiryTime(p),
 		PaymentResultInfo: resultInfoOf(p),
@@ -146,7 +152,7 @@ func InquiryResponseOf(p Payment) protocol.InquiryPaymentResponse {
 		PaymentRequestID:     p.RequestID,
 		PaymentID:            p.ID,
 		PaymentAmount:        amountOf(p),
-		PaymentCreateTime:    protocol.FormatTime(p.CreatedAt),
+		PaymentCreateTime:    wireTime(p.CreatedAt),
 		PaymentTime:          paymentTime(p),
 		AuthExpiryTime:       authExpiryTime(p),
 		PaymentMethodType:    "CARD",
@@ -170,7 +176,7 @@ func NotifyPaymentOf(p Payment) protocol.NotifyPayment {
 		PaymentRequestID:    p.RequestID,
 		PaymentID:           p.ID,
 		PaymentAmount:       amountOf(p),
-		PaymentCreateTime:   protocol.FormatTime(p.CreatedAt),
+		PaymentCreateTime:   wireTime(p.CreatedAt),
 		PaymentTime:         paymentTime(p),
 		AuthExpiryTime:      authExpiryTime(p),
 		PaymentMethodType:   "CARD",
