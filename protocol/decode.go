@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // FieldError names the JSON path of a request field that could not be decoded.
@@ -32,6 +35,11 @@ func (e *FieldError) Error() string {
 // keys match the json tag exactly, falling back to a case-insensitive match as encoding/json does.
 // A value that cannot be converted is a *FieldError naming its path.
 func Decode(body []byte, v any) error {
+	// encoding/json would silently turn invalid UTF-8 into U+FFFD, so the decoded request would
+	// differ from the bytes the merchant signed; RFC 8259 requires UTF-8.
+	if !utf8.Valid(body) {
+		return &FieldError{Reason: "request body is not valid UTF-8"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var raw any
@@ -167,10 +175,18 @@ func assign(dst reflect.Value, src any, path string) error {
 
 func assignStruct(dst reflect.Value, obj map[string]any, path string) error {
 	fields := structFields(dst.Type())
-	for key, val := range obj {
+	// Sorted keys, so that one body always decodes to the same value and reports the same first
+	// error (map order is random), and the exact spelling of a key wins over a case variant.
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		val := obj[key]
 		idx, ok := fields.exact[key]
 		if !ok {
 			idx, ok = fields.folded[strings.ToLower(key)]
+			if ok {
+				if _, exact := obj[fields.names[idx]]; exact {
+					continue
+				}
+			}
 		}
 		if !ok {
 			continue // unknown fields are ignored, as every SDK ignores ours

@@ -282,7 +282,16 @@ func parseCard(m *protocol.CardMetaData, now time.Time, cmd *PayCommand) error {
 	}
 	exp, err := card.ParseExpiry(m.ExpiryMonth, m.ExpiryYear)
 	if err != nil {
-		return protocol.Errorf(protocol.CodeInvalidExpirationDate, "%s: %s", metaPath, strings.TrimPrefix(err.Error(), "card: "))
+		// Name the field itself (PARAM_ILLEGAL-style path), not just its parent object.
+		field, reason := metaPath+".expiryYear", strings.TrimPrefix(err.Error(), "card: ")
+		var ee *card.ExpiryError
+		if errors.As(err, &ee) {
+			reason = ee.Reason
+			if ee.Part == "month" {
+				field = metaPath + ".expiryMonth"
+			}
+		}
+		return protocol.Errorf(protocol.CodeInvalidExpirationDate, "%s is invalid: %s", field, reason)
 	}
 	if exp.ExpiredAt(now) {
 		return protocol.Errorf(protocol.CodeInvalidExpirationDate, "%s.expiryYear/expiryMonth: the card expired", metaPath)

@@ -158,6 +158,10 @@ func (p Payment) keyOf() payKey {
 }
 
 func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Payment, error) {
+	// Once the payment exists, finish the authorization and record its outcome even if the
+	// caller goes away (client timeout, closed connection): an approval that is never written
+	// would leave a hold at the issuer that the gateway does not know about.
+	ctx = context.WithoutCancel(ctx)
 	actx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
 	res, err := s.acquirer.Authorize(actx, acquirer.AuthRequest{
 		PaymentID:  p.ID,
