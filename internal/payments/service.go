@@ -61,22 +61,26 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 // (which may be a decline); a refusal is a *protocol.Error.
 func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest) (Payment, error) {
 	now := s.clock.Now()
+	// A replay is judged as of the original request: a paymentExpiryTime or card expiry that has
+	// passed since must not turn the payment's answer into a validation error.
+	if req.PaymentRequestID != "" {
+		existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
+		if err == nil {
+			cmd, err := ParsePayRequest(req, existing.CreatedAt)
+			if err != nil {
+				return Payment{}, err
+			}
+			return s.replay(ctx, existing, keyOf(m, cmd))
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
+		}
+	}
 	cmd, err := ParsePayRequest(req, now)
 	if err != nil {
 		return Payment{}, err
 	}
-	key := payKey{
-		currency:    cmd.Amount.Currency.Code,
-		minor:       cmd.Amount.Minor,
-		fingerprint: card.Fingerprint(m.FingerprintKey, cmd.Card),
-		captureMode: cmd.CaptureMode,
-	}
-
-	if existing, err := s.store.PaymentByRequestID(ctx, m.ID, cmd.RequestID); err == nil {
-		return s.replay(ctx, existing, key)
-	} else if !errors.Is(err, ErrNotFound) {
-		return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
-	}
+	key := keyOf(m, cmd)
 
 	p := Payment{
 		ID:            newPaymentID(now),
@@ -95,7 +99,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 			BIN:         cmd.Card.BIN(),
 			LastFour:    cmd.Card.LastFour(),
 			ExpiryMonth: fmt.Sprintf("%02d", cmd.Expiry.Month),
-			ExpiryYear:  fmt.Sprintf("%04d", cmd.Expiry.Year),
+			ExpiryYear:  fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
 			Fingerprint: key.fingerprint,
 			HolderName:  cmd.HolderName,
 		},
@@ -151,6 +155,15 @@ func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, e
 		p = cur
 	}
 	return p, nil
+}
+
+func keyOf(m Merchant, cmd PayCommand) payKey {
+	return payKey{
+		currency:    cmd.Amount.Currency.Code,
+		minor:       cmd.Amount.Minor,
+		fingerprint: card.Fingerprint(m.FingerprintKey, cmd.Card),
+		captureMode: cmd.CaptureMode,
+	}
 }
 
 func (p Payment) keyOf() payKey {

@@ -835,7 +835,29 @@ func checkResultInfo(t *testing.T, ri *protocol.PaymentResultInfo, pan string) {
 	if !hex64.MatchString(ri.Fingerprint) {
 		t.Errorf("fingerprint %q is not 64 hex characters", ri.Fingerprint)
 	}
-	if ri.ExpiryMonth != "12" || ri.ExpiryYear != "2030" || ri.HoldName != "Alan Wallex" {
+	if ri.ExpiryMonth != "12" || ri.ExpiryYear != "30" || ri.HoldName != "Alan Wallex" {
 		t.Errorf("expiry %s/%s, holder %q", ri.ExpiryMonth, ri.ExpiryYear, ri.HoldName)
+	}
+}
+
+// TestPayReplayAfterExpiryTimePassed: a replay is judged as of the original request, so a
+// paymentExpiryTime that has passed since does not turn the payment's answer into PARAM_ILLEGAL.
+func TestPayReplayAfterExpiryTimePassed(t *testing.T) {
+	h := newHarness(t)
+	withExpiry := func(m jsonObj) {
+		set(m, "paymentExpiryTime", testNow.Add(10*time.Minute).Format(time.RFC3339))
+	}
+	first, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "expiring", withExpiry))
+	if err != nil || first.State != StateSuccess {
+		t.Fatalf("first pay %s, %v", first.State, err)
+	}
+	h.clock.Advance(time.Hour)
+	again, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "expiring", withExpiry))
+	if err != nil || again.ID != first.ID || again.State != StateSuccess {
+		t.Fatalf("replay %s %s, %v", again.ID, again.State, err)
+	}
+	// A new request with the same passed expiry is refused.
+	if _, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "fresh", withExpiry)); err == nil {
+		t.Fatal("a new pay with a past paymentExpiryTime was accepted")
 	}
 }

@@ -57,6 +57,3 @@ func Next(from State, op Op) (State, error) {
 	}
 	return "", &IllegalTransitionError{From: from, Op: op}
 }
-
-// Final reports whether no further authorization outcome can change the state.
-func (s State) Final() bool { return s == StateFail || s == StateCancelled }
