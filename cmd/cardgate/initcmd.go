@@ -37,16 +37,12 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stderr, "wrote %s and %s\n", certFile, keyFile)
 	}
-	store, err := sf.open(ctx)
+	store, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	now := clock.Wall{}.Now()
-	gw, err := keyring.Ensure(ctx, store, now)
-	if err != nil {
-		return err
-	}
 	m, _, err := merchant.EnsureSandbox(ctx, store, now)
 	if err != nil {
 		return err
@@ -67,16 +63,12 @@ func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	store, err := sf.open(ctx)
+	store, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	now := clock.Wall{}.Now()
-	gw, err := keyring.Ensure(ctx, store, now)
-	if err != nil {
-		return err
-	}
 	var m merchant.Merchant
 	if *pubFile != "" {
 		pem, err := os.ReadFile(*pubFile)

@@ -48,16 +48,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	store, err := sf.open(ctx)
+	store, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	wall := clock.Wall{}
-	gw, err := keyring.Ensure(ctx, store, wall.Now())
-	if err != nil {
-		return err
-	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

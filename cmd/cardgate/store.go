@@ -6,6 +6,8 @@ import (
 	"flag"
 	"strings"
 
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
@@ -28,4 +30,18 @@ func (f *storeFlags) open(ctx context.Context) (*sqlite.Store, error) {
 		return nil, errors.New("--database: only postgres:// URLs are understood")
 	}
 	return sqlite.Open(ctx, f.data)
+}
+
+// openWithGatewayKey opens the store and makes sure the gateway key pair exists.
+func (f *storeFlags) openWithGatewayKey(ctx context.Context) (*sqlite.Store, keyring.Key, error) {
+	store, err := f.open(ctx)
+	if err != nil {
+		return nil, keyring.Key{}, err
+	}
+	gw, err := keyring.Ensure(ctx, store, clock.Wall{}.Now())
+	if err != nil {
+		store.Close()
+		return nil, keyring.Key{}, err
+	}
+	return store, gw, nil
 }

@@ -57,45 +57,39 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 	if p.AcquirerState != AcquirerAnswered {
 		return info
 	}
-	return &protocol.PaymentResultInfo{
-		CardNo:               p.Card.Masked,
-		CardBrand:            p.Card.Brand,
-		IssuingCountry:       p.Card.IssuingCountry,
-		Funding:              p.Card.Funding,
-		PaymentMethodRegion:  "GLOBAL",
-		ThreeDSResult:        &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)},
-		AVSResultRaw:         p.Auth.AVSResult,
-		CVVResultRaw:         p.Auth.CVVResult,
-		NetworkTransactionID: p.Auth.NetworkTransactionID,
-		CardBin:              p.Card.BIN,
-		LastFour:             p.Card.LastFour,
-		ExpiryMonth:          p.Card.ExpiryMonth,
-		ExpiryYear:           p.Card.ExpiryYear,
-		CardCategory:         p.Card.Category,
-		IssuerName:           p.Card.IssuerName,
-		HoldName:             p.Card.HolderName,
-		Fingerprint:          p.Card.Fingerprint,
-		RefusalCodeRaw:       p.Auth.RefusalCodeRaw,
-		RefusalReasonRaw:     p.Auth.RefusalReasonRaw,
-		AuthorizationCode:    p.Auth.AuthorizationCode,
-		CredentialTypeUsed:   "PAN",
-	}
+	info.IssuingCountry = p.Card.IssuingCountry
+	info.Funding = p.Card.Funding
+	info.PaymentMethodRegion = "GLOBAL"
+	info.ThreeDSResult = &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)}
+	info.AVSResultRaw = p.Auth.AVSResult
+	info.CVVResultRaw = p.Auth.CVVResult
+	info.NetworkTransactionID = p.Auth.NetworkTransactionID
+	info.CardCategory = p.Card.Category
+	info.IssuerName = p.Card.IssuerName
+	info.RefusalCodeRaw = p.Auth.RefusalCodeRaw
+	info.RefusalReasonRaw = p.Auth.RefusalReasonRaw
+	info.AuthorizationCode = p.Auth.AuthorizationCode
+	info.CredentialTypeUsed = "PAN"
+	return info
 }
 
+// cardInfoOf is the card summary of inquiry and notifications: the same facts as
+// paymentResultInfo, as the seed notifications show them.
 func cardInfoOf(p Payment) *protocol.CardInfo {
+	info := resultInfoOf(p)
 	if p.AcquirerState != AcquirerAnswered {
-		return &protocol.CardInfo{CardNo: p.Card.Masked, CardBrand: p.Card.Brand}
+		return &protocol.CardInfo{CardNo: info.CardNo, CardBrand: info.CardBrand}
 	}
 	return &protocol.CardInfo{
-		CardNo:               p.Card.Masked,
-		CardBrand:            p.Card.Brand,
-		IssuingCountry:       p.Card.IssuingCountry,
-		Funding:              p.Card.Funding,
-		PaymentMethodRegion:  "GLOBAL",
-		ThreeDSResult:        &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)},
-		AVSResultRaw:         p.Auth.AVSResult,
-		CVVResultRaw:         p.Auth.CVVResult,
-		NetworkTransactionID: p.Auth.NetworkTransactionID,
+		CardNo:               info.CardNo,
+		CardBrand:            info.CardBrand,
+		IssuingCountry:       info.IssuingCountry,
+		Funding:              info.Funding,
+		PaymentMethodRegion:  info.PaymentMethodRegion,
+		ThreeDSResult:        info.ThreeDSResult,
+		AVSResultRaw:         info.AVSResultRaw,
+		CVVResultRaw:         info.CVVResultRaw,
+		NetworkTransactionID: info.NetworkTransactionID,
 	}
 }
 
