@@ -176,3 +176,57 @@ func (c *Client) InquiryPayment(ctx context.Context, req *protocol.InquiryPaymen
 	}
 	return &resp, nil
 }
+
+// Capture captures an authorized payment (full amount).
+func (c *Client) Capture(ctx context.Context, req *protocol.CaptureRequest) (*protocol.CaptureResponse, error) {
+	var resp protocol.CaptureResponse
+	if err := c.Call(ctx, protocol.PathCapture, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Cancel voids a payment that is in process or authorized but not captured.
+func (c *Client) Cancel(ctx context.Context, req *protocol.CancelRequest) (*protocol.CancelResponse, error) {
+	var resp protocol.CancelResponse
+	if err := c.Call(ctx, protocol.PathCancel, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Refund refunds part or all of a captured payment.
+func (c *Client) Refund(ctx context.Context, req *protocol.RefundRequest) (*protocol.RefundResponse, error) {
+	var resp protocol.RefundResponse
+	if err := c.Call(ctx, protocol.PathRefund, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// InquiryRefund asks for a refund's state.
+func (c *Client) InquiryRefund(ctx context.Context, req *protocol.InquiryRefundRequest) (*protocol.InquiryRefundResponse, error) {
+	var resp protocol.InquiryRefundResponse
+	if err := c.Call(ctx, protocol.PathInquiryRefund, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// AdvanceClock moves a cardgate sandbox's clock forward by duration (Go syntax plus a "d" suffix:
+// "15m", "7d1m") and returns once everything that became due has run.
+func (c *Client) AdvanceClock(ctx context.Context, duration string) (*protocol.ClockAdvanceResponse, error) {
+	body, err := json.Marshal(protocol.ClockAdvanceRequest{Duration: duration})
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Do(ctx, protocol.PathSandboxClockAdvance, body)
+	if err != nil {
+		return nil, err
+	}
+	var resp protocol.ClockAdvanceResponse
+	if err := json.Unmarshal(r.Body, &resp); err != nil {
+		return nil, fmt.Errorf("client: decode response: %w", err)
+	}
+	return &resp, nil
+}

@@ -339,3 +339,130 @@ const NotifyTypePaymentResult = "PAYMENT_RESULT"
 type ErrorResponse struct {
 	Result Result `json:"result"`
 }
+
+// CaptureRequest captures an authorized payment (full amount only, seed 002).
+type CaptureRequest struct {
+	CaptureRequestID string  `json:"captureRequestId,omitempty"`
+	PaymentID        string  `json:"paymentId,omitempty"`
+	CaptureAmount    *Amount `json:"captureAmount,omitempty"`
+	IsLastCapture    bool    `json:"isLastCapture,omitempty"`
+}
+
+// CaptureResponse answers capture.
+type CaptureResponse struct {
+	Result              Result        `json:"result"`
+	CaptureRequestID    string        `json:"captureRequestId,omitempty"`
+	CaptureID           string        `json:"captureId,omitempty"`
+	PaymentID           string        `json:"paymentId,omitempty"`
+	CaptureAmount       *Amount       `json:"captureAmount,omitempty"`
+	CaptureTime         string        `json:"captureTime,omitempty"`
+	AcquirerReferenceNo string        `json:"acquirerReferenceNo,omitempty"`
+	AcquirerInfo        *AcquirerInfo `json:"acquirerInfo,omitempty"`
+}
+
+// CancelRequest voids a payment by paymentId or paymentRequestId (paymentId wins).
+type CancelRequest struct {
+	PaymentID         string `json:"paymentId,omitempty"`
+	PaymentRequestID  string `json:"paymentRequestId,omitempty"`
+	MerchantAccountID string `json:"merchantAccountId,omitempty"`
+}
+
+// CancelResponse answers cancel.
+type CancelResponse struct {
+	Result           Result `json:"result"`
+	PaymentID        string `json:"paymentId,omitempty"`
+	PaymentRequestID string `json:"paymentRequestId,omitempty"`
+	CancelTime       string `json:"cancelTime,omitempty"`
+}
+
+// RefundRequest refunds part or all of a captured payment.
+type RefundRequest struct {
+	RefundRequestID   string  `json:"refundRequestId,omitempty"`
+	PaymentID         string  `json:"paymentId,omitempty"`
+	RefundAmount      *Amount `json:"refundAmount,omitempty"`
+	ReferenceRefundID string  `json:"referenceRefundId,omitempty"`
+	RefundReason      string  `json:"refundReason,omitempty"`
+	RefundNotifyURL   string  `json:"refundNotifyUrl,omitempty"`
+	CaptureID         string  `json:"captureId,omitempty"`
+	Metadata          string  `json:"metadata,omitempty"`
+}
+
+// RefundResponse answers refund.
+type RefundResponse struct {
+	Result              Result        `json:"result"`
+	RefundRequestID     string        `json:"refundRequestId,omitempty"`
+	RefundID            string        `json:"refundId,omitempty"`
+	PaymentID           string        `json:"paymentId,omitempty"`
+	RefundAmount        *Amount       `json:"refundAmount,omitempty"`
+	RefundTime          string        `json:"refundTime,omitempty"`
+	ActualRefundAmount  *Amount       `json:"actualRefundAmount,omitempty"`
+	AcquirerReferenceNo string        `json:"acquirerReferenceNo,omitempty"`
+	AcquirerInfo        *AcquirerInfo `json:"acquirerInfo,omitempty"`
+}
+
+// InquiryRefundRequest asks for a refund by refundId or refundRequestId (refundId wins).
+type InquiryRefundRequest struct {
+	RefundRequestID   string `json:"refundRequestId,omitempty"`
+	RefundID          string `json:"refundId,omitempty"`
+	MerchantAccountID string `json:"merchantAccountId,omitempty"`
+}
+
+// InquiryRefundResponse answers inquiryRefund.
+type InquiryRefundResponse struct {
+	Result             Result        `json:"result"`
+	RefundID           string        `json:"refundId,omitempty"`
+	RefundRequestID    string        `json:"refundRequestId,omitempty"`
+	RefundAmount       *Amount       `json:"refundAmount,omitempty"`
+	RefundStatus       string        `json:"refundStatus,omitempty"`
+	RefundTime         string        `json:"refundTime,omitempty"`
+	ActualRefundAmount *Amount       `json:"actualRefundAmount,omitempty"`
+	AcquirerInfo       *AcquirerInfo `json:"acquirerInfo,omitempty"`
+}
+
+// NotifyCapture is the body of a CAPTURE_RESULT notification (seed 002).
+type NotifyCapture struct {
+	NotifyType          string        `json:"notifyType"`
+	Result              Result        `json:"result"`
+	CaptureRequestID    string        `json:"captureRequestId"`
+	PaymentID           string        `json:"paymentId"`
+	CaptureID           string        `json:"captureId"`
+	CaptureAmount       *Amount       `json:"captureAmount"`
+	CaptureTime         string        `json:"captureTime,omitempty"`
+	AcquirerReferenceNo string        `json:"acquirerReferenceNo,omitempty"`
+	AcquirerInfo        *AcquirerInfo `json:"acquirerInfo,omitempty"`
+}
+
+// NotifyRefund is the body of a REFUND_RESULT notification.
+type NotifyRefund struct {
+	NotifyType         string  `json:"notifyType"`
+	Result             Result  `json:"result"`
+	RefundStatus       string  `json:"refundStatus"`
+	RefundRequestID    string  `json:"refundRequestId"`
+	RefundID           string  `json:"refundId"`
+	PaymentID          string  `json:"paymentId"`
+	RefundAmount       *Amount `json:"refundAmount"`
+	RefundTime         string  `json:"refundTime,omitempty"`
+	ActualRefundAmount *Amount `json:"actualRefundAmount,omitempty"`
+}
+
+// Notification types besides PAYMENT_RESULT.
+const (
+	NotifyTypeCaptureResult = "CAPTURE_RESULT"
+	NotifyTypeRefundResult  = "REFUND_RESULT"
+)
+
+// Paths of cardgate's own calls, signed like API calls but not Antom APIs.
+const (
+	PathSandboxClockAdvance = "/sandbox/v1/clock/advance"
+)
+
+// ClockAdvanceRequest moves the sandbox clock: Go duration syntax plus a "d" suffix ("15m", "7d1m").
+type ClockAdvanceRequest struct {
+	Duration string `json:"duration"`
+}
+
+// ClockAdvanceResponse reports the sandbox clock after everything that became due has run.
+type ClockAdvanceResponse struct {
+	Result Result `json:"result"`
+	Now    string `json:"now,omitempty"`
+}

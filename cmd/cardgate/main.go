@@ -22,6 +22,15 @@ Usage:
   cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
 
+Calls to a running gateway (credentials: --client-id/--private-key/--gateway-public-key, the
+CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit 0 on S, 1 on F, 3 on U):
+  cardgate pay [--card N] [--amount 4200 --currency SGD] [--capture-mode MANUAL]
+  cardgate inquire --payment-id ID | --payment-request-id ID | --refund-id ID | --refund-request-id ID
+  cardgate capture --payment-id ID --amount 4200 --currency SGD
+  cardgate cancel --payment-id ID | --payment-request-id ID
+  cardgate refund --payment-id ID --amount 100 --currency SGD [--reason R]
+  cardgate clock advance --by 15m
+
 Run "cardgate <command> -h" for the flags of a command.
 `
 
@@ -29,6 +38,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			os.Exit(int(status))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "cardgate:", err)
 		}
@@ -51,6 +64,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json`)
 		}
 		return merchantCreate(ctx, args[2:], stdout, stderr)
+	case "pay":
+		return payCmd(ctx, args[1:], stdout, stderr)
+	case "inquire":
+		return inquireCmd(ctx, args[1:], stdout, stderr)
+	case "capture":
+		return captureCmd(ctx, args[1:], stdout, stderr)
+	case "cancel":
+		return cancelCmd(ctx, args[1:], stdout, stderr)
+	case "refund":
+		return refundCmd(ctx, args[1:], stdout, stderr)
+	case "clock":
+		return clockCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

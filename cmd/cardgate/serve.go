@@ -15,6 +15,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -31,6 +32,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tlsCert   = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 		tlsKey    = fs.String("tls-key", "", "private key of --tls-cert (PEM)")
 		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
+		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 	)
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -41,6 +44,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	refundWindow, err := clock.ParseDuration(*refundWin)
+	if err != nil || refundWindow <= 0 {
+		return fmt.Errorf("--refund-window %q: need a positive duration such as 365d", *refundWin)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -69,14 +76,40 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base = strings.TrimRight(base, "/")
 
-	// The sandbox clock is real time plus an offset that the sandbox can move forward; production
-	// runs on the wall clock.
-	var payClock clock.Clock = wall
+	// The sandbox clock is real time plus an offset that the sandbox can move forward (and that
+	// every instance on the store shares); production runs on the wall clock.
+	var (
+		payClock clock.Clock = wall
+		offset   *clock.Offset
+	)
 	if *mode == "sandbox" {
-		payClock = clock.NewOffset(wall, 0)
+		stored, err := store.ClockOffset(ctx)
+		if err != nil {
+			return err
+		}
+		offset = clock.NewOffset(wall, stored)
+		payClock = offset
 	}
-	svc := payments.NewService(store, simulator.New("CARDGATE_SIM"), payClock, log, payments.Config{})
-	handler := api.New(svc, store, gw, wall, log, api.Config{})
+	svc := payments.NewService(store, simulator.New("CARDGATE_SIM", payClock), payClock, log, payments.Config{RefundWindow: refundWindow})
+	apiCfg := api.Config{}
+	var runner *jobs.Runner
+	if offset != nil {
+		runner = jobs.NewSandbox(svc, offset, store, log)
+		apiCfg.Sandbox = runner
+	} else {
+		runner = jobs.New(svc, payClock, log)
+	}
+	handler := api.New(svc, store, gw, wall, log, apiCfg)
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		runner.Run(jobsCtx, *jobEvery)
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
+	}()
 
 	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, store.Path())
 	if *mode == "sandbox" {

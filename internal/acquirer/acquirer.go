@@ -5,6 +5,7 @@ package acquirer
 
 import (
 	"context"
+	"time"
 
 	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/money"
@@ -77,13 +78,60 @@ type AuthResult struct {
 	IssuingCountry string
 	IssuerName     string
 	Category       string
+
+	// RetryAfter, for Pending, is when the acquirer expects to have the answer (zero: unknown).
+	RetryAfter time.Duration
 }
 
-// Acquirer authorizes card payments.
+// Acquirer is one acquiring bank's connection. Every method's error means "outcome unknown": the
+// request may or may not have taken effect, and the gateway asks again later. A refusal is a
+// result, not an error.
 type Acquirer interface {
 	// Name is the acquirerName shown to merchants in acquirerInfo.
 	Name() string
-	// Authorize asks for an authorization. An error means the outcome is unknown (the request may
-	// or may not have reached the issuer); a decline is a result, not an error.
+	// Authorize asks for an authorization.
 	Authorize(ctx context.Context, req AuthRequest) (AuthResult, error)
+	// InquireAuthorization asks again about an authorization that was Pending.
+	InquireAuthorization(ctx context.Context, acquirerTransactionID string) (AuthResult, error)
+	// Capture settles an authorization.
+	Capture(ctx context.Context, req CaptureRequest) (OpResult, error)
+	// InquireCapture asks again about a capture that was Pending.
+	InquireCapture(ctx context.Context, reference string) (OpResult, error)
+	// Refund returns captured money to the card.
+	Refund(ctx context.Context, req RefundRequest) (OpResult, error)
+	// Void releases an authorization (or a late one that arrives after the payment closed).
+	Void(ctx context.Context, acquirerTransactionID string) error
+}
+
+// CaptureRequest settles an authorization.
+type CaptureRequest struct {
+	PaymentID             string
+	AcquirerTransactionID string
+	Amount                money.Amount
+}
+
+// RefundRequest returns money of a captured authorization.
+type RefundRequest struct {
+	RefundID              string
+	AcquirerTransactionID string
+	Amount                money.Amount
+}
+
+// OpStatus is how a capture or refund ended, as far as the gateway can tell now.
+type OpStatus int
+
+const (
+	OpSucceeded OpStatus = iota + 1
+	OpFailed
+	// OpPending: accepted, result later; ask again after RetryAfter.
+	OpPending
+)
+
+// OpResult is the acquirer's answer to a capture or refund.
+type OpResult struct {
+	Status     OpStatus
+	Code       protocol.Code // the refusal code when Failed
+	Message    string
+	Reference  string // the acquirer's id of this capture or refund
+	RetryAfter time.Duration
 }

@@ -43,5 +43,57 @@ func (s *Server) inquiryPayment(ctx context.Context, m merchant.Merchant, body [
 	if err != nil {
 		return nil, err
 	}
-	return payments.InquiryResponseOf(p), nil
+	txns, err := s.payments.Transactions(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return payments.InquiryResponseOf(p, txns), nil
+}
+
+func (s *Server) capture(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.CaptureRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	t, p, err := s.payments.Capture(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.CaptureResponseOf(p, t), nil
+}
+
+func (s *Server) cancel(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.CancelRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p, err := s.payments.Cancel(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.CancelResponseOf(p), nil
+}
+
+func (s *Server) refund(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.RefundRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	t, p, err := s.payments.Refund(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.RefundResponseOf(p, t), nil
+}
+
+func (s *Server) inquiryRefund(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.InquiryRefundRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	t, err := s.payments.InquireRefund(ctx, payer(m), &req)
+	if err != nil {
+		return nil, err
+	}
+	return payments.InquiryRefundResponseOf(t), nil
 }

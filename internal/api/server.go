@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -31,6 +32,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeWindow is how far request-time may be from the wall clock (design.md: 5 minutes).
 	RequestTimeWindow time.Duration
+	// Sandbox, when set, serves the sandbox control calls (the clock); without it they are 404.
+	Sandbox Sandbox
+}
+
+// Sandbox is what the sandbox control calls act on.
+type Sandbox interface {
+	// Advance moves the clock forward and returns the new time once the work that became due ran.
+	Advance(ctx context.Context, d time.Duration) (time.Time, error)
 }
 
 // Server serves the API.
@@ -59,6 +68,10 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 	s.endpoints = map[string]endpoint{
 		protocol.PathPay:            s.pay,
 		protocol.PathInquiryPayment: s.inquiryPayment,
+		protocol.PathCapture:        s.capture,
+		protocol.PathCancel:         s.cancel,
+		protocol.PathRefund:         s.refund,
+		protocol.PathInquiryRefund:  s.inquiryRefund,
 	}
 	return s
 }
@@ -75,13 +88,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clientID := r.Header.Get("client-id")
 
 	resp, code := s.handleRecovering(ctx, r, path, clientID, reqID)
+	status := http.StatusOK
+	if code == protocol.CodeNoInterfaceDef && s.cfg.Sandbox == nil && strings.HasPrefix(path, "/sandbox/") {
+		// Sandbox control calls do not exist in production (design.md): a plain 404, still signed.
+		status = http.StatusNotFound
+	}
 	body, err := json.Marshal(resp)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode response", "requestId", reqID, "err", err)
 		body, _ = json.Marshal(protocol.ErrorResponse{Result: protocol.ResultOf(err)})
 		code = protocol.CodeUnknownException
 	}
-	s.writeSigned(w, r.Method, path, clientID, body)
+	s.writeSigned(w, status, r.Method, path, clientID, body)
 	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
 		"resultCode", code, "ms", time.Since(start).Milliseconds())
 }
@@ -133,18 +151,23 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 	return resp, resultCodeOf(resp)
 }
 
+// resultCodeOf reads the result code of any response for the access log: every response type
+// has a Result field (antom-wire §3).
 func resultCodeOf(resp any) protocol.Code {
-	switch v := resp.(type) {
-	case protocol.PayResponse:
-		return protocol.Code(v.Result.ResultCode)
-	case protocol.InquiryPaymentResponse:
-		return protocol.Code(v.Result.ResultCode)
+	v := reflect.Indirect(reflect.ValueOf(resp))
+	if v.Kind() == reflect.Struct {
+		if r, ok := v.FieldByName("Result").Interface().(protocol.Result); ok {
+			return protocol.Code(r.ResultCode)
+		}
 	}
-	return protocol.CodeSuccess
+	return ""
 }
 
 // route strips the live or sandbox prefix and finds the endpoint.
 func (s *Server) route(path string) (endpoint, bool) {
+	if path == protocol.PathSandboxClockAdvance && s.cfg.Sandbox != nil {
+		return s.advanceClock, true
+	}
 	for _, prefix := range []string{protocol.PrefixLive, protocol.PrefixSandbox} {
 		if rest, ok := strings.CutPrefix(path, prefix); ok {
 			ep, ok := s.endpoints[rest]
@@ -159,7 +182,7 @@ func (s *Server) route(path string) (endpoint, bool) {
 // set by direct map assignment since Header.Set would canonicalise them (antom-wire §2.6).
 // Content-Type goes through Set: a lowercase map key is invisible to net/http, which would then
 // add a second Content-Type of its own.
-func (s *Server) writeSigned(w http.ResponseWriter, method, path, clientID string, body []byte) {
+func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, clientID string, body []byte) {
 	respTime := protocol.FormatTime(s.wall.Now())
 	sig, err := protocol.Sign(s.gateway.Private, protocol.SigningContent(method, path, clientID, respTime, body))
 	h := w.Header()
@@ -171,7 +194,7 @@ func (s *Server) writeSigned(w http.ResponseWriter, method, path, clientID strin
 	} else {
 		s.log.Error("sign response", "err", err)
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 

@@ -4,6 +4,9 @@
 package clock
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -76,4 +79,31 @@ func (c *Fixed) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// ParseDuration reads Go duration syntax with a leading days part ("7d", "7d1m", "1d12h"), as the
+// sandbox clock's advance call takes it. Only durations of zero or more are valid.
+func ParseDuration(s string) (time.Duration, error) {
+	days, rest := int64(0), s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 32)
+		if err != nil || n < 0 || strings.HasPrefix(s, "+") {
+			return 0, fmt.Errorf("clock: %q: days must be a whole number before \"d\"", s)
+		}
+		days, rest = n, s[i+1:]
+	}
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil {
+			return 0, fmt.Errorf("clock: %q: %w", s, err)
+		}
+	} else if days == 0 && s != "0d" {
+		return 0, fmt.Errorf("clock: %q is not a duration", s)
+	}
+	const maxDays = 100 * 365
+	if d < 0 || days > maxDays {
+		return 0, fmt.Errorf("clock: %q must be between 0 and %d days", s, maxDays)
+	}
+	return time.Duration(days)*24*time.Hour + d, nil
 }

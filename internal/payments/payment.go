@@ -31,11 +31,79 @@ type Payment struct {
 	Auth  AuthDetails
 	Order OrderDetails
 
+	// After the authorization.
+	Capture       CaptureState
+	CapturedMinor int64
+	RefundedMinor int64 // successful and in-process refunds: the money no longer refundable
+	CloseReason   CloseReason
+
+	// AcquirerDueAt is when to ask the acquirer again about a Pending authorization (zero: the
+	// acquirer will not answer; the payment waits for its expiry).
+	AcquirerDueAt time.Time
+	// VoidState: the gateway owes the acquirer a void (PENDING) until the acquirer confirms it.
+	VoidState VoidState
+
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	AuthorizedAt  time.Time // zero unless authorized
 	AuthExpiresAt time.Time // capture deadline, zero unless authorized
 	ExpiresAt     time.Time // paymentExpiryTime: unfinished payments close then
+	CapturedAt    time.Time
+	ClosedAt      time.Time // when it was cancelled, voided or expired
+}
+
+// VoidState tracks a void the gateway owes the acquirer.
+type VoidState string
+
+const (
+	VoidNone    VoidState = ""
+	VoidPending VoidState = "PENDING"
+	VoidDone    VoidState = "DONE"
+)
+
+// TxnType is transactionType in inquiryPayment.
+type TxnType string
+
+const (
+	TxnCapture TxnType = "CAPTURE"
+	TxnRefund  TxnType = "REFUND"
+	TxnCancel  TxnType = "CANCEL"
+	TxnVoid    TxnType = "VOID"
+)
+
+// TxnStatus is transactionStatus / refundStatus.
+type TxnStatus string
+
+const (
+	TxnProcessing TxnStatus = "PROCESSING"
+	TxnSucceeded  TxnStatus = "SUCCESS"
+	TxnFailed     TxnStatus = "FAIL"
+)
+
+// Txn is a capture, refund, cancel or void attached to a payment.
+type Txn struct {
+	ID         string
+	PaymentID  string
+	MerchantID string
+	Type       TxnType
+	RequestID  string // captureRequestId / refundRequestId; the paymentRequestId for cancels and auto-captures
+	Status     TxnStatus
+	Amount     money.Amount
+	ResultCode protocol.Code
+	ResultMsg  string
+	Details    TxnDetails
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	// DueAt is when to ask the acquirer again about a Processing capture (zero: not due).
+	DueAt time.Time
+}
+
+// TxnDetails are the transaction's less queried facts.
+type TxnDetails struct {
+	AcquirerReference string `json:"acquirerReference,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	NotifyURL         string `json:"notifyUrl,omitempty"`
+	ReferenceRefundID string `json:"referenceRefundId,omitempty"`
 }
 
 // CaptureMode is paymentFactor.captureMode.
@@ -102,6 +170,7 @@ type OrderDetails struct {
 // Event is the audit row written with every transition.
 type Event struct {
 	PaymentID  string
+	TxnID      string // the capture, refund or cancel it concerns, if any
 	Op         Op
 	From       State
 	To         State
@@ -115,18 +184,47 @@ type OutboxMessage struct {
 	MerchantID string
 	PaymentID  string
 	NotifyType string
-	URL        string
-	Body       []byte
-	CreatedAt  time.Time
+	// Ref is what the message is about (the paymentId, captureId or refundId): one message per
+	// result (invariant 5).
+	Ref       string
+	URL       string
+	Body      []byte
+	CreatedAt time.Time
 }
 
 // Change is one guarded transition: the store applies it only if the payment is still at
-// FromVersion, and writes the payment, the event and the optional outbox row atomically.
+// FromVersion, and writes the payment, the transaction, the event and the optional outbox row
+// atomically.
 type Change struct {
 	Payment     Payment // the new values; Version must be FromVersion+1
 	FromVersion int
 	Event       Event
 	Outbox      *OutboxMessage
+	// NewTxn is inserted (ErrDuplicate if its request id is taken); Txn is updated, guarded by
+	// its being still PROCESSING (ErrConflict otherwise).
+	NewTxn *Txn
+	Txn    *Txn
+}
+
+// DueKind is a kind of time-driven work.
+type DueKind string
+
+const (
+	DueExpire        DueKind = "EXPIRE"         // a payment in process reached paymentExpiryTime
+	DueAutoVoid      DueKind = "AUTO_VOID"      // an uncaptured authorization reached authExpiryTime
+	DueSettle        DueKind = "SETTLE"         // time to ask the acquirer about a Pending authorization
+	DueCaptureStatus DueKind = "CAPTURE_STATUS" // time to ask the acquirer about a Processing capture
+	DueRefundStatus  DueKind = "REFUND_STATUS"  // time to send a refund whose answer was lost again
+	DueVoid          DueKind = "VOID"           // a void is owed to the acquirer
+)
+
+// Due is one piece of time-driven work.
+type Due struct {
+	Kind       DueKind
+	MerchantID string
+	PaymentID  string
+	TxnID      string
+	At         time.Time
 }
 
 // Store persists payments. Implementations must make CreatePayment and Apply atomic with their
@@ -141,6 +239,16 @@ type Store interface {
 	// merchant alike, so one merchant cannot learn about another's payments.
 	PaymentByID(ctx context.Context, merchantID, paymentID string) (Payment, error)
 	PaymentByRequestID(ctx context.Context, merchantID, requestID string) (Payment, error)
+
+	// TxnByRequestID finds a capture or refund by the merchant's request id; TxnByID by its id.
+	// Both return ErrNotFound for unknown ids and for another merchant's.
+	TxnByRequestID(ctx context.Context, merchantID string, typ TxnType, requestID string) (Txn, error)
+	TxnByID(ctx context.Context, merchantID string, typ TxnType, txnID string) (Txn, error)
+	// Txns lists a payment's transactions, oldest first.
+	Txns(ctx context.Context, merchantID, paymentID string) ([]Txn, error)
+
+	// Due lists work due at or before t, earliest first.
+	Due(ctx context.Context, t time.Time, limit int) ([]Due, error)
 }
 
 // Store errors.

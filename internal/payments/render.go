@@ -136,8 +136,8 @@ func PayResponseOf(p Payment) protocol.PayResponse {
 	}
 }
 
-// InquiryResponseOf renders inquiryPayment.
-func InquiryResponseOf(p Payment) protocol.InquiryPaymentResponse {
+// InquiryResponseOf renders inquiryPayment with the payment's transactions.
+func InquiryResponseOf(p Payment, txns []Txn) protocol.InquiryPaymentResponse {
 	r := protocol.InquiryPaymentResponse{
 		Result:               protocol.SuccessResult(),
 		PaymentStatus:        string(p.State),
@@ -159,7 +159,153 @@ func InquiryResponseOf(p Payment) protocol.InquiryPaymentResponse {
 	if p.State == StateSuccess {
 		r.ActualPaymentAmount = amountOf(p)
 	}
+	for _, t := range txns {
+		r.Transactions = append(r.Transactions, transactionOf(p, t))
+	}
 	return r
+}
+
+func txnAmount(t Txn) *protocol.Amount {
+	return &protocol.Amount{Currency: t.Amount.Currency.Code, Value: t.Amount.Value()}
+}
+
+// txnResult is a transaction's own result, as transactionResult shows it: S when done, F with the
+// acquirer's code when refused, U while in process (the seed samples' PAYMENT_IN_PROCESS).
+func txnResult(t Txn) protocol.Result {
+	switch t.Status {
+	case TxnSucceeded:
+		return protocol.SuccessResult()
+	case TxnProcessing:
+		return protocol.NewResult(protocol.CodePaymentInProcess, "payment in process")
+	}
+	return protocol.Result{ResultCode: string(t.ResultCode), ResultStatus: string(protocol.StatusFail), ResultMessage: t.ResultMsg}
+}
+
+// opResult is the answer of the capture or refund call itself: in process is CAPTURE_IN_PROCESS
+// or REFUND_IN_PROCESS there (design.md "Answer codes").
+func opResult(t Txn) protocol.Result {
+	if t.Status == TxnProcessing {
+		return protocol.NewResult(t.ResultCode, t.ResultMsg)
+	}
+	return txnResult(t)
+}
+
+func transactionOf(p Payment, t Txn) protocol.Transaction {
+	res := txnResult(t)
+	tr := protocol.Transaction{
+		TransactionResult:    &res,
+		TransactionID:        t.ID,
+		TransactionType:      string(t.Type),
+		TransactionStatus:    string(t.Status),
+		TransactionAmount:    txnAmount(t),
+		TransactionRequestID: t.RequestID,
+		TransactionTime:      wireTime(t.UpdatedAt),
+	}
+	if p.Auth.AcquirerName != "" {
+		tr.AcquirerInfo = &protocol.AcquirerInfo{
+			AcquirerName:          p.Auth.AcquirerName,
+			ReferenceRequestID:    t.ID,
+			AcquirerTransactionID: t.Details.AcquirerReference,
+			AcquirerMerchantID:    p.Auth.AcquirerMerchantID,
+		}
+	}
+	return tr
+}
+
+func doneTime(t Txn) string {
+	if t.Status != TxnSucceeded {
+		return ""
+	}
+	return wireTime(t.UpdatedAt)
+}
+
+// CaptureResponseOf renders the capture answer.
+func CaptureResponseOf(p Payment, t Txn) protocol.CaptureResponse {
+	return protocol.CaptureResponse{
+		Result:              opResult(t),
+		CaptureRequestID:    t.RequestID,
+		CaptureID:           t.ID,
+		PaymentID:           p.ID,
+		CaptureAmount:       txnAmount(t),
+		CaptureTime:         doneTime(t),
+		AcquirerReferenceNo: t.Details.AcquirerReference,
+	}
+}
+
+// NotifyCaptureOf renders CAPTURE_RESULT.
+func NotifyCaptureOf(p Payment, t Txn) protocol.NotifyCapture {
+	return protocol.NotifyCapture{
+		NotifyType:          protocol.NotifyTypeCaptureResult,
+		Result:              txnResult(t),
+		CaptureRequestID:    t.RequestID,
+		PaymentID:           p.ID,
+		CaptureID:           t.ID,
+		CaptureAmount:       txnAmount(t),
+		CaptureTime:         wireTime(t.UpdatedAt),
+		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerInfo:        acquirerInfoOf(p),
+	}
+}
+
+// CancelResponseOf renders the cancel answer.
+func CancelResponseOf(p Payment) protocol.CancelResponse {
+	return protocol.CancelResponse{
+		Result:           protocol.SuccessResult(),
+		PaymentID:        p.ID,
+		PaymentRequestID: p.RequestID,
+		CancelTime:       wireTime(p.ClosedAt),
+	}
+}
+
+// RefundResponseOf renders the refund answer.
+func RefundResponseOf(p Payment, t Txn) protocol.RefundResponse {
+	r := protocol.RefundResponse{
+		Result:              opResult(t),
+		RefundRequestID:     t.RequestID,
+		RefundID:            t.ID,
+		PaymentID:           p.ID,
+		RefundAmount:        txnAmount(t),
+		RefundTime:          doneTime(t),
+		AcquirerReferenceNo: t.Details.AcquirerReference,
+	}
+	if t.Status == TxnSucceeded {
+		r.ActualRefundAmount = txnAmount(t)
+	}
+	return r
+}
+
+// InquiryRefundResponseOf renders inquiryRefund.
+func InquiryRefundResponseOf(t Txn) protocol.InquiryRefundResponse {
+	r := protocol.InquiryRefundResponse{
+		Result:          protocol.SuccessResult(),
+		RefundID:        t.ID,
+		RefundRequestID: t.RequestID,
+		RefundAmount:    txnAmount(t),
+		RefundStatus:    string(t.Status),
+		RefundTime:      doneTime(t),
+	}
+	if t.Status == TxnSucceeded {
+		r.ActualRefundAmount = txnAmount(t)
+	}
+	return r
+}
+
+// NotifyRefundOf renders REFUND_RESULT.
+func NotifyRefundOf(p Payment, t Txn) protocol.NotifyRefund {
+	n := protocol.NotifyRefund{
+		NotifyType:      protocol.NotifyTypeRefundResult,
+		Result:          txnResult(t),
+		RefundStatus:    string(t.Status),
+		RefundRequestID: t.RequestID,
+		RefundID:        t.ID,
+		PaymentID:       p.ID,
+		RefundAmount:    txnAmount(t),
+		RefundTime:      doneTime(t),
+	}
+	if t.Status == TxnSucceeded {
+		n.ActualRefundAmount = txnAmount(t)
+	}
+	return n
 }
 
 // NotifyPaymentOf renders the PAYMENT_RESULT notification of a final payment.

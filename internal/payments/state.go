@@ -1,8 +1,12 @@
 package payments
 
-import "fmt"
+import (
+	"fmt"
 
-// State is a payment's lifecycle state (design.md "State machine").
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// State is a payment's paymentStatus (design.md "State machine").
 type State string
 
 const (
@@ -12,48 +16,214 @@ const (
 	StateCancelled  State = "CANCELLED"
 )
 
-// Op is something that happens to a payment. Every op that changes a payment is a row in
-// transitions and leaves an event row in the same database transaction.
+// Stage refines State with what happened after the authorization, because the rules depend on
+// it: a SUCCESS payment may be authorized only, capturing, or captured; a FAIL one declined or
+// expired; a CANCELLED one cancelled by the merchant or voided after 7 days. Stage is derived from
+// the stored fields (State, Capture, CloseReason), never stored itself.
+type Stage string
+
+const (
+	StageNew        Stage = ""
+	StageProcessing Stage = "PROCESSING" // authorization outcome not known yet
+	StageAuthorized Stage = "AUTHORIZED" // approved, not captured (or its capture failed)
+	StageCapturing  Stage = "CAPTURING"  // a capture is in process at the acquirer
+	StageCaptured   Stage = "CAPTURED"   // captured; refunds attach from here
+	StageDeclined   Stage = "DECLINED"   // refused by the issuer or the acquirer
+	StageExpired    Stage = "EXPIRED"    // not finished by paymentExpiryTime
+	StageCancelled  Stage = "CANCELLED"  // cancelled (voided) by the merchant
+	StageVoided     Stage = "VOIDED"     // authorization not captured within 7 days
+)
+
+// Stages lists every stage, for tests that walk the table.
+var Stages = []Stage{StageNew, StageProcessing, StageAuthorized, StageCapturing, StageCaptured, StageDeclined, StageExpired, StageCancelled, StageVoided}
+
+// Op is something that happens to a payment. Every op that is allowed leaves an event row in the
+// same database transaction as its change.
 type Op string
 
 const (
-	OpCreate       Op = "CREATE"        // pay accepted: the payment exists, authorization not yet known
-	OpAuthPending  Op = "AUTH_PENDING"  // the acquirer did not answer in time; the result comes later
-	OpAuthApproved Op = "AUTH_APPROVED" // the issuer approved the authorization
-	OpAuthDeclined Op = "AUTH_DECLINED" // the issuer or the acquirer's risk engine declined
+	OpCreate           Op = "CREATE"            // pay accepted: the payment exists
+	OpAuthPending      Op = "AUTH_PENDING"      // the acquirer did not answer in time
+	OpAuthApproved     Op = "AUTH_APPROVED"     // the issuer approved the authorization
+	OpAuthDeclined     Op = "AUTH_DECLINED"     // the issuer or the acquirer's risk engine declined
+	OpCapture          Op = "CAPTURE"           // a capture was sent to the acquirer
+	OpCaptureSucceeded Op = "CAPTURE_SUCCEEDED" // the acquirer captured
+	OpCaptureFailed    Op = "CAPTURE_FAILED"    // the acquirer refused the capture; the authorization stays
+	OpCapturePending   Op = "CAPTURE_PENDING"   // the acquirer will tell later; ask again at the due time
+	OpCancel           Op = "CANCEL"            // the merchant cancelled
+	OpExpire           Op = "EXPIRE"            // paymentExpiryTime passed while in process
+	OpAutoVoid         Op = "AUTO_VOID"         // authExpiryTime passed without a capture
+	OpRefund           Op = "REFUND"            // a refund was sent to the acquirer
+	OpRefundSucceeded  Op = "REFUND_SUCCEEDED"  // the acquirer refunded
+	OpRefundFailed     Op = "REFUND_FAILED"     // the acquirer refused the refund
+	OpRefundPending    Op = "REFUND_PENDING"    // the acquirer's answer is not in; ask again at the due time
+	OpLateAuthVoided   Op = "LATE_AUTH_VOIDED"  // an approval arrived after the payment closed: voided, not revived
+	OpVoidSent         Op = "VOID_SENT"         // the acquirer confirmed a void the gateway owed it
 )
 
-// transitions is the state machine as data: (state, op) → next state. A pair that is absent is an
-// illegal transition and is refused, never ignored (Kill Bill's habit, style.md).
-var transitions = map[State]map[Op]State{
-	"": {
-		OpCreate: StateProcessing,
+// Ops lists every op, for tests that walk the table.
+var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
+	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
+	OpLateAuthVoided, OpVoidSent}
+
+// transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
+// illegal and is refused, never ignored (Kill Bill's habit, style.md).
+var transitions = map[Stage]map[Op]Stage{
+	StageNew: {OpCreate: StageProcessing},
+	StageProcessing: {
+		OpAuthPending:  StageProcessing,
+		OpAuthApproved: StageAuthorized,
+		OpAuthDeclined: StageDeclined,
+		OpCancel:       StageCancelled,
+		OpExpire:       StageExpired,
 	},
-	StateProcessing: {
-		OpAuthPending:  StateProcessing,
-		OpAuthApproved: StateSuccess,
-		OpAuthDeclined: StateFail,
+	StageAuthorized: {
+		OpCapture:  StageCapturing,
+		OpCancel:   StageCancelled,
+		OpAutoVoid: StageVoided,
+	},
+	StageCapturing: {
+		OpCaptureSucceeded: StageCaptured,
+		OpCaptureFailed:    StageAuthorized,
+		OpCapturePending:   StageCapturing,
+	},
+	StageCaptured: {
+		OpRefund:          StageCaptured,
+		OpRefundSucceeded: StageCaptured,
+		OpRefundFailed:    StageCaptured,
+		OpRefundPending:   StageCaptured,
+	},
+	StageExpired:   {OpLateAuthVoided: StageExpired, OpVoidSent: StageExpired},
+	StageCancelled: {OpLateAuthVoided: StageCancelled, OpVoidSent: StageCancelled},
+	StageVoided:    {OpVoidSent: StageVoided},
+}
+
+// refusals are the wire codes of the merchant operations in the stages that do not allow them
+// (design.md "Answer codes after authorization"); every other refused cell is ORDER_STATUS_INVALID.
+var refusals = map[Op]map[Stage]protocol.Code{
+	OpCapture: {
+		StageCapturing: protocol.CodeMultiCaptureNotSupported,
+		StageCaptured:  protocol.CodeMultiCaptureNotSupported,
+		StageCancelled: protocol.CodeOrderIsCanceled,
+		StageVoided:    protocol.CodeAuthExpired,
+	},
+	OpRefund: {
+		StageCancelled: protocol.CodeOrderIsCanceled,
+		StageVoided:    protocol.CodeOrderIsCanceled,
 	},
 }
 
-// IllegalTransitionError reports an op that the state machine does not allow in a state.
+// IllegalTransitionError reports an op that the state machine does not allow in a stage.
 type IllegalTransitionError struct {
-	From State
+	From Stage
 	Op   Op
 }
 
 func (e *IllegalTransitionError) Error() string {
 	from := e.From
-	if from == "" {
+	if from == StageNew {
 		from = "(new)"
 	}
-	return fmt.Sprintf("payments: %s is not allowed in state %s", e.Op, from)
+	return fmt.Sprintf("payments: %s is not allowed in stage %s", e.Op, from)
 }
 
-// Next returns the state a payment in from moves to under op.
-func Next(from State, op Op) (State, error) {
+// Next returns the stage a payment in from moves to under op.
+func Next(from Stage, op Op) (Stage, error) {
 	if to, ok := transitions[from][op]; ok {
 		return to, nil
 	}
 	return "", &IllegalTransitionError{From: from, Op: op}
+}
+
+// Refusal is the wire error a merchant operation gets in a stage that does not allow it.
+func Refusal(op Op, from Stage) *protocol.Error {
+	if code, ok := refusals[op][from]; ok {
+		return protocol.Errorf(code, "%s is not possible: %s", opNames[op], stageReasons[from])
+	}
+	return protocol.Errorf(protocol.CodeOrderStatusInvalid, "%s is not possible: %s", opNames[op], stageReasons[from])
+}
+
+var opNames = map[Op]string{OpCapture: "capture", OpCancel: "cancel", OpRefund: "refund"}
+
+var stageReasons = map[Stage]string{
+	StageProcessing: "the payment is still in process",
+	StageAuthorized: "the payment is authorized but not captured",
+	StageCapturing:  "the payment is being captured",
+	StageCaptured:   "the payment is captured",
+	StageDeclined:   "the payment failed",
+	StageExpired:    "the payment was closed when it expired",
+	StageCancelled:  "the payment was cancelled",
+	StageVoided:     "the authorization expired and was voided",
+}
+
+// CaptureState is where the payment's capture stands.
+type CaptureState string
+
+const (
+	CaptureNone       CaptureState = ""
+	CaptureProcessing CaptureState = "PROCESSING"
+	CaptureSucceeded  CaptureState = "SUCCESS"
+	CaptureFailed     CaptureState = "FAIL"
+)
+
+// CloseReason says why a payment that ended without money moving ended.
+type CloseReason string
+
+const (
+	CloseNone     CloseReason = ""
+	CloseExpired  CloseReason = "EXPIRED"
+	CloseCancel   CloseReason = "MERCHANT_CANCEL"
+	CloseAutoVoid CloseReason = "AUTO_VOID"
+)
+
+// Stage derives the payment's stage from its stored fields.
+func (p Payment) Stage() Stage {
+	switch p.State {
+	case StateProcessing:
+		return StageProcessing
+	case StateSuccess:
+		switch p.Capture {
+		case CaptureProcessing:
+			return StageCapturing
+		case CaptureSucceeded:
+			return StageCaptured
+		}
+		return StageAuthorized
+	case StateFail:
+		if p.CloseReason == CloseExpired {
+			return StageExpired
+		}
+		return StageDeclined
+	case StateCancelled:
+		if p.CloseReason == CloseAutoVoid {
+			return StageVoided
+		}
+		return StageCancelled
+	}
+	return StageNew
+}
+
+// setStage writes a stage back into the stored fields it is derived from.
+func (p *Payment) setStage(s Stage) {
+	switch s {
+	case StageProcessing:
+		p.State = StateProcessing
+	case StageAuthorized:
+		p.State = StateSuccess
+		if p.Capture != CaptureFailed {
+			p.Capture = CaptureNone
+		}
+	case StageCapturing:
+		p.State, p.Capture = StateSuccess, CaptureProcessing
+	case StageCaptured:
+		p.State, p.Capture = StateSuccess, CaptureSucceeded
+	case StageDeclined:
+		p.State = StateFail
+	case StageExpired:
+		p.State, p.CloseReason = StateFail, CloseExpired
+	case StageCancelled:
+		p.State, p.CloseReason = StateCancelled, CloseCancel
+	case StageVoided:
+		p.State, p.CloseReason = StateCancelled, CloseAutoVoid
+	}
 }

@@ -6,11 +6,15 @@ package simulator
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"math/big"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -90,15 +94,19 @@ var issuers = map[card.Brand]struct{ country, name string }{
 	card.CUP:        {"CN", "CHINA UNIONPAY"},
 }
 
-// Simulator is the sandbox acquirer.
+// Simulator is the sandbox acquirer. It keeps no state: every reference it hands out carries
+// what it needs to answer about it later (its scenario and, for late answers, when the answer is
+// ready), so any number of gateway instances can share it and a restart loses nothing.
 type Simulator struct {
 	name       string
 	merchantID string
+	clock      clock.Clock
 }
 
-// New returns a simulator that calls itself name (acquirerInfo.acquirerName).
-func New(name string) *Simulator {
-	return &Simulator{name: name, merchantID: "SIM" + name}
+// New returns a simulator that calls itself name (acquirerInfo.acquirerName) and tells time by
+// clk: in the sandbox, the gateway's movable clock, so "5 s later" follows clock advances.
+func New(name string, clk clock.Clock) *Simulator {
+	return &Simulator{name: name, merchantID: "SIM" + name, clock: clk}
 }
 
 // Name implements acquirer.Acquirer.
@@ -114,7 +122,7 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 		Outcome:               b.Outcome,
 		AcquirerName:          s.name,
 		AcquirerMerchantID:    s.merchantID,
-		AcquirerTransactionID: "sim_" + randomDigits(24),
+		AcquirerTransactionID: s.reference("auth", scenarioOf(b), b.SettleAfter),
 		Funding:               "CREDIT",
 		Category:              "CONSUMER",
 	}
@@ -124,6 +132,7 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 	switch b.Outcome {
 	case acquirer.Pending, acquirer.NoAnswer:
 		// The answer is not in yet: nothing about AVS, CVV or the network is known.
+		res.RetryAfter = b.SettleAfter
 		return res, nil
 	}
 	res.AVSResult = b.AVS
@@ -167,4 +176,143 @@ func randomDigits(n int) string {
 		b[i] = byte('0' + d.Int64())
 	}
 	return string(b)
+}
+
+// Scenarios carried in references.
+const (
+	scenarioApprove       = "ok"
+	scenarioCaptureFails  = "cf"
+	scenarioCaptureDelays = "cd"
+	scenarioTimeout       = "to"
+	scenarioNoAnswer      = "na"
+)
+
+func scenarioOf(b Behaviour) string {
+	switch {
+	case b.Outcome == acquirer.Pending:
+		return scenarioTimeout
+	case b.Outcome == acquirer.NoAnswer:
+		return scenarioNoAnswer
+	case b.CaptureFails:
+		return scenarioCaptureFails
+	case b.CaptureDelay > 0:
+		return scenarioCaptureDelays
+	}
+	return scenarioApprove
+}
+
+// reference makes "sim<kind>_<scenario>_<ready unix ms>_<random>".
+func (s *Simulator) reference(kind, scenario string, readyIn time.Duration) string {
+	ready := int64(0)
+	if readyIn > 0 {
+		ready = s.clock.Now().Add(readyIn).UnixMilli()
+	}
+	return fmt.Sprintf("sim%s_%s_%d_%s", kind, scenario, ready, randomDigits(16))
+}
+
+type reference struct {
+	kind, scenario string
+	ready          time.Time
+}
+
+func parseReference(ref string) (reference, error) {
+	parts := strings.Split(ref, "_")
+	if len(parts) != 4 || !strings.HasPrefix(parts[0], "sim") {
+		return reference{}, fmt.Errorf("simulator: unknown reference %q", ref)
+	}
+	ms, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return reference{}, fmt.Errorf("simulator: unknown reference %q", ref)
+	}
+	r := reference{kind: strings.TrimPrefix(parts[0], "sim"), scenario: parts[1]}
+	if ms > 0 {
+		r.ready = time.UnixMilli(ms)
+	}
+	return r, nil
+}
+
+// InquireAuthorization implements acquirer.Acquirer: the timeout card's answer is ready once its
+// settle time has passed on the gateway clock; the never-answering card never answers.
+func (s *Simulator) InquireAuthorization(ctx context.Context, id string) (acquirer.AuthResult, error) {
+	if err := ctx.Err(); err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	ref, err := parseReference(id)
+	if err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	res := acquirer.AuthResult{AcquirerName: s.name, AcquirerMerchantID: s.merchantID, AcquirerTransactionID: id}
+	now := s.clock.Now()
+	switch {
+	case ref.scenario == scenarioNoAnswer:
+		res.Outcome = acquirer.NoAnswer
+	case ref.scenario == scenarioTimeout && now.Before(ref.ready):
+		res.Outcome, res.RetryAfter = acquirer.Pending, ref.ready.Sub(now)
+	default:
+		res.Outcome = acquirer.Approved
+		res.AVSResult, res.CVVResult = "U", "U"
+		res.NetworkTransactionID = randomDigits(15)
+		res.AuthorizationCode = randomDigits(6)
+		res.AcquirerResultCode, res.AcquirerResultMessage = "SUCCESS", "success"
+		res.Funding, res.Category = "CREDIT", "CONSUMER"
+	}
+	return res, nil
+}
+
+// Capture implements acquirer.Acquirer.
+func (s *Simulator) Capture(ctx context.Context, req acquirer.CaptureRequest) (acquirer.OpResult, error) {
+	if err := ctx.Err(); err != nil {
+		return acquirer.OpResult{}, err
+	}
+	ref, err := parseReference(req.AcquirerTransactionID)
+	if err != nil {
+		return acquirer.OpResult{}, err
+	}
+	switch ref.scenario {
+	case scenarioCaptureFails:
+		return acquirer.OpResult{Status: acquirer.OpFailed, Code: protocol.CodeProcessFail,
+			Message: "General business failure. No retry.", Reference: s.reference("cap", ref.scenario, 0)}, nil
+	case scenarioCaptureDelays:
+		delay := Cards["4000000000000028"].CaptureDelay
+		return acquirer.OpResult{Status: acquirer.OpPending, Reference: s.reference("cap", ref.scenario, delay), RetryAfter: delay}, nil
+	}
+	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: s.reference("cap", ref.scenario, 0)}, nil
+}
+
+// InquireCapture implements acquirer.Acquirer: a delayed capture succeeds once its time has come.
+func (s *Simulator) InquireCapture(ctx context.Context, id string) (acquirer.OpResult, error) {
+	if err := ctx.Err(); err != nil {
+		return acquirer.OpResult{}, err
+	}
+	ref, err := parseReference(id)
+	if err != nil {
+		return acquirer.OpResult{}, err
+	}
+	if now := s.clock.Now(); now.Before(ref.ready) {
+		return acquirer.OpResult{Status: acquirer.OpPending, Reference: id, RetryAfter: ref.ready.Sub(now)}, nil
+	}
+	if ref.scenario == scenarioCaptureFails {
+		return acquirer.OpResult{Status: acquirer.OpFailed, Code: protocol.CodeProcessFail, Message: "General business failure. No retry.", Reference: id}, nil
+	}
+	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: id}, nil
+}
+
+// Refund implements acquirer.Acquirer: the simulator refunds at once.
+func (s *Simulator) Refund(ctx context.Context, req acquirer.RefundRequest) (acquirer.OpResult, error) {
+	if err := ctx.Err(); err != nil {
+		return acquirer.OpResult{}, err
+	}
+	if _, err := parseReference(req.AcquirerTransactionID); err != nil {
+		return acquirer.OpResult{}, err
+	}
+	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: s.reference("ref", scenarioApprove, 0)}, nil
+}
+
+// Void implements acquirer.Acquirer.
+func (s *Simulator) Void(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := parseReference(id)
+	return err
 }

@@ -16,7 +16,8 @@ var _ payments.Store = (*Store)(nil)
 
 const paymentColumns = `payment_id, client_id, request_id, state, version, currency, amount_minor, capture_mode,
 	result_code, result_message, acquirer_state, card, auth, order_details,
-	created_at, updated_at, authorized_at, auth_expires_at, expires_at`
+	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
+	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state`
 
 func paymentArgs(p payments.Payment) ([]any, error) {
 	card, err := json.Marshal(p.Card)
@@ -33,7 +34,8 @@ func paymentArgs(p payments.Payment) ([]any, error) {
 	}
 	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
-		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt)}, nil
+		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
+		string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt), ms(p.AcquirerDueAt), string(p.VoidState)}, nil
 }
 
 // CreatePayment implements payments.Store.
@@ -43,7 +45,7 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 		return fmt.Errorf("encode payment: %w", err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
 		if isUniqueViolation(err) {
 			return payments.ErrDuplicate
 		}
@@ -67,10 +69,15 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE payments SET state = ?, version = ?, result_code = ?, result_message = ?,
-			acquirer_state = ?, card = ?, auth = ?, updated_at = ?, authorized_at = ?, auth_expires_at = ?, expires_at = ?
+			acquirer_state = ?, card = ?, auth = ?, updated_at = ?, authorized_at = ?, auth_expires_at = ?, expires_at = ?,
+			capture_state = ?, captured_minor = ?, refunded_minor = ?, captured_at = ?, close_reason = ?, closed_at = ?,
+			acquirer_due_at = ?, void_state = ?
 			WHERE payment_id = ? AND client_id = ? AND version = ?`,
 			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
-			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt), p.ID, p.MerchantID, c.FromVersion)
+			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
+			string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt),
+			ms(p.AcquirerDueAt), string(p.VoidState),
+			p.ID, p.MerchantID, c.FromVersion)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}
@@ -79,12 +86,47 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 		} else if n != 1 {
 			return payments.ErrConflict
 		}
+		if t := c.NewTxn; t != nil {
+			details, err := json.Marshal(t.Details)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO transactions (txn_id, payment_id, client_id, txn_type, request_id, status,
+				currency, amount_minor, result_code, result_message, details, created_at, updated_at, due_at)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
+				string(t.ResultCode), t.ResultMsg, string(details), ms(t.CreatedAt), ms(t.UpdatedAt), ms(t.DueAt))
+			if isUniqueViolation(err) {
+				return payments.ErrDuplicate
+			}
+			if err != nil {
+				return fmt.Errorf("insert transaction: %w", err)
+			}
+		}
+		if t := c.Txn; t != nil {
+			details, err := json.Marshal(t.Details)
+			if err != nil {
+				return err
+			}
+			// Only a transaction still in process changes: a final result is never rewritten.
+			res, err := tx.ExecContext(ctx, `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
+				updated_at = ?, due_at = ? WHERE txn_id = ? AND client_id = ? AND status = 'PROCESSING'`,
+				string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
+			if err != nil {
+				return fmt.Errorf("update transaction: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return payments.ErrConflict
+			}
+		}
 		if err := insertEvent(ctx, tx, c.Event); err != nil {
 			return err
 		}
 		if o := c.Outbox; o != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
-				VALUES (?,?,?,?,?,?,?,?)`, o.MerchantID, o.PaymentID, o.NotifyType, o.PaymentID, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
+				VALUES (?,?,?,?,?,?,?,?)`, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
 			if err != nil {
 				return fmt.Errorf("insert outbox: %w", err)
 			}
@@ -94,8 +136,8 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 }
 
 func insertEvent(ctx context.Context, tx *sql.Tx, ev payments.Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events (payment_id, op, from_state, to_state, result_code, at) VALUES (?,?,?,?,?,?)`,
-		ev.PaymentID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At))
+	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events (payment_id, txn_id, op, from_state, to_state, result_code, at) VALUES (?,?,?,?,?,?,?)`,
+		ev.PaymentID, ev.TxnID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At))
 	if err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
@@ -119,9 +161,12 @@ func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (paymen
 		currency, card, auth, order                    string
 		minor                                          int64
 		created, updated, authorized, authExp, expires int64
+		captureState, closeReason, voidState           string
+		capturedAt, closedAt, acqDue                   int64
 	)
 	err := s.db.QueryRowContext(ctx, q, args...).Scan(&p.ID, &p.MerchantID, &p.RequestID, &state, &p.Version, &currency, &minor,
-		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires)
+		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires,
+		&captureState, &p.CapturedMinor, &p.RefundedMinor, &capturedAt, &closeReason, &closedAt, &acqDue, &voidState)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, payments.ErrNotFound
 	}
@@ -144,5 +189,7 @@ func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (paymen
 		return p, fmt.Errorf("payment %s order: %w", p.ID, err)
 	}
 	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = fromMS(created), fromMS(updated), fromMS(authorized), fromMS(authExp), fromMS(expires)
+	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(captureState), payments.CloseReason(closeReason), payments.VoidState(voidState)
+	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt = fromMS(capturedAt), fromMS(closedAt), fromMS(acqDue)
 	return p, nil
 }

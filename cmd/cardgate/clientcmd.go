@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/money"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// The client commands call a running gateway, signed like any merchant: for quick manual use and
+// scripts. Credentials come from flags, from CARDGATE_* variables, or from the sandbox merchant of
+// a local data directory.
+
+// exitStatus carries the process exit code of a call that answered F (1) or U (3), so scripts can
+// branch on the outcome without parsing JSON.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "result status " + strconv.Itoa(int(e)) }
+
+type clientFlags struct {
+	url, clientID, privateKey, gatewayKey string
+	store                                 storeFlags
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", envOr("CARDGATE_URL", "http://127.0.0.1:8080"), "gateway base URL ($CARDGATE_URL)")
+	fs.StringVar(&f.clientID, "client-id", os.Getenv("CARDGATE_CLIENT_ID"), "client id ($CARDGATE_CLIENT_ID); default: the sandbox merchant of --data")
+	fs.StringVar(&f.privateKey, "private-key", os.Getenv("CARDGATE_PRIVATE_KEY"), "merchant private key, base64 ($CARDGATE_PRIVATE_KEY)")
+	fs.StringVar(&f.gatewayKey, "gateway-public-key", os.Getenv("CARDGATE_GATEWAY_PUBLIC_KEY"), "gateway public key, base64 ($CARDGATE_GATEWAY_PUBLIC_KEY)")
+	f.store.register(fs)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
+	if f.clientID == "" || f.privateKey == "" || f.gatewayKey == "" {
+		store, gw, err := f.store.openWithGatewayKey(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("no --client-id/--private-key/--gateway-public-key given, and the sandbox merchant of %s cannot be read: %w", f.store.data, err)
+		}
+		defer store.Close()
+		m, err := store.SandboxMerchant(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox merchant of %s: %w", f.store.data, err)
+		}
+		pub, err := gw.PublicKeyBase64()
+		if err != nil {
+			return nil, err
+		}
+		c, err := merchant.CredentialsOf(m, pub)
+		if err != nil {
+			return nil, err
+		}
+		f.clientID, f.privateKey, f.gatewayKey = c.ClientID, c.MerchantPrivateKey, c.GatewayPublicKey
+	}
+	return client.New(client.Config{BaseURL: f.url, ClientID: f.clientID, PrivateKey: f.privateKey, GatewayPublicKey: f.gatewayKey})
+}
+
+// callCmd parses flags, builds the request with build, sends it to api and prints the answer.
+func callCmd(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	define func(fs *flag.FlagSet) func() (string, any, error)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf clientFlags
+	cf.register(fs)
+	build := define(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	path, req, err := build()
+	if err != nil {
+		return err
+	}
+	c, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(path, "/v1/") {
+		path = c.Path(path) // an Antom API: under /ams/api or /ams/sandbox/api
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	resp, err := c.Do(ctx, path, body)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, resp.Body, "", "  "); err != nil {
+		return fmt.Errorf("answer is not JSON: %w", err)
+	}
+	fmt.Fprintln(stdout, pretty.String())
+	var r protocol.ErrorResponse
+	_ = json.Unmarshal(resp.Body, &r)
+	switch protocol.Status(r.Result.ResultStatus) {
+	case protocol.StatusSuccess:
+		return nil
+	case protocol.StatusUnknown:
+		return exitStatus(3)
+	}
+	return exitStatus(1)
+}
+
+func amountFlags(fs *flag.FlagSet) (*string, *string) {
+	return fs.String("amount", "", "amount in minor units, e.g. 4200 for 42.00 SGD"), fs.String("currency", "SGD", "ISO 4217 currency")
+}
+
+func wireAmount(value, currency string) (*protocol.Amount, error) {
+	if value == "" {
+		return nil, errors.New("--amount is required")
+	}
+	if _, err := money.Parse(currency, value); err != nil {
+		return nil, fmt.Errorf("--amount %s --currency %s: %w", value, currency, err)
+	}
+	return &protocol.Amount{Currency: currency, Value: value}, nil
+}
+
+func requestID(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+}
+
+func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "pay", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		cardNo := fs.String("card", "4242424242424242", "card number (a sandbox test card)")
+		expiry := fs.String("expiry", "12/30", "expiry MM/YY")
+		cvv := fs.String("cvv", "123", "CVV")
+		amount, currency := amountFlags(fs)
+		capture := fs.String("capture-mode", "AUTOMATIC", "AUTOMATIC or MANUAL")
+		reqID := fs.String("request-id", "", "paymentRequestId (default: a new one)")
+		notify := fs.String("notify-url", "", "paymentNotifyUrl")
+		return func() (string, any, error) {
+			if *amount == "" {
+				*amount = "4200"
+			}
+			amt, err := wireAmount(*amount, *currency)
+			if err != nil {
+				return "", nil, err
+			}
+			if len(*expiry) != 5 || (*expiry)[2] != '/' {
+				return "", nil, fmt.Errorf("--expiry %q: want MM/YY", *expiry)
+			}
+			if *reqID == "" {
+				*reqID = requestID("cli-pay")
+			}
+			return protocol.PathPay, &protocol.PayRequest{
+				ProductCode: "CASHIER_PAYMENT", PaymentRequestID: *reqID, PaymentAmount: amt,
+				PaymentRedirectURL: "https://merchant.example/return", PaymentNotifyURL: *notify,
+				PaymentFactor: &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: *capture},
+				PaymentMethod: &protocol.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: &protocol.CardMetaData{
+					CardNo: *cardNo, ExpiryMonth: (*expiry)[:2], ExpiryYear: (*expiry)[3:], CVV: *cvv,
+					CardholderName: &protocol.UserName{FirstName: "Test", LastName: "Buyer"},
+				}},
+				Order: &protocol.Order{ReferenceOrderID: *reqID, OrderDescription: "cardgate CLI payment", OrderAmount: amt,
+					Buyer: &protocol.Buyer{ReferenceBuyerID: "cli-buyer"}},
+				Env: &protocol.Env{TerminalType: "WEB", ClientIP: "127.0.0.1"},
+			}, nil
+		}
+	})
+}
+
+func inquireCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "inquire", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		paymentID := fs.String("payment-id", "", "paymentId")
+		paymentReqID := fs.String("payment-request-id", "", "paymentRequestId")
+		refundID := fs.String("refund-id", "", "refundId (inquires the refund)")
+		refundReqID := fs.String("refund-request-id", "", "refundRequestId (inquires the refund)")
+		return func() (string, any, error) {
+			switch {
+			case *refundID != "" || *refundReqID != "":
+				return protocol.PathInquiryRefund, &protocol.InquiryRefundRequest{RefundID: *refundID, RefundRequestID: *refundReqID}, nil
+			case *paymentID != "" || *paymentReqID != "":
+				return protocol.PathInquiryPayment, &protocol.InquiryPaymentRequest{PaymentID: *paymentID, PaymentRequestID: *paymentReqID}, nil
+			}
+			return "", nil, errors.New("give --payment-id, --payment-request-id, --refund-id or --refund-request-id")
+		}
+	})
+}
+
+func captureCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "capture", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		paymentID := fs.String("payment-id", "", "paymentId (required)")
+		amount, currency := amountFlags(fs)
+		reqID := fs.String("request-id", "", "captureRequestId (default: a new one)")
+		return func() (string, any, error) {
+			if *paymentID == "" {
+				return "", nil, errors.New("--payment-id is required")
+			}
+			amt, err := wireAmount(*amount, *currency)
+			if err != nil {
+				return "", nil, err
+			}
+			if *reqID == "" {
+				*reqID = requestID("cli-capture")
+			}
+			return protocol.PathCapture, &protocol.CaptureRequest{CaptureRequestID: *reqID, PaymentID: *paymentID, CaptureAmount: amt}, nil
+		}
+	})
+}
+
+func cancelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "cancel", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		paymentID := fs.String("payment-id", "", "paymentId")
+		paymentReqID := fs.String("payment-request-id", "", "paymentRequestId")
+		return func() (string, any, error) {
+			if *paymentID == "" && *paymentReqID == "" {
+				return "", nil, errors.New("give --payment-id or --payment-request-id")
+			}
+			return protocol.PathCancel, &protocol.CancelRequest{PaymentID: *paymentID, PaymentRequestID: *paymentReqID}, nil
+		}
+	})
+}
+
+func refundCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "refund", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		paymentID := fs.String("payment-id", "", "paymentId (required)")
+		amount, currency := amountFlags(fs)
+		reqID := fs.String("request-id", "", "refundRequestId (default: a new one)")
+		reason := fs.String("reason", "", "refundReason")
+		notify := fs.String("notify-url", "", "refundNotifyUrl")
+		return func() (string, any, error) {
+			if *paymentID == "" {
+				return "", nil, errors.New("--payment-id is required")
+			}
+			amt, err := wireAmount(*amount, *currency)
+			if err != nil {
+				return "", nil, err
+			}
+			if *reqID == "" {
+				*reqID = requestID("cli-refund")
+			}
+			return protocol.PathRefund, &protocol.RefundRequest{RefundRequestID: *reqID, PaymentID: *paymentID, RefundAmount: amt,
+				RefundReason: *reason, RefundNotifyURL: *notify}, nil
+		}
+	})
+}
+
+func clockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "advance" {
+		return errors.New("usage: cardgate clock advance --by 15m")
+	}
+	return callCmd(ctx, "clock advance", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		by := fs.String("by", "", "how far to move the sandbox clock: 15m, 7d, 7d1m")
+		return func() (string, any, error) {
+			if *by == "" {
+				return "", nil, errors.New("--by is required")
+			}
+			return protocol.PathSandboxClockAdvance, &protocol.ClockAdvanceRequest{Duration: *by}, nil
+		}
+	})
+}

@@ -1,0 +1,94 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Cancel voids a payment that is in process or authorized but not captured (seed 000). A payment
+// already cancelled or voided answers as the first cancel did; a captured one must be refunded.
+// Cancel notifies nothing: Antom documents no notification for it.
+func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRequest) (Payment, error) {
+	p, err := s.find(ctx, m, req.PaymentID, req.PaymentRequestID)
+	if err != nil {
+		return Payment{}, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	for attempt := 0; ; attempt++ {
+		switch p.Stage() {
+		case StageCancelled, StageVoided:
+			return p, nil
+		}
+		if _, err := Next(p.Stage(), OpCancel); err != nil {
+			return Payment{}, Refusal(OpCancel, p.Stage())
+		}
+		now := s.clock.Now()
+		next := p
+		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The payment was cancelled by the merchant."
+		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
+		if p.Auth.AcquirerTransactionID != "" {
+			// The acquirer holds (or may still grant) an authorization: release it.
+			next.VoidState = VoidPending
+		}
+		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCancel, RequestID: p.RequestID,
+			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now}
+		done, err := s.commit(ctx, p, step{op: OpCancel, next: next, newTxn: &t})
+		if (errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate)) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return Payment{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Payment{}, err
+		}
+		return s.sendVoid(ctx, done), nil
+	}
+}
+
+// sendVoid releases the authorization at the acquirer for a closed payment that owes a void. A
+// failure leaves the void owed; the due-work runner tries again.
+func (s *Service) sendVoid(ctx context.Context, p Payment) Payment {
+	if p.VoidState != VoidPending {
+		return p
+	}
+	if err := s.acquirer.Void(ctx, p.Auth.AcquirerTransactionID); err != nil {
+		s.log.WarnContext(ctx, "acquirer void failed; will retry", "paymentId", p.ID, "err", err)
+		return p
+	}
+	next := p
+	next.VoidState = VoidDone
+	done, err := s.commit(ctx, p, step{op: OpVoidSent, next: next})
+	if err != nil {
+		// Someone else recorded it (or the runner will send it again: voids are idempotent).
+		s.log.InfoContext(ctx, "void sent but not recorded", "paymentId", p.ID, "err", err)
+		return p
+	}
+	return done
+}
+
+// find loads a payment by paymentId, or by paymentRequestId when no paymentId is given.
+func (s *Service) find(ctx context.Context, m Merchant, paymentID, requestID string) (Payment, error) {
+	var (
+		p   Payment
+		err error
+	)
+	switch {
+	case paymentID != "":
+		p, err = s.store.PaymentByID(ctx, m.ID, paymentID)
+	case requestID != "":
+		p, err = s.store.PaymentByRequestID(ctx, m.ID, requestID)
+	default:
+		return Payment{}, protocol.Errorf(protocol.CodeParamIllegal, "paymentId or paymentRequestId is required")
+	}
+	if errors.Is(err, ErrNotFound) {
+		return Payment{}, protocol.Errorf(protocol.CodeOrderNotExist, "order not exist")
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("load payment: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,164 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/money"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Capture captures an authorized payment for its full amount (seed 002: partial captures are not
+// offered). It is idempotent on captureRequestId: a replay gets the capture's current answer.
+func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.CaptureRequest) (Txn, Payment, error) {
+	if req.CaptureRequestID == "" {
+		return Txn{}, Payment{}, required("captureRequestId")
+	}
+	if err := maxLen("captureRequestId", req.CaptureRequestID, 64); err != nil {
+		return Txn{}, Payment{}, err
+	}
+	if req.PaymentID == "" {
+		return Txn{}, Payment{}, required("paymentId")
+	}
+	amount, err := parseAmount("captureAmount", req.CaptureAmount)
+	if err != nil {
+		return Txn{}, Payment{}, err
+	}
+	if t, p, err, found := s.replayTxn(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount); found {
+		return t, p, err
+	}
+	p, err := s.store.PaymentByID(ctx, m.ID, req.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return Txn{}, Payment{}, protocol.Errorf(protocol.CodeOrderNotExist, "order not exist")
+	}
+	if err != nil {
+		return Txn{}, Payment{}, fmt.Errorf("capture: %w", err)
+	}
+	if _, err := Next(p.Stage(), OpCapture); err != nil {
+		return Txn{}, Payment{}, Refusal(OpCapture, p.Stage())
+	}
+	switch {
+	case amount.Currency != p.Amount.Currency:
+		return Txn{}, Payment{}, illegal("captureAmount.currency", "must be %s, the currency of the payment", p.Amount.Currency.Code)
+	case amount.Minor > p.Amount.Minor:
+		return Txn{}, Payment{}, protocol.Errorf(protocol.CodeCaptureAmountExceedAuthLimit,
+			"captureAmount %s exceeds the authorized %s", amount, p.Amount)
+	case amount.Minor < p.Amount.Minor:
+		return Txn{}, Payment{}, illegal("captureAmount.value", "must equal the authorized amount %s: partial capture is not supported", p.Amount.Value())
+	}
+	t, p, err := s.capture(ctx, p, req.CaptureRequestID, amount)
+	if errors.Is(err, ErrDuplicate) {
+		// A concurrent capture with the same request id won; answer as its replay.
+		t, p, err, _ = s.replayTxn(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount)
+	}
+	return t, p, err
+}
+
+// replayTxn answers a capture or refund whose request id is known: its current state when the
+// key fields match, REPEAT_REQ_INCONSISTENT when they do not. found is false for a new request id.
+func (s *Service) replayTxn(ctx context.Context, m Merchant, typ TxnType, requestID, paymentID string, amount money.Amount) (Txn, Payment, error, bool) {
+	t, err := s.store.TxnByRequestID(ctx, m.ID, typ, requestID)
+	if errors.Is(err, ErrNotFound) {
+		return Txn{}, Payment{}, nil, false
+	}
+	if err != nil {
+		return Txn{}, Payment{}, fmt.Errorf("look up %s request: %w", typ, err), true
+	}
+	if t.PaymentID != paymentID || t.Amount != amount {
+		return Txn{}, Payment{}, protocol.Errorf(protocol.CodeRepeatReqInconsistent,
+			"%s request id %s was used before with a different paymentId or amount", typ, requestID), true
+	}
+	p, err := s.store.PaymentByID(ctx, m.ID, t.PaymentID)
+	if err != nil {
+		return Txn{}, Payment{}, fmt.Errorf("load payment of %s: %w", typ, err), true
+	}
+	return t, p, nil, true
+}
+
+// capture reserves the capture (the payment becomes CAPTURING, so a concurrent cancel is
+// refused), asks the acquirer, and records its answer.
+func (s *Service) capture(ctx context.Context, p Payment, requestID string, amount money.Amount) (Txn, Payment, error) {
+	ctx = context.WithoutCancel(ctx) // once reserved, the answer must be recorded
+	now := s.clock.Now()
+	t := Txn{
+		ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: requestID,
+		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
+		CreatedAt: now,
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		if _, terr := Next(p.Stage(), OpCapture); terr != nil {
+			return Txn{}, Payment{}, Refusal(OpCapture, p.Stage())
+		}
+		var reserved Payment
+		reserved, err = s.commit(ctx, p, step{op: OpCapture, next: p, newTxn: &t})
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return Txn{}, Payment{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Txn{}, Payment{}, err
+		}
+		p = reserved
+		break
+	}
+	res, err := s.acquirer.Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: amount})
+	if err != nil {
+		s.log.WarnContext(ctx, "acquirer capture failed", "paymentId", p.ID, "err", err)
+		res = acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}
+	}
+	return s.recordCapture(ctx, p, t, res)
+}
+
+// recordCapture writes the acquirer's answer about a capture.
+func (s *Service) recordCapture(ctx context.Context, p Payment, t Txn, res acquirer.OpResult) (Txn, Payment, error) {
+	for attempt := 0; ; attempt++ {
+		next, nt := p, t
+		if res.Reference != "" {
+			nt.Details.AcquirerReference = res.Reference
+		}
+		nt.DueAt = zeroTime
+		var op Op
+		switch res.Status {
+		case acquirer.OpSucceeded:
+			op = OpCaptureSucceeded
+			nt.Status, nt.ResultCode, nt.ResultMsg = TxnSucceeded, protocol.CodeSuccess, "success."
+			next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now()
+		case acquirer.OpFailed:
+			op = OpCaptureFailed
+			nt.Status, nt.ResultCode, nt.ResultMsg = TxnFailed, res.Code, res.Message
+			next.Capture = CaptureFailed
+		default:
+			op = OpCapturePending
+			retry := res.RetryAfter
+			if retry <= 0 {
+				retry = s.cfg.AcquirerRetry
+			}
+			nt.DueAt = s.clock.Now().Add(retry)
+		}
+		var notify func(Payment, *Txn) *OutboxMessage
+		if op != OpCapturePending {
+			notify = captureNotice
+		}
+		done, err := s.commit(ctx, p, step{op: op, next: next, txn: &nt, notify: notify})
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return Txn{}, Payment{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Txn{}, Payment{}, err
+		}
+		return nt, done, nil
+	}
+}
+
+// captureNotice is CAPTURE_RESULT, owed when a capture ends (succeeded or failed).
+func captureNotice(p Payment, t *Txn) *OutboxMessage {
+	return notice(p, protocol.NotifyTypeCaptureResult, t.ID, p.Order.NotifyURL, NotifyCaptureOf(p, *t))
+}

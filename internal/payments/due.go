@@ -1,0 +1,152 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+var zeroTime time.Time
+
+// RunDue does one piece of time-driven work. Work that is no longer due (the payment moved on
+// since it was listed) is skipped, so a piece listed twice, or by two runners, is harmless.
+func (s *Service) RunDue(ctx context.Context, d Due) error {
+	p, err := s.store.PaymentByID(ctx, d.MerchantID, d.PaymentID)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", d.Kind, d.PaymentID, err)
+	}
+	now := s.clock.Now()
+	switch d.Kind {
+	case DueExpire:
+		return s.expire(ctx, p, now)
+	case DueAutoVoid:
+		return s.autoVoid(ctx, p, now)
+	case DueSettle:
+		if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending || p.AcquirerDueAt.IsZero() || p.AcquirerDueAt.After(now) {
+			return nil
+		}
+		res, err := s.acquirer.InquireAuthorization(ctx, p.Auth.AcquirerTransactionID)
+		if err != nil {
+			s.log.WarnContext(ctx, "acquirer inquiry failed", "paymentId", p.ID, "err", err)
+			res = acquirer.AuthResult{Outcome: acquirer.Pending, RetryAfter: s.cfg.AcquirerRetry}
+		}
+		_, err = s.recordAuth(ctx, p, res)
+		return err
+	case DueCaptureStatus, DueRefundStatus:
+		return s.txnStatus(ctx, p, d.TxnID, now)
+	case DueVoid:
+		s.sendVoid(ctx, p)
+		return nil
+	}
+	return fmt.Errorf("unknown due work %q", d.Kind)
+}
+
+// expire closes a payment still in process at its paymentExpiryTime as failed (seed 002: 14
+// minutes by default) and tells the merchant with ORDER_IS_CLOSED.
+func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
+	for attempt := 0; ; attempt++ {
+		if p.Stage() != StageProcessing || p.ExpiresAt.After(now) {
+			return nil
+		}
+		next := p
+		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsClosed, "The payment was not finished in time and is closed."
+		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
+		if p.Auth.AcquirerTransactionID != "" {
+			next.VoidState = VoidPending // an approval may still come: release it
+		}
+		done, err := s.commit(ctx, p, step{op: OpExpire, next: next, notify: s.paymentNotice})
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.sendVoid(ctx, done)
+		return nil
+	}
+}
+
+// autoVoid releases an authorization not captured by its authExpiryTime (seed 000: 7 days). It
+// notifies nothing, as Antom documents no notification for voids.
+func (s *Service) autoVoid(ctx context.Context, p Payment, now time.Time) error {
+	for attempt := 0; ; attempt++ {
+		if p.Stage() != StageAuthorized || p.AuthExpiresAt.After(now) {
+			return nil
+		}
+		next := p
+		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The authorization was not captured within 7 days and was voided."
+		next.ClosedAt, next.VoidState = now, VoidPending
+		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnVoid, RequestID: p.RequestID,
+			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now}
+		done, err := s.commit(ctx, p, step{op: OpAutoVoid, next: next, newTxn: &t})
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.sendVoid(ctx, done)
+		return nil
+	}
+}
+
+// txnStatus asks the acquirer again about a capture or refund whose answer was not in.
+func (s *Service) txnStatus(ctx context.Context, p Payment, txnID string, now time.Time) error {
+	t, err := s.txnOf(ctx, p, txnID)
+	if err != nil {
+		return err
+	}
+	if t.Status != TxnProcessing || t.DueAt.IsZero() || t.DueAt.After(now) {
+		return nil
+	}
+	var res acquirer.OpResult
+	switch {
+	case t.Type == TxnCapture && t.Details.AcquirerReference != "":
+		res, err = s.acquirer.InquireCapture(ctx, t.Details.AcquirerReference)
+	case t.Type == TxnCapture:
+		// The capture never reached the acquirer (or its answer was lost): send it again.
+		res, err = s.acquirer.Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount})
+	default:
+		_, _, err = s.sendRefund(ctx, p, t)
+		return err
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "acquirer capture inquiry failed", "paymentId", p.ID, "err", err)
+		res = acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}
+	}
+	_, _, err = s.recordCapture(ctx, p, t, res)
+	return err
+}
+
+func (s *Service) txnOf(ctx context.Context, p Payment, txnID string) (Txn, error) {
+	for _, typ := range []TxnType{TxnCapture, TxnRefund} {
+		t, err := s.store.TxnByID(ctx, p.MerchantID, typ, txnID)
+		if err == nil {
+			return t, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Txn{}, err
+		}
+	}
+	return Txn{}, fmt.Errorf("transaction %s of payment %s: %w", txnID, p.ID, ErrNotFound)
+}
+
+// DueWork lists work due at or before t, earliest first.
+func (s *Service) DueWork(ctx context.Context, t time.Time, limit int) ([]Due, error) {
+	return s.store.Due(ctx, t, limit)
+}
+
+// Transactions lists a payment's captures, refunds and cancels.
+func (s *Service) Transactions(ctx context.Context, p Payment) ([]Txn, error) {
+	return s.store.Txns(ctx, p.MerchantID, p.ID)
+}

@@ -1,0 +1,252 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Pay validates and runs a pay request. On success it returns the payment in its current state
+// (which may be a decline); a refusal is a *protocol.Error.
+func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest) (Payment, error) {
+	now := s.clock.Now()
+	// A replay is judged as of the original request: a paymentExpiryTime or card expiry that has
+	// passed since must not turn the payment's answer into a validation error.
+	if req.PaymentRequestID != "" {
+		existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
+		if err == nil {
+			cmd, err := ParsePayRequest(req, existing.CreatedAt)
+			if err != nil {
+				return Payment{}, err
+			}
+			return s.replay(ctx, existing, keyOf(m, cmd))
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
+		}
+	}
+	cmd, err := ParsePayRequest(req, now)
+	if err != nil {
+		return Payment{}, err
+	}
+	key := keyOf(m, cmd)
+
+	p := Payment{
+		ID:            newPaymentID(now),
+		MerchantID:    m.ID,
+		RequestID:     cmd.RequestID,
+		State:         StateProcessing,
+		Version:       1,
+		Amount:        cmd.Amount,
+		CaptureMode:   cmd.CaptureMode,
+		ResultCode:    protocol.CodePaymentInProcess,
+		ResultMsg:     "Payment is processing.",
+		AcquirerState: AcquirerSent,
+		Card: CardSummary{
+			Brand:       string(cmd.Card.Brand()),
+			Masked:      cmd.Card.Masked(),
+			BIN:         cmd.Card.BIN(),
+			LastFour:    cmd.Card.LastFour(),
+			ExpiryMonth: fmt.Sprintf("%02d", cmd.Expiry.Month),
+			ExpiryYear:  fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
+			Fingerprint: key.fingerprint,
+			HolderName:  cmd.HolderName,
+		},
+		Order:     cmd.Order,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: cmd.ExpiresAt,
+	}
+	if p.Order.NotifyURL == "" {
+		p.Order.NotifyURL = m.NotifyURL
+	}
+	err = s.store.CreatePayment(ctx, p, Event{PaymentID: p.ID, Op: OpCreate, To: StateProcessing, ResultCode: p.ResultCode, At: now})
+	if errors.Is(err, ErrDuplicate) {
+		// A concurrent pay with the same request id won the insert; only it talks to the acquirer.
+		existing, lerr := s.store.PaymentByRequestID(ctx, m.ID, cmd.RequestID)
+		if lerr != nil {
+			return Payment{}, fmt.Errorf("pay: load concurrent duplicate: %w", lerr)
+		}
+		return s.replay(ctx, existing, key)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("pay: create payment: %w", err)
+	}
+	return s.authorize(ctx, p, cmd)
+}
+
+// replay answers a pay whose request id is already known: the payment's current answer when the
+// key fields match, REPEAT_REQ_INCONSISTENT otherwise.
+func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, error) {
+	if p.keyOf() != key {
+		return Payment{}, protocol.Errorf(protocol.CodeRepeatReqInconsistent,
+			"paymentRequestId %s was used before with a different paymentAmount, card or captureMode", p.RequestID)
+	}
+	if p.State != StateProcessing || p.AcquirerState != AcquirerSent {
+		return p, nil
+	}
+	// The first request is still talking to the acquirer: wait a little for its outcome so that
+	// a client retrying on a timeout gets the final answer rather than U.
+	deadline := time.Now().Add(s.cfg.DuplicateWait)
+	for wait := 5 * time.Millisecond; time.Now().Before(deadline); wait = min(wait*2, 100*time.Millisecond) {
+		select {
+		case <-ctx.Done():
+			return p, nil
+		case <-time.After(wait):
+		}
+		cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
+		if err != nil {
+			return Payment{}, fmt.Errorf("pay: reload duplicate: %w", err)
+		}
+		if cur.State != StateProcessing || cur.AcquirerState != AcquirerSent {
+			return cur, nil
+		}
+		p = cur
+	}
+	return p, nil
+}
+
+func keyOf(m Merchant, cmd PayCommand) payKey {
+	return payKey{
+		currency:    cmd.Amount.Currency.Code,
+		minor:       cmd.Amount.Minor,
+		fingerprint: card.Fingerprint(m.FingerprintKey, cmd.Card),
+		captureMode: cmd.CaptureMode,
+	}
+}
+
+func (p Payment) keyOf() payKey {
+	return payKey{currency: p.Amount.Currency.Code, minor: p.Amount.Minor, fingerprint: p.Card.Fingerprint, captureMode: p.CaptureMode}
+}
+
+func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Payment, error) {
+	// Once the payment exists, finish the authorization and record its outcome even if the
+	// caller goes away (client timeout, closed connection): an approval that is never written
+	// would leave a hold at the issuer that the gateway does not know about.
+	ctx = context.WithoutCancel(ctx)
+	actx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
+	res, err := s.acquirer.Authorize(actx, acquirer.AuthRequest{
+		PaymentID:  p.ID,
+		MerchantID: p.MerchantID,
+		Amount:     cmd.Amount,
+		Card:       cmd.Card,
+		Expiry:     cmd.Expiry,
+		CVV:        cmd.CVV,
+		HolderName: cmd.HolderName,
+		AVSPresent: cmd.HasBilling,
+	})
+	cancel()
+	if err != nil {
+		// The outcome is unknown: keep the payment in process for the acquirer's late answer or
+		// the expiry, and tell the merchant to inquire.
+		s.log.WarnContext(ctx, "acquirer call failed", "paymentId", p.ID, "acquirer", s.acquirer.Name(), "err", err)
+		res = acquirer.AuthResult{Outcome: acquirer.Pending, AcquirerName: s.acquirer.Name()}
+	}
+
+	return s.recordAuth(ctx, p, res)
+}
+
+// recordAuth writes an acquirer's authorization answer: at pay time, or later for an answer that
+// was pending. An approval that arrives after the payment closed (cancelled or expired meanwhile)
+// is voided at the acquirer and never revives the payment (design.md "State machine").
+func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult) (Payment, error) {
+	for attempt := 0; ; attempt++ {
+		if p.Stage() != StageProcessing {
+			if res.Outcome != acquirer.Approved || p.VoidState != VoidNone {
+				return p, nil
+			}
+			next := p
+			next.Auth.AcquirerTransactionID = res.AcquirerTransactionID
+			next.VoidState = VoidPending
+			closed, err := s.commit(ctx, p, step{op: OpLateAuthVoided, next: next})
+			if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+				if p, err = s.reload(ctx, p); err != nil {
+					return Payment{}, err
+				}
+				continue
+			}
+			if err != nil {
+				return Payment{}, err
+			}
+			s.log.WarnContext(ctx, "late authorization voided", "paymentId", p.ID, "stage", p.Stage())
+			return s.sendVoid(ctx, closed), nil
+		}
+		next := p
+		now := s.clock.Now()
+		next.Card.Funding, next.Card.IssuingCountry, next.Card.IssuerName, next.Card.Category = res.Funding, res.IssuingCountry, res.IssuerName, res.Category
+		if res.AcquirerName == "" {
+			res.AcquirerName = s.acquirer.Name()
+		}
+		next.Auth = AuthDetails{
+			AcquirerName:          res.AcquirerName,
+			AcquirerMerchantID:    res.AcquirerMerchantID,
+			AcquirerTransactionID: firstNonEmpty(res.AcquirerTransactionID, p.Auth.AcquirerTransactionID),
+			AcquirerResultCode:    res.AcquirerResultCode,
+			AcquirerResultMessage: res.AcquirerResultMessage,
+			AVSResult:             res.AVSResult,
+			CVVResult:             res.CVVResult,
+			NetworkTransactionID:  res.NetworkTransactionID,
+			AuthorizationCode:     res.AuthorizationCode,
+			RefusalCodeRaw:        res.RefusalCodeRaw,
+			RefusalReasonRaw:      res.RefusalReasonRaw,
+		}
+		next.AcquirerDueAt = time.Time{}
+		var op Op
+		switch res.Outcome {
+		case acquirer.Approved:
+			op = OpAuthApproved
+			next.ResultCode, next.ResultMsg = protocol.CodeSuccess, "success."
+			next.AuthorizedAt = now
+			next.AuthExpiresAt = now.Add(AuthValidity)
+			next.AcquirerState = AcquirerAnswered
+		case acquirer.Declined:
+			op = OpAuthDeclined
+			next.ResultCode, next.ResultMsg = res.DeclineCode, res.DeclineMsg
+			next.AcquirerState = AcquirerAnswered
+		case acquirer.NoAnswer:
+			op = OpAuthPending
+			next.AcquirerState = AcquirerPending
+		default:
+			op = OpAuthPending
+			next.AcquirerState = AcquirerPending
+			retry := res.RetryAfter
+			if retry <= 0 {
+				retry = s.cfg.AcquirerRetry
+			}
+			next.AcquirerDueAt = now.Add(retry)
+		}
+		done, err := s.commit(ctx, p, step{op: op, next: next, notify: s.paymentNotice})
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			// Cancelled or expired while the acquirer was deciding: look again.
+			if p, err = s.reload(ctx, p); err != nil {
+				return Payment{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Payment{}, err
+		}
+		if op == OpAuthApproved && done.CaptureMode == CaptureAutomatic {
+			// Automatic capture follows the authorization at once, so it shows in inquiry by the
+			// time the merchant reads the pay answer (design.md "Answer codes").
+			if _, captured, err := s.capture(ctx, done, done.RequestID, done.Amount); err != nil {
+				s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)
+			} else {
+				done = captured
+			}
+		}
+		return done, nil
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
