@@ -466,3 +466,71 @@ type ClockAdvanceResponse struct {
 	Result Result `json:"result"`
 	Now    string `json:"now,omitempty"`
 }
+
+// cardgate's own calls (not Antom APIs), signed like API calls.
+const (
+	PathMerchantSettings    = "/cardgate/v1/merchant/settings"
+	PathNotificationsList   = "/cardgate/v1/notifications/list"
+	PathNotificationsResend = "/cardgate/v1/notifications/resend"
+)
+
+// MerchantSettingsRequest reads the merchant's settings, or changes those it names.
+type MerchantSettingsRequest struct {
+	// NotifyURL, when present, becomes the default notification URL ("" clears it).
+	NotifyURL *string `json:"notifyUrl,omitempty"`
+}
+
+// MerchantSettingsResponse is the merchant's settings after the call.
+type MerchantSettingsResponse struct {
+	Result    Result `json:"result"`
+	ClientID  string `json:"clientId,omitempty"`
+	NotifyURL string `json:"notifyUrl"`
+}
+
+// NotificationsListRequest lists a payment's notifications.
+type NotificationsListRequest struct {
+	PaymentID string `json:"paymentId,omitempty"`
+}
+
+// NotificationAttempt is one delivery attempt.
+type NotificationAttempt struct {
+	Attempt    int    `json:"attempt"`
+	Manual     bool   `json:"manual,omitempty"`
+	Time       string `json:"time"`
+	HTTPStatus int    `json:"httpStatus"`
+	LatencyMS  int64  `json:"latencyMs"`
+	Response   string `json:"response,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Delivered  bool   `json:"delivered"`
+}
+
+// Notification is one notification with its delivery log.
+type Notification struct {
+	NotificationID  string                `json:"notificationId"`
+	NotifyType      string                `json:"notifyType"`
+	URL             string                `json:"url"`
+	Status          string                `json:"status"`
+	Attempts        int                   `json:"attempts"`
+	NextAttemptTime string                `json:"nextAttemptTime,omitempty"`
+	DeliveredTime   string                `json:"deliveredTime,omitempty"`
+	CreatedTime     string                `json:"createdTime"`
+	Body            string                `json:"body"`
+	AttemptLog      []NotificationAttempt `json:"attemptLog"`
+}
+
+// NotificationsListResponse answers notifications/list.
+type NotificationsListResponse struct {
+	Result        Result         `json:"result"`
+	Notifications []Notification `json:"notifications"`
+}
+
+// NotificationsResendRequest asks for one extra attempt of a notification.
+type NotificationsResendRequest struct {
+	NotificationID string `json:"notificationId,omitempty"`
+}
+
+// NotificationsResendResponse reports the extra attempt.
+type NotificationsResendResponse struct {
+	Result  Result               `json:"result"`
+	Attempt *NotificationAttempt `json:"attempt,omitempty"`
+}

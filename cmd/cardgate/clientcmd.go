@@ -268,3 +268,32 @@ func clockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	})
 }
+
+func notificationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: cardgate notifications list --payment-id ID | resend --id N")
+	}
+	switch args[0] {
+	case "list":
+		return callCmd(ctx, "notifications list", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			paymentID := fs.String("payment-id", "", "paymentId (required)")
+			return func() (string, any, error) {
+				if *paymentID == "" {
+					return "", nil, errors.New("--payment-id is required")
+				}
+				return protocol.PathNotificationsList, &protocol.NotificationsListRequest{PaymentID: *paymentID}, nil
+			}
+		})
+	case "resend":
+		return callCmd(ctx, "notifications resend", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			id := fs.String("id", "", "notificationId from notifications list (required)")
+			return func() (string, any, error) {
+				if *id == "" {
+					return "", nil, errors.New("--id is required")
+				}
+				return protocol.PathNotificationsResend, &protocol.NotificationsResendRequest{NotificationID: *id}, nil
+			}
+		})
+	}
+	return fmt.Errorf("unknown notifications command %q", args[0])
+}

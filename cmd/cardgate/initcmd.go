@@ -13,6 +13,7 @@ import (
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/payments"
 )
 
 // initCmd creates (if missing) the gateway key and the sandbox merchant and prints its
@@ -114,4 +115,38 @@ func printCredentials(w io.Writer, m merchant.Merchant, gw keyring.Key, asJSON b
 		return errors.Join(errors.New("print credentials"), err)
 	}
 	return nil
+}
+
+// merchantSet changes a merchant's settings directly in the store (an operator's command; the
+// merchant itself uses the signed /cardgate/v1/merchant/settings call).
+func merchantSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("merchant set", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sf        storeFlags
+		clientID  = fs.String("client-id", "", "the merchant's client id (required)")
+		notifyURL = fs.String("notify-url", "", "default notification URL (\"\" clears it)")
+	)
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *clientID == "" {
+		return errors.New("--client-id is required")
+	}
+	if *notifyURL != "" {
+		if err := payments.ValidateNotifyURL("--notify-url", *notifyURL); err != nil {
+			return err
+		}
+	}
+	store, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.SetNotifyURL(ctx, *clientID, *notifyURL); err != nil {
+		return fmt.Errorf("merchant %s: %w", *clientID, err)
+	}
+	_, err = fmt.Fprintf(stdout, "merchant %s notify URL: %q\n", *clientID, *notifyURL)
+	return err
 }

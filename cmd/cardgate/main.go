@@ -18,9 +18,11 @@ const usage = `cardgate — a self-hostable card payment gateway, wire-compatibl
 
 Usage:
   cardgate serve [--addr 127.0.0.1:8080] [--data DIR] [--public-url URL] [--mode sandbox|production]
-                 [--tls-cert FILE --tls-key FILE] [--log-level info]
+                 [--tls-cert FILE --tls-key FILE] [--log-level info] [--refund-window 365d]
+                 [--notify-timeout 10s] [--notify-allow CIDR]...
   cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
+  cardgate merchant set [--data DIR] --client-id ID --notify-url URL
 
 Calls to a running gateway (credentials: --client-id/--private-key/--gateway-public-key, the
 CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit 0 on S, 1 on F, 3 on U):
@@ -30,6 +32,8 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate cancel --payment-id ID | --payment-request-id ID
   cardgate refund --payment-id ID --amount 100 --currency SGD [--reason R]
   cardgate clock advance --by 15m
+  cardgate notifications list --payment-id ID
+  cardgate notifications resend --id N
 
 Run "cardgate <command> -h" for the flags of a command.
 `
@@ -60,10 +64,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "init":
 		return initCmd(ctx, args[1:], stdout, stderr)
 	case "merchant":
-		if len(args) < 2 || args[1] != "create" {
-			return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json`)
+		switch {
+		case len(args) >= 2 && args[1] == "create":
+			return merchantCreate(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "set":
+			return merchantSet(ctx, args[2:], stdout, stderr)
 		}
-		return merchantCreate(ctx, args[2:], stdout, stderr)
+		return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json | merchant set --client-id ID --notify-url URL`)
+	case "notifications":
+		return notificationsCmd(ctx, args[1:], stdout, stderr)
 	case "pay":
 		return payCmd(ctx, args[1:], stdout, stderr)
 	case "inquire":

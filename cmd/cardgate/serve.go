@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,7 +37,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
 		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
+		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
+		allow     cidrList
 	)
+	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable)")
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,11 +96,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		offset = clock.NewOffset(wall, stored)
 		payClock = offset
 	}
-	svc := payments.NewService(store, simulator.New("CARDGATE_SIM", payClock), payClock, log, payments.Config{RefundWindow: refundWindow})
-	apiCfg := api.Config{}
+	// Notifications: a dispatcher delivers the outbox concurrently; in production it may not
+	// reach loopback or private addresses unless --notify-allow opens them.
+	dispatcher := notify.New(store, gw, payClock, log, notify.Config{
+		Timeout: *notifyTO,
+		Policy:  notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},
+	})
+	svc := payments.NewService(store, simulator.New("CARDGATE_SIM", payClock), payClock, log,
+		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake})
+	apiCfg := api.Config{Notifications: notifications{store, dispatcher}}
 	var runner *jobs.Runner
 	if offset != nil {
-		runner = jobs.NewSandbox(svc, offset, store, log)
+		runner = jobs.NewSandbox(svc, offset, store, log).WithDeliveries(dispatcher)
 		apiCfg.Sandbox = runner
 	} else {
 		runner = jobs.New(svc, payClock, log)
@@ -106,9 +119,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer close(jobsDone)
 		runner.Run(jobsCtx, *jobEvery)
 	}()
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		dispatcher.Run(jobsCtx)
+	}()
 	defer func() {
 		stopJobs()
 		<-jobsDone
+		<-dispatchDone
 	}()
 
 	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, store.Path())
@@ -175,4 +194,24 @@ The same as JSON: cardgate init --json
 
 `, state, base, c.ClientID, c.MerchantPrivateKey, c.MerchantPrivateKeyPkcs1, c.GatewayPublicKey)
 	return nil
+}
+
+// cidrList is a repeatable --notify-allow flag.
+type cidrList []netip.Prefix
+
+func (c *cidrList) String() string { return fmt.Sprint([]netip.Prefix(*c)) }
+
+func (c *cidrList) Set(v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return fmt.Errorf("not a CIDR such as 10.0.0.0/8: %w", err)
+	}
+	*c = append(*c, p.Masked())
+	return nil
+}
+
+// notifications joins the outbox store and the dispatcher for the API's notification calls.
+type notifications struct {
+	*sqlite.Store
+	*notify.Dispatcher
 }

@@ -34,6 +34,8 @@ type Config struct {
 	RequestTimeWindow time.Duration
 	// Sandbox, when set, serves the sandbox control calls (the clock); without it they are 404.
 	Sandbox Sandbox
+	// Notifications, when set, serves the notification log and resend calls.
+	Notifications Notifications
 }
 
 // Sandbox is what the sandbox control calls act on.
@@ -51,6 +53,7 @@ type Server struct {
 	log       *slog.Logger
 	cfg       Config
 	endpoints map[string]endpoint
+	own       map[string]endpoint // cardgate's own calls, by full path
 }
 
 // endpoint handles one authenticated API call and returns the response body to sign.
@@ -72,6 +75,11 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		protocol.PathCancel:         s.cancel,
 		protocol.PathRefund:         s.refund,
 		protocol.PathInquiryRefund:  s.inquiryRefund,
+	}
+	s.own = map[string]endpoint{protocol.PathMerchantSettings: s.merchantSettings}
+	if cfg.Notifications != nil {
+		s.own[protocol.PathNotificationsList] = s.notificationsList
+		s.own[protocol.PathNotificationsResend] = s.notificationsResend
 	}
 	return s
 }
@@ -167,6 +175,9 @@ func resultCodeOf(resp any) protocol.Code {
 func (s *Server) route(path string) (endpoint, bool) {
 	if path == protocol.PathSandboxClockAdvance && s.cfg.Sandbox != nil {
 		return s.advanceClock, true
+	}
+	if ep, ok := s.own[path]; ok {
+		return ep, true
 	}
 	for _, prefix := range []string{protocol.PrefixLive, protocol.PrefixSandbox} {
 		if rest, ok := strings.CutPrefix(path, prefix); ok {

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 )
 
@@ -20,6 +22,15 @@ import (
 type Work interface {
 	DueWork(ctx context.Context, t time.Time, limit int) ([]payments.Due, error)
 	RunDue(ctx context.Context, d payments.Due) error
+}
+
+// Deliveries are the notifications' scheduled attempts (notify.Dispatcher). In the sandbox the
+// clock steps through them together with the payments' work, in one due order.
+type Deliveries interface {
+	DueNotifications(ctx context.Context, t time.Time, limit int) ([]notify.DueNotification, error)
+	DeliverDue(ctx context.Context, id int64) error
+	// Hold stops the background delivery while the clock steps, and waits for attempts in flight.
+	Hold() (release func())
 }
 
 // ClockStore keeps the sandbox clock's offset where every instance sees it.
@@ -38,6 +49,13 @@ type Runner struct {
 	wall    clock.Clock
 	log     *slog.Logger
 	mu      sync.Mutex
+	notify  Deliveries
+}
+
+// WithDeliveries makes Advance run due notification attempts too.
+func (r *Runner) WithDeliveries(d Deliveries) *Runner {
+	r.notify = d
+	return r
 }
 
 // New returns a runner on a fixed clock (production).
@@ -63,35 +81,71 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	if err := r.syncClock(ctx); err != nil {
 		return 0, err
 	}
-	return r.runUntil(ctx, r.clock.Now())
+	// Notifications are the dispatcher's: it delivers them concurrently as they fall due.
+	return r.runUntil(ctx, r.clock.Now(), false)
+}
+
+// item is one piece of due work of either kind.
+type item struct {
+	at   time.Time
+	key  string
+	desc []any
+	run  func(ctx context.Context) error
+}
+
+// dueItems lists the work due at or before t, earliest first: the payments' work and, when asked,
+// the notifications' scheduled attempts.
+func (r *Runner) dueItems(ctx context.Context, t time.Time, withNotify bool) ([]item, error) {
+	work, err := r.work.DueWork(ctx, t, batch)
+	if err != nil {
+		return nil, fmt.Errorf("list due work: %w", err)
+	}
+	items := make([]item, 0, len(work))
+	for _, d := range work {
+		items = append(items, item{at: d.At, key: fmt.Sprint(d), desc: []any{"kind", d.Kind, "paymentId", d.PaymentID},
+			run: func(ctx context.Context) error { return r.work.RunDue(ctx, d) }})
+	}
+	if withNotify && r.notify != nil {
+		due, err := r.notify.DueNotifications(ctx, t, batch)
+		if err != nil {
+			return nil, fmt.Errorf("list due notifications: %w", err)
+		}
+		for _, n := range due {
+			items = append(items, item{at: n.At, key: fmt.Sprint("notify ", n.ID), desc: []any{"kind", "NOTIFY", "notificationId", n.ID},
+				run: func(ctx context.Context) error { return r.notify.DeliverDue(ctx, n.ID) }})
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
+	return items, nil
 }
 
 // runUntil runs the work due at or before t in due order. In the sandbox the clock steps to each
 // item's due time first, so work runs "at" its time: a capture that finishes a minute after it
-// was sent is stamped a minute later, however far the clock jumps.
-func (r *Runner) runUntil(ctx context.Context, t time.Time) (int, error) {
-	failed := map[payments.Due]bool{}
+// was sent is stamped a minute later, a notification retried at +2 minutes is signed then,
+// however far the clock jumps.
+func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify bool) (int, error) {
+	failed := map[string]bool{}
 	ran := 0
 	for ran < maxSteps {
-		items, err := r.work.DueWork(ctx, t, batch)
+		items, err := r.dueItems(ctx, t, withNotify)
 		if err != nil {
-			return ran, fmt.Errorf("list due work: %w", err)
+			return ran, err
 		}
 		progressed := false
-		for _, d := range items {
-			if failed[d] {
+		for _, it := range items {
+			if failed[it.key] {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
 				return ran, err
 			}
-			if r.sandbox != nil && d.At.After(r.clock.Now()) {
-				r.sandbox.SetOffset(d.At.Sub(r.wall.Now()))
+			if r.sandbox != nil && it.at.After(r.clock.Now()) {
+				r.sandbox.SetOffset(it.at.Sub(r.wall.Now()))
 			}
-			if err := r.work.RunDue(ctx, d); err != nil {
+			if err := it.run(ctx); err != nil {
 				// Leave it for the next pass; one broken item must not stop the others.
-				failed[d] = true
-				r.log.ErrorContext(ctx, "due work failed", "kind", d.Kind, "paymentId", d.PaymentID, "err", err)
+				failed[it.key] = true
+				r.log.ErrorContext(ctx, "due work failed", append(it.desc, "err", err)...)
 				continue
 			}
 			ran++
@@ -117,8 +171,12 @@ func (r *Runner) Advance(ctx context.Context, d time.Duration) (time.Time, error
 	if err := r.syncClock(ctx); err != nil {
 		return time.Time{}, err
 	}
+	if r.notify != nil {
+		release := r.notify.Hold()
+		defer release()
+	}
 	target := r.clock.Now().Add(d)
-	if _, err := r.runUntil(ctx, target); err != nil {
+	if _, err := r.runUntil(ctx, target, true); err != nil {
 		return time.Time{}, err
 	}
 	r.sandbox.SetOffset(target.Sub(r.wall.Now()))

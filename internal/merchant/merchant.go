@@ -36,6 +36,8 @@ type Store interface {
 	MerchantByClientID(ctx context.Context, clientID string) (Merchant, error)
 	// SandboxMerchant returns the oldest sandbox merchant, ErrNotFound if none.
 	SandboxMerchant(ctx context.Context) (Merchant, error)
+	// SetNotifyURL changes the merchant's default notification URL.
+	SetNotifyURL(ctx context.Context, clientID, url string) error
 }
 
 // ErrNotFound reports an unknown merchant.

@@ -39,7 +39,9 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 	case DueCaptureStatus, DueRefundStatus:
 		return s.txnStatus(ctx, p, d.TxnID, now)
 	case DueVoid:
-		s.sendVoid(ctx, p)
+		if s.sendVoid(ctx, p).VoidState == VoidPending {
+			return fmt.Errorf("void of payment %s not confirmed by the acquirer", p.ID)
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown due work %q", d.Kind)

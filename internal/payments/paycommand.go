@@ -345,3 +345,6 @@ func cvvShape(cvv string, b card.Brand) bool {
 	}
 	return true
 }
+
+// ValidateNotifyURL checks a notification URL the way pay checks paymentNotifyUrl.
+func ValidateNotifyURL(path, raw string) error { return absoluteURL(path, raw, true) }

@@ -38,6 +38,9 @@ type Config struct {
 	AcquirerRetry time.Duration
 	// RefundWindow is how long after capture a payment can be refunded (default 365 days).
 	RefundWindow time.Duration
+	// OnOutbox, when set, is called after a commit that wrote a notification, so that delivery
+	// starts at once instead of at the dispatcher's next poll.
+	OnOutbox func()
 }
 
 // Service runs payments.
@@ -110,6 +113,9 @@ func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, erro
 	}
 	if err := s.store.Apply(ctx, ch); err != nil {
 		return Payment{}, fmt.Errorf("%s payment %s: %w", st.op, p.ID, err)
+	}
+	if ch.Outbox != nil && s.cfg.OnOutbox != nil {
+		s.cfg.OnOutbox()
 	}
 	s.log.InfoContext(ctx, "payment transition", "paymentId", p.ID, "op", st.op, "from", p.Stage(), "to", to, "resultCode", ch.Event.ResultCode)
 	return next, nil

@@ -106,3 +106,15 @@ func (s *Store) AddGatewayKey(ctx context.Context, k keyring.StoredKey) error {
 	}
 	return err
 }
+
+// SetNotifyURL implements merchant.Store.
+func (s *Store) SetNotifyURL(ctx context.Context, clientID, url string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE merchants SET notify_url = ? WHERE client_id = ?`, url, clientID)
+	if err != nil {
+		return fmt.Errorf("set notify url: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return merchant.ErrNotFound
+	}
+	return nil
+}

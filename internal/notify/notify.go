@@ -1,0 +1,89 @@
+// Package notify delivers the outbox: it signs each notification as Antom does (antom-wire §2.7),
+// posts it to the merchant, and retries on Antom's schedule until the merchant acknowledges.
+package notify
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Schedule is Antom's delivery schedule: 8 deliveries in all, each interval counted from the
+// previous attempt, so at +0, +2, +12, +22, +82, +202, +562 and +1,462 minutes after the result
+// (design.md "Notification schedule"; seeds 000/002: 0, 2, 10, 10 min, 1, 2, 6, 15 h).
+var Schedule = []time.Duration{
+	0,
+	2 * time.Minute,
+	10 * time.Minute,
+	10 * time.Minute,
+	time.Hour,
+	2 * time.Hour,
+	6 * time.Hour,
+	15 * time.Hour,
+}
+
+// Status of a notification.
+type Status string
+
+const (
+	StatusPending   Status = "PENDING"
+	StatusDelivered Status = "DELIVERED"
+	StatusFailed    Status = "FAILED" // every scheduled attempt was refused
+)
+
+// Message is one notification of the outbox.
+type Message struct {
+	ID            int64
+	MerchantID    string
+	PaymentID     string
+	NotifyType    string
+	Ref           string
+	URL           string
+	Body          []byte
+	Status        Status
+	Attempts      int // scheduled attempts made so far (manual resends not counted)
+	NextAttemptAt time.Time
+	LastAttemptAt time.Time
+	DeliveredAt   time.Time
+	CreatedAt     time.Time
+}
+
+// Attempt is one delivery attempt as the merchant can read it back.
+type Attempt struct {
+	ID         int64
+	OutboxID   int64
+	Attempt    int  // 1..8 for scheduled attempts; the count so far for a manual resend
+	Manual     bool // a resend asked for by the merchant
+	At         time.Time
+	HTTPStatus int // 0 when no HTTP answer came
+	Latency    time.Duration
+	Response   string // the first bytes of the answer
+	Error      string
+	Delivered  bool
+}
+
+// Store is the outbox as the dispatcher needs it.
+type Store interface {
+	// ClaimDue leases up to limit messages due at or before due (the gateway clock) whose lease
+	// has run out by now (the wall clock), skipping the merchants in busy.
+	ClaimDue(ctx context.Context, due, now, leaseUntil time.Time, limit int, busy []string) ([]Message, error)
+	// Claim leases one message if it is pending and not leased; ok is false otherwise.
+	Claim(ctx context.Context, id int64, now, leaseUntil time.Time) (Message, bool, error)
+	// Release gives up a lease without an attempt.
+	Release(ctx context.Context, id int64) error
+	// DueMessages lists pending messages due at or before t, earliest first, leased or not.
+	DueMessages(ctx context.Context, t time.Time, limit int) ([]Message, error)
+	// RecordAttempt writes an attempt and the message's new status, next attempt time and
+	// attempt count, and releases the lease, in one transaction.
+	RecordAttempt(ctx context.Context, m Message, a Attempt) error
+	// Message returns one of the merchant's notifications (ErrNotFound for unknown ids and for
+	// another merchant's).
+	Message(ctx context.Context, merchantID string, id int64) (Message, error)
+	// Messages lists the notifications of a payment, oldest first.
+	Messages(ctx context.Context, merchantID, paymentID string) ([]Message, error)
+	// Attempts lists a notification's attempts, oldest first.
+	Attempts(ctx context.Context, outboxID int64) ([]Attempt, error)
+}
+
+// ErrNotFound is returned for an unknown notification id.
+var ErrNotFound = errors.New("notify: not found")
