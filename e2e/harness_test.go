@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,6 +143,11 @@ func (g *gateway) stop() {
 	case <-g.done:
 		return
 	default:
+	}
+	// Spare keep-alive connections that never carried a request would hold the server's graceful
+	// shutdown for its 5-second grace period.
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		t.CloseIdleConnections()
 	}
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
