@@ -109,50 +109,59 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) {
-	d.mu.Lock()
-	if d.held > 0 {
-		d.mu.Unlock()
-		return
-	}
-	free := cap(d.sem) - len(d.sem)
-	var busy []string
-	for m, n := range d.busy {
-		if n >= d.cfg.PerMerchant {
-			busy = append(busy, m)
-		}
-	}
-	d.mu.Unlock()
-	if free == 0 {
-		return
-	}
-	now := d.wall.Now()
-	msgs, err := d.store.ClaimDue(ctx, d.clock.Now(), now, now.Add(d.lease()), free, busy)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.ErrorContext(ctx, "claim notifications", "err", err)
-		}
-		return
-	}
-	for _, m := range msgs {
+	for {
 		d.mu.Lock()
-		if d.busy[m.MerchantID] >= d.cfg.PerMerchant {
-			// This merchant filled up within the batch: release the message for a later pass.
+		if d.held > 0 {
 			d.mu.Unlock()
-			d.release(ctx, m)
-			continue
+			return
 		}
-		d.busy[m.MerchantID]++
-		d.running++
-		d.mu.Unlock()
-		d.sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer d.done(m.MerchantID)
-			if err := d.attempt(context.WithoutCancel(ctx), m); err != nil {
-				d.log.ErrorContext(ctx, "record notification attempt", "notificationId", m.ID, "err", err)
+		free := cap(d.sem) - len(d.sem)
+		var busy []string
+		for m, n := range d.busy {
+			if n >= d.cfg.PerMerchant {
+				busy = append(busy, m)
 			}
-		}()
+		}
+		d.mu.Unlock()
+		if free == 0 {
+			return
+		}
+		// Claim at most one merchant's bound at a time: a larger batch would lease many messages
+		// of one merchant only to release all but a few again, one write each.
+		limit := min(free, d.cfg.PerMerchant)
+		now := d.wall.Now()
+		msgs, err := d.store.ClaimDue(ctx, d.clock.Now(), now, now.Add(d.lease()), limit, busy)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.ErrorContext(ctx, "claim notifications", "err", err)
+			}
+			return
+		}
+		for _, m := range msgs {
+			d.mu.Lock()
+			if d.held > 0 || d.busy[m.MerchantID] >= d.cfg.PerMerchant {
+				// Held meanwhile (the sandbox clock steps through due attempts itself), or this
+				// merchant filled up within the batch: release the message for a later pass.
+				d.mu.Unlock()
+				d.release(ctx, m)
+				continue
+			}
+			d.busy[m.MerchantID]++
+			d.running++
+			d.mu.Unlock()
+			d.sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer d.done(m.MerchantID)
+				if err := d.attempt(context.WithoutCancel(ctx), m); err != nil {
+					d.log.ErrorContext(ctx, "record notification attempt", "notificationId", m.ID, "err", err)
+				}
+			}()
+		}
+		if len(msgs) < limit {
+			return
+		}
 	}
 }
 

@@ -91,6 +91,19 @@ func (s *Store) RecordAttempt(ctx context.Context, m notify.Message, a notify.At
 			VALUES (?,?,?,?,?,?,?,?,?)`, m.ID, a.Attempt, manual, ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(), a.Response, a.Error, delivered); err != nil {
 			return fmt.Errorf("insert attempt: %w", err)
 		}
+		if a.Manual {
+			// A resend is outside the schedule: it never touches the attempt count, the next due
+			// time or a lease, which a scheduled attempt may hold (and may have moved) while the
+			// resend was in flight. Only an acknowledgement changes the message.
+			_, err := tx.ExecContext(ctx, `UPDATE outbox SET last_attempt_at = max(last_attempt_at, ?),
+				status = CASE WHEN ? = 1 THEN 'DELIVERED' ELSE status END,
+				delivered_at = CASE WHEN ? = 1 AND delivered_at = 0 THEN ? ELSE delivered_at END WHERE id = ?`,
+				ms(a.At), delivered, delivered, ms(a.At), m.ID)
+			if err != nil {
+				return fmt.Errorf("update notification: %w", err)
+			}
+			return nil
+		}
 		// A message that is no longer pending keeps its status: a late manual resend must not
 		// turn a failed message back into a pending one.
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR ? = 'DELIVERED' THEN ? ELSE status END,
