@@ -130,6 +130,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-dispatchDone
 	}()
 
+	// Logged before the banner: whoever waits for the banner finds the log started.
+	log.Info("serving", "addr", ln.Addr().String(), "mode", *mode, "publicUrl", base)
 	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, store.Path())
 	if *mode == "sandbox" {
 		m, created, err := merchant.EnsureSandbox(ctx, store, wall.Now())
@@ -157,7 +159,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "mode", *mode, "publicUrl", base)
 	select {
 	case err := <-errc:
 		return err
