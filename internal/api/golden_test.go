@@ -25,12 +25,22 @@ var volatile = map[string]*regexp.Regexp{
 	"authExpiryTime":        nil,
 	"transactionTime":       nil,
 	"networkTransactionId":  regexp.MustCompile(`^[0-9]{15}$`),
-	"acquirerTransactionId": regexp.MustCompile(`^sim_[0-9]{24}$`),
-	"acquirerReferenceNo":   regexp.MustCompile(`^sim_[0-9]{24}$`),
+	"acquirerTransactionId": simReference,
+	"acquirerReferenceNo":   simReference,
 	"authorizationCode":     regexp.MustCompile(`^[0-9]{6}$`),
 	"fingerprint":           regexp.MustCompile(`^[0-9a-f]{64}$`),
-	"transactionId":         nil,
+	"transactionId":         regexp.MustCompile(`^[0-9]{35}$`),
+	"captureId":             regexp.MustCompile(`^[0-9]{35}$`),
+	"refundId":              regexp.MustCompile(`^[0-9]{35}$`),
+	"captureTime":           nil,
+	"refundTime":            nil,
+	"cancelTime":            nil,
+	"now":                   nil, // the sandbox clock
 }
+
+// simReference is the simulator's stateless reference, "sim<kind>_<scenario>_<ready unix ms>_<16
+// digits>": an authorization's, or on a capture, a refund or a transaction, the capture's or refund's.
+var simReference = regexp.MustCompile(`^sim(auth|cap|ref)_(ok|cf|cd|to|na)_[0-9]+_[0-9]{16}$`)
 
 // normalise replaces volatile values by placeholders, after checking each has the expected shape.
 func normalise(t testing.TB, v any) any {

@@ -11,7 +11,8 @@ import (
 )
 
 // timeKeys are the body fields that hold wire times.
-var timeKeys = map[string]bool{"paymentCreateTime": true, "paymentTime": true, "authExpiryTime": true, "transactionTime": true}
+var timeKeys = map[string]bool{"paymentCreateTime": true, "paymentTime": true, "authExpiryTime": true, "transactionTime": true,
+	"captureTime": true, "refundTime": true, "cancelTime": true, "now": true}
 
 // instants rewrites every time field as its instant in UTC, so that two renderings of one moment
 // compare equal whatever offset each was written with.

@@ -23,6 +23,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -214,9 +215,11 @@ type stack struct {
 	gwPub    *rsa.PublicKey  // the gateway public key, as an SDK is configured with it
 	acq      *countingAcquirer
 	client   *http.Client
+	clock    *clock.Offset // the payments' clock
+	runner   *jobs.Runner  // nil unless sandbox
 }
 
-func newStack(t testing.TB) *stack {
+func newStackWith(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	loadFixture(t)
 	ctx := context.Background()
@@ -252,12 +255,35 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	acq := &countingAcquirer{Acquirer: simulator.New("CARDGATE_SIM")}
-	svc := payments.NewService(st, acq, clock.Wall{}, log, payments.Config{})
-	srv := httptest.NewServer(api.New(svc, st, gw, clock.Wall{}, log, api.Config{}))
+	// The payments run on the sandbox clock as `serve --mode sandbox` wires it: real time plus an
+	// offset kept in the store. Only a sandbox stack serves the clock's advance call.
+	offset, err := st.ClockOffset(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payClock := clock.NewOffset(clock.Wall{}, offset)
+	acq := &countingAcquirer{Acquirer: simulator.New("CARDGATE_SIM", payClock)}
+	svc := payments.NewService(st, acq, payClock, log, payments.Config{})
+	cfg := api.Config{}
+	var runner *jobs.Runner
+	if o.sandbox {
+		runner = jobs.NewSandbox(svc, payClock, st, log)
+		cfg.Sandbox = runner
+	}
+	srv := httptest.NewServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
 	t.Cleanup(srv.Close)
-	return &stack{srv: srv, store: st, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client()}
+	return &stack{srv: srv, store: st, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client(), clock: payClock, runner: runner}
 }
+
+// stackOptions choose how a stack is wired.
+type stackOptions struct {
+	// sandbox serves /sandbox/v1/clock/advance through a jobs runner, as `serve --mode sandbox`.
+	sandbox bool
+}
+
+func newStack(t testing.TB) *stack { return newStackWith(t, stackOptions{}) }
+
+func newSandboxStack(t testing.TB) *stack { return newStackWith(t, stackOptions{sandbox: true}) }
 
 // nowMS is the request-time the Go and Java SDKs send: epoch milliseconds.
 func nowMS() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) }
@@ -400,8 +426,8 @@ func (s *stack) inquire(t testing.TB, req map[string]any) response {
 	return s.call(t, liveInquiry, mustJSON(t, req))
 }
 
-// rowCounts counts the rows a pay may write: payments, payment_events, outbox.
-type rowCounts struct{ payments, events, outbox int }
+// rowCounts counts the rows a call may write: payments, payment_events, outbox, transactions.
+type rowCounts struct{ payments, events, outbox, txns int }
 
 func (s *stack) counts(t testing.TB) rowCounts {
 	t.Helper()
@@ -409,7 +435,7 @@ func (s *stack) counts(t testing.TB) rowCounts {
 	for _, q := range []struct {
 		table string
 		dst   *int
-	}{{"payments", &c.payments}, {"payment_events", &c.events}, {"outbox", &c.outbox}} {
+	}{{"payments", &c.payments}, {"payment_events", &c.events}, {"outbox", &c.outbox}, {"transactions", &c.txns}} {
 		if err := s.store.DB().QueryRow("SELECT COUNT(*) FROM " + q.table).Scan(q.dst); err != nil {
 			t.Fatal(err)
 		}

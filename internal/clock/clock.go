@@ -84,13 +84,21 @@ func (c *Fixed) Advance(d time.Duration) {
 // ParseDuration reads Go duration syntax with a leading days part ("7d", "7d1m", "1d12h"), as the
 // sandbox clock's advance call takes it. Only durations of zero or more are valid.
 func ParseDuration(s string) (time.Duration, error) {
-	days, rest := int64(0), s
+	const (
+		maxDays = 100 * 365
+		maxD    = maxDays * 24 * time.Hour
+	)
+	days, rest, hasDays := int64(0), s, false
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil || n < 0 || strings.HasPrefix(s, "+") {
+		// Only digits: ParseInt also takes a sign ("-0d", "+7d").
+		if err != nil || n < 0 || s[0] < '0' || s[0] > '9' {
 			return 0, fmt.Errorf("clock: %q: days must be a whole number before \"d\"", s)
 		}
-		days, rest = n, s[i+1:]
+		days, rest, hasDays = n, s[i+1:], true
+	}
+	if days > maxDays {
+		return 0, fmt.Errorf("clock: %q must be between 0 and %d days", s, maxDays)
 	}
 	var d time.Duration
 	if rest != "" {
@@ -98,12 +106,13 @@ func ParseDuration(s string) (time.Duration, error) {
 		if d, err = time.ParseDuration(rest); err != nil {
 			return 0, fmt.Errorf("clock: %q: %w", s, err)
 		}
-	} else if days == 0 && s != "0d" {
+	} else if !hasDays {
 		return 0, fmt.Errorf("clock: %q is not a duration", s)
 	}
-	const maxDays = 100 * 365
-	if d < 0 || days > maxDays {
+	whole := time.Duration(days) * 24 * time.Hour // days ≤ maxDays: no overflow
+	// Bound the sum, not the parts: "36500d2000000h" would overflow into a negative duration.
+	if d < 0 || d > maxD-whole {
 		return 0, fmt.Errorf("clock: %q must be between 0 and %d days", s, maxDays)
 	}
-	return time.Duration(days)*24*time.Hour + d, nil
+	return whole + d, nil
 }

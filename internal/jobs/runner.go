@@ -111,7 +111,7 @@ func (r *Runner) dueItems(ctx context.Context, t time.Time, withNotify bool) ([]
 			return nil, fmt.Errorf("list due notifications: %w", err)
 		}
 		for _, n := range due {
-			items = append(items, item{at: n.At, key: fmt.Sprint("notify ", n.ID), desc: []any{"kind", "NOTIFY", "notificationId", n.ID},
+			items = append(items, item{at: n.At, key: fmt.Sprint("notify ", n.ID, " ", n.At.UnixMilli()), desc: []any{"kind", "NOTIFY", "notificationId", n.ID},
 				run: func(ctx context.Context) error { return r.notify.DeliverDue(ctx, n.ID) }})
 		}
 	}
@@ -124,7 +124,10 @@ func (r *Runner) dueItems(ctx context.Context, t time.Time, withNotify bool) ([]
 // was sent is stamped a minute later, a notification retried at +2 minutes is signed then,
 // however far the clock jumps.
 func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify bool) (int, error) {
-	failed := map[string]bool{}
+	// tried holds the items this pass already ran, whether they failed or not: an item listed again
+	// unchanged made no progress (its work failed, or succeeded without ceasing to be due), and
+	// running it again would spin the pass and starve the items after it. It waits for the next pass.
+	tried := map[string]bool{}
 	ran := 0
 	for ran < maxSteps {
 		items, err := r.dueItems(ctx, t, withNotify)
@@ -133,9 +136,10 @@ func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify bool) (in
 		}
 		progressed := false
 		for _, it := range items {
-			if failed[it.key] {
+			if tried[it.key] {
 				continue
 			}
+			tried[it.key] = true
 			if err := ctx.Err(); err != nil {
 				return ran, err
 			}
@@ -144,7 +148,6 @@ func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify bool) (in
 			}
 			if err := it.run(ctx); err != nil {
 				// Leave it for the next pass; one broken item must not stop the others.
-				failed[it.key] = true
 				r.log.ErrorContext(ctx, "due work failed", append(it.desc, "err", err)...)
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,129 +22,21 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// memStore is an in-memory Store with the guarantees the interface asks of a real one: a request
-// id is unique per merchant (ErrDuplicate), a change applies only at the version it was computed
-// from (ErrConflict), each write records its event and outbox row together, lookups never cross
-// merchants, and a cancelled context fails the call as a database driver would.
-type memStore struct {
-	mu       sync.Mutex
-	payments map[string]Payment   // by payment id
-	byReq    map[[2]string]string // (merchant, request id) → payment id
-	events   []Event
-	outbox   []OutboxMessage
-}
-
-func newMemStore() *memStore {
-	return &memStore{payments: map[string]Payment{}, byReq: map[[2]string]string{}}
-}
-
-func (s *memStore) CreatePayment(ctx context.Context, p Payment, ev Event) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := [2]string{p.MerchantID, p.RequestID}
-	if _, dup := s.byReq[key]; dup {
-		return ErrDuplicate
-	}
-	if _, dup := s.payments[p.ID]; dup {
-		return fmt.Errorf("payment id %s reused", p.ID)
-	}
-	s.payments[p.ID] = p
-	s.byReq[key] = p.ID
-	s.events = append(s.events, ev)
-	return nil
-}
-
-func (s *memStore) Apply(ctx context.Context, c Change) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.payments[c.Payment.ID]
-	if !ok {
-		return ErrNotFound
-	}
-	if cur.Version != c.FromVersion || c.Payment.Version != c.FromVersion+1 {
-		return ErrConflict
-	}
-	if c.Payment.MerchantID != cur.MerchantID || c.Payment.RequestID != cur.RequestID {
-		return fmt.Errorf("change moves payment %s to another merchant or request id", cur.ID)
-	}
-	s.payments[cur.ID] = c.Payment
-	s.events = append(s.events, c.Event)
-	if c.Outbox != nil {
-		s.outbox = append(s.outbox, *c.Outbox)
-	}
-	return nil
-}
-
-func (s *memStore) PaymentByID(ctx context.Context, merchantID, paymentID string) (Payment, error) {
-	if err := ctx.Err(); err != nil {
-		return Payment{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.payments[paymentID]
-	if !ok || p.MerchantID != merchantID {
-		return Payment{}, ErrNotFound
-	}
-	return p, nil
-}
-
-func (s *memStore) PaymentByRequestID(ctx context.Context, merchantID, requestID string) (Payment, error) {
-	if err := ctx.Err(); err != nil {
-		return Payment{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.byReq[[2]string{merchantID, requestID}]
-	if !ok {
-		return Payment{}, ErrNotFound
-	}
-	return s.payments[id], nil
-}
-
-func (s *memStore) eventsOf(id string) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Event
-	for _, e := range s.events {
-		if e.PaymentID == id {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (s *memStore) outboxOf(id string) []OutboxMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []OutboxMessage
-	for _, o := range s.outbox {
-		if o.PaymentID == id {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-func (s *memStore) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.payments)
-}
-
-// countingAcquirer counts Authorize calls and can slow them down or fail them.
+// countingAcquirer counts the calls to the acquirer and can slow down or fail them; everything
+// else goes to the simulator.
 type countingAcquirer struct {
 	next  acquirer.Acquirer
-	calls atomic.Int64
+	calls atomic.Int64 // Authorize
 	delay time.Duration
 	err   error
 	// during runs inside Authorize, before the answer (e.g. to cancel the caller's context).
 	during func()
+
+	captures, refunds, voids, inquiries atomic.Int64
+	// captureErr, refundErr and voidErr fail those calls (the outcome is then unknown).
+	captureErr, refundErr, voidErr error
+	// refundAnswer, when set, is the acquirer's answer to every refund.
+	refundAnswer *acquirer.OpResult
 }
 
 func (a *countingAcquirer) Name() string { return "COUNTING" }
@@ -160,6 +53,43 @@ func (a *countingAcquirer) Authorize(ctx context.Context, req acquirer.AuthReque
 		return acquirer.AuthResult{}, a.err
 	}
 	return a.next.Authorize(ctx, req)
+}
+
+func (a *countingAcquirer) InquireAuthorization(ctx context.Context, id string) (acquirer.AuthResult, error) {
+	a.inquiries.Add(1)
+	return a.next.InquireAuthorization(ctx, id)
+}
+
+func (a *countingAcquirer) Capture(ctx context.Context, req acquirer.CaptureRequest) (acquirer.OpResult, error) {
+	a.captures.Add(1)
+	if a.captureErr != nil {
+		return acquirer.OpResult{}, a.captureErr
+	}
+	return a.next.Capture(ctx, req)
+}
+
+func (a *countingAcquirer) InquireCapture(ctx context.Context, ref string) (acquirer.OpResult, error) {
+	a.inquiries.Add(1)
+	return a.next.InquireCapture(ctx, ref)
+}
+
+func (a *countingAcquirer) Refund(ctx context.Context, req acquirer.RefundRequest) (acquirer.OpResult, error) {
+	a.refunds.Add(1)
+	if a.refundErr != nil {
+		return acquirer.OpResult{}, a.refundErr
+	}
+	if a.refundAnswer != nil {
+		return *a.refundAnswer, nil
+	}
+	return a.next.Refund(ctx, req)
+}
+
+func (a *countingAcquirer) Void(ctx context.Context, id string) error {
+	a.voids.Add(1)
+	if a.voidErr != nil {
+		return a.voidErr
+	}
+	return a.next.Void(ctx, id)
 }
 
 // syncBuffer collects log output from concurrent goroutines.
@@ -190,10 +120,11 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	clk := clock.NewFixed(testNow)
 	h := &harness{
 		store: newMemStore(),
-		acq:   &countingAcquirer{next: simulator.New("SIMULATOR")},
-		clock: clock.NewFixed(testNow),
+		acq:   &countingAcquirer{next: simulator.New("SIMULATOR", clk)},
+		clock: clk,
 		logs:  &syncBuffer{},
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -322,8 +253,18 @@ func TestPayEveryCard(t *testing.T) {
 				if !paymentIDShape.MatchString(p.ID) {
 					t.Errorf("paymentId %q is not date + 27 digits", p.ID)
 				}
-				if p.MerchantID != nc.merchant.ID || p.RequestID != "req-1" || p.Version != 2 {
-					t.Errorf("merchant %q, request %q, version %d", p.MerchantID, p.RequestID, p.Version)
+				// AUTOMATIC capture follows an approval at once: CREATE, AUTH_APPROVED, CAPTURE and
+				// the capture's outcome, one version each.
+				wantCapture, captureOp := captureOutcome(pan, want.state)
+				wantVersion := 2
+				if want.state == StateSuccess {
+					wantVersion = 4
+				}
+				if p.MerchantID != nc.merchant.ID || p.RequestID != "req-1" || p.Version != wantVersion {
+					t.Errorf("merchant %q, request %q, version %d (want %d)", p.MerchantID, p.RequestID, p.Version, wantVersion)
+				}
+				if p.Capture != wantCapture {
+					t.Errorf("capture state %q, want %q", p.Capture, wantCapture)
 				}
 				if p.Amount.Currency.Code != "SGD" || p.Amount.Minor != 4200 || p.CaptureMode != CaptureAutomatic {
 					t.Errorf("amount %v, capture %s", p.Amount, p.CaptureMode)
@@ -344,6 +285,25 @@ func TestPayEveryCard(t *testing.T) {
 				if h.acq.calls.Load() != 1 {
 					t.Errorf("Authorize called %d times", h.acq.calls.Load())
 				}
+				txns, err := h.store.Txns(context.Background(), nc.merchant.ID, p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var capture Txn
+				if want.state == StateSuccess {
+					if len(txns) != 1 || txns[0].Type != TxnCapture || txns[0].RequestID != p.RequestID || txns[0].Amount != p.Amount {
+						t.Fatalf("transactions %+v, want one CAPTURE of the full amount under the paymentRequestId", txns)
+					}
+					capture = txns[0]
+					if wantCapture == CaptureSucceeded && (p.CapturedMinor != 4200 || !p.CapturedAt.Equal(testNow) || capture.Status != TxnSucceeded) {
+						t.Errorf("captured %d at %v, capture %s", p.CapturedMinor, p.CapturedAt, capture.Status)
+					}
+					if wantCapture != CaptureSucceeded && p.CapturedMinor != 0 {
+						t.Errorf("captured %d with capture %s", p.CapturedMinor, wantCapture)
+					}
+				} else if len(txns) != 0 {
+					t.Fatalf("transactions %+v, want none", txns)
+				}
 
 				// One event per transition.
 				events := h.store.eventsOf(p.ID)
@@ -352,11 +312,17 @@ func TestPayEveryCard(t *testing.T) {
 					{PaymentID: p.ID, Op: OpCreate, From: "", To: StateProcessing, ResultCode: protocol.CodePaymentInProcess, At: testNow},
 					{PaymentID: p.ID, Op: authOp, From: StateProcessing, To: want.state, ResultCode: want.code, At: testNow},
 				}
+				if want.state == StateSuccess {
+					wantEvents = append(wantEvents,
+						Event{PaymentID: p.ID, TxnID: capture.ID, Op: OpCapture, From: StateSuccess, To: StateSuccess, ResultCode: protocol.CodeCaptureInProcess, At: testNow},
+						Event{PaymentID: p.ID, TxnID: capture.ID, Op: captureOp, From: StateSuccess, To: StateSuccess, ResultCode: capture.ResultCode, At: testNow})
+				}
 				if fmt.Sprint(events) != fmt.Sprint(wantEvents) {
 					t.Errorf("events\n%v\nwant\n%v", events, wantEvents)
 				}
 
-				// The outbox row exists exactly when the payment is final and someone is to be told.
+				// The outbox row exists exactly when the payment is final and someone is to be told;
+				// a capture that ended (succeeded or failed) adds CAPTURE_RESULT.
 				rows := h.store.outboxOf(p.ID)
 				final := want.state == StateSuccess || want.state == StateFail
 				if !final || nc.wantURL == "" {
@@ -365,11 +331,15 @@ func TestPayEveryCard(t *testing.T) {
 					}
 					return
 				}
-				if len(rows) != 1 {
-					t.Fatalf("%d outbox rows, want 1", len(rows))
+				wantRows := 1
+				if wantCapture == CaptureSucceeded || wantCapture == CaptureFailed {
+					wantRows = 2
+				}
+				if len(rows) != wantRows {
+					t.Fatalf("%d outbox rows (%v), want %d", len(rows), h.store.notifyTypesOf(p.ID), wantRows)
 				}
 				row := rows[0]
-				if row.URL != nc.wantURL || row.NotifyType != protocol.NotifyTypePaymentResult || row.MerchantID != nc.merchant.ID || !row.CreatedAt.Equal(testNow) {
+				if row.URL != nc.wantURL || row.NotifyType != protocol.NotifyTypePaymentResult || row.MerchantID != nc.merchant.ID || !row.CreatedAt.Equal(testNow) || row.Ref != p.ID {
 					t.Errorf("outbox row %+v", row)
 				}
 				if bytes.Contains(row.Body, []byte(pan)) {
@@ -394,9 +364,45 @@ func TestPayEveryCard(t *testing.T) {
 				if !bytes.Equal(again, row.Body) {
 					t.Errorf("outbox body\n%s\ndiffers from the stored payment's notification\n%s", row.Body, again)
 				}
+				if wantRows == 1 {
+					return
+				}
+				row = rows[1]
+				if row.URL != nc.wantURL || row.NotifyType != protocol.NotifyTypeCaptureResult || row.Ref != capture.ID || row.MerchantID != nc.merchant.ID {
+					t.Errorf("capture outbox row %+v", row)
+				}
+				var nc2 protocol.NotifyCapture
+				if err := json.Unmarshal(row.Body, &nc2); err != nil {
+					t.Fatalf("capture outbox body: %v", err)
+				}
+				wantCode, wantCaptureStatus := protocol.CodeSuccess, protocol.StatusSuccess
+				if wantCapture == CaptureFailed {
+					wantCode, wantCaptureStatus = protocol.CodeProcessFail, protocol.StatusFail
+				}
+				if nc2.NotifyType != "CAPTURE_RESULT" || nc2.Result.ResultCode != string(wantCode) || nc2.Result.ResultStatus != string(wantCaptureStatus) ||
+					nc2.CaptureID != capture.ID || nc2.PaymentID != p.ID || nc2.CaptureRequestID != p.RequestID || *nc2.CaptureAmount != (protocol.Amount{Currency: "SGD", Value: "4200"}) {
+					t.Errorf("capture notification %+v", nc2)
+				}
+				if again, _ := json.Marshal(NotifyCaptureOf(stored, capture)); !bytes.Equal(again, row.Body) {
+					t.Errorf("capture outbox body\n%s\ndiffers from the stored capture's notification\n%s", row.Body, again)
+				}
 			})
 		}
 	}
+}
+
+// captureOutcome is where the automatic capture of a pay with pan ends (design.md's test cards):
+// 0036 fails every capture, 0028's stays in process for a minute, every other approval captures.
+func captureOutcome(pan string, state State) (CaptureState, Op) {
+	switch {
+	case state != StateSuccess:
+		return CaptureNone, ""
+	case pan == "4000000000000036":
+		return CaptureFailed, OpCaptureFailed
+	case pan == "4000000000000028":
+		return CaptureProcessing, OpCapturePending
+	}
+	return CaptureSucceeded, OpCaptureSucceeded
 }
 
 func TestPayAcquirerErrorStaysInProcess(t *testing.T) {
@@ -453,8 +459,11 @@ func TestPayFinishesWhenTheCallerGoesAway(t *testing.T) {
 	if stored.State != StateSuccess || stored.AcquirerState != AcquirerAnswered {
 		t.Errorf("stored payment %s/%s, want the approval recorded", stored.State, stored.AcquirerState)
 	}
-	if len(h.store.outboxOf(p.ID)) != 1 {
-		t.Errorf("the approval's notification was not written")
+	if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT", "CAPTURE_RESULT"}) {
+		t.Errorf("notifications %v: the approval's and the automatic capture's must be written", got)
+	}
+	if stored.Stage() != StageCaptured {
+		t.Errorf("stage %s: the automatic capture did not finish", stored.Stage())
 	}
 }
 
@@ -524,8 +533,8 @@ func TestPayIdempotency(t *testing.T) {
 			if h.store.count() != 1 || h.acq.calls.Load() != 1 {
 				t.Errorf("%d payments, %d authorizations; want 1 and 1", h.store.count(), h.acq.calls.Load())
 			}
-			if len(h.store.outboxOf(first.ID)) != 1 || len(h.store.eventsOf(first.ID)) != 2 {
-				t.Errorf("a replay wrote events or notifications")
+			if len(h.store.outboxOf(first.ID)) != 2 || len(h.store.eventsOf(first.ID)) != 4 {
+				t.Errorf("a replay wrote events or notifications: %v, %v", h.store.opsOf(first.ID), h.store.notifyTypesOf(first.ID))
 			}
 		})
 	}
@@ -600,8 +609,11 @@ func TestPayConcurrentDuplicates(t *testing.T) {
 			t.Errorf("pay %d answered %s, want SUCCESS", i, results[i].State)
 		}
 	}
-	if len(h.store.outboxOf(results[0].ID)) != 1 || len(h.store.eventsOf(results[0].ID)) != 2 {
-		t.Errorf("duplicates wrote events or notifications")
+	if len(h.store.outboxOf(results[0].ID)) != 2 || len(h.store.eventsOf(results[0].ID)) != 4 {
+		t.Errorf("duplicates wrote events or notifications: %v, %v", h.store.opsOf(results[0].ID), h.store.notifyTypesOf(results[0].ID))
+	}
+	if n := h.acq.captures.Load(); n != 1 {
+		t.Errorf("Capture called %d times, want 1", n)
 	}
 }
 
@@ -672,7 +684,7 @@ func TestRenderApproved(t *testing.T) {
 		t.Errorf("acquirerInfo %+v", pr.AcquirerInfo)
 	}
 
-	ir := InquiryResponseOf(p)
+	ir := InquiryResponseOf(p, nil)
 	if ir.Result != protocol.SuccessResult() || ir.PaymentStatus != "SUCCESS" || ir.PaymentResultCode != "SUCCESS" {
 		t.Errorf("inquiry %+v / %s / %s", ir.Result, ir.PaymentStatus, ir.PaymentResultCode)
 	}
@@ -718,7 +730,7 @@ func TestRenderDeclined(t *testing.T) {
 		t.Errorf("AVS %q, refusal %q", pr.PaymentResultInfo.AVSResultRaw, pr.PaymentResultInfo.RefusalCodeRaw)
 	}
 
-	ir := InquiryResponseOf(p)
+	ir := InquiryResponseOf(p, nil)
 	if ir.Result != protocol.SuccessResult() {
 		t.Errorf("inquiry result %+v: the query itself worked", ir.Result)
 	}
@@ -745,7 +757,7 @@ func TestRenderInProcess(t *testing.T) {
 		t.Errorf("pay result %+v, normalUrl %q", pr.Result, pr.NormalURL)
 	}
 	checkTimes(t, "pay", pr.PaymentTime, pr.AuthExpiryTime, "", "")
-	ir := InquiryResponseOf(p)
+	ir := InquiryResponseOf(p, nil)
 	if ir.PaymentStatus != "PROCESSING" || ir.PaymentResultCode != "PAYMENT_IN_PROCESS" {
 		t.Errorf("inquiry %s / %s", ir.PaymentStatus, ir.PaymentResultCode)
 	}
@@ -764,7 +776,7 @@ func TestRenderMaskingEveryBrand(t *testing.T) {
 			t.Fatalf("%s: %v", pan, err)
 		}
 		checkResultInfo(t, PayResponseOf(p).PaymentResultInfo, pan)
-		if got, want := InquiryResponseOf(p).CardInfo.CardNo, strings.Repeat("*", len(pan)-4)+pan[len(pan)-4:]; got != want {
+		if got, want := InquiryResponseOf(p, nil).CardInfo.CardNo, strings.Repeat("*", len(pan)-4)+pan[len(pan)-4:]; got != want {
 			t.Errorf("cardInfo.cardNo = %q, want %q", got, want)
 		}
 	}
@@ -783,7 +795,7 @@ func TestFingerprint(t *testing.T) {
 		if !hex64.MatchString(fp) {
 			t.Fatalf("fingerprint %q is not 64 hex characters", fp)
 		}
-		if InquiryResponseOf(p).PaymentResultInfo.Fingerprint != fp || NotifyPaymentOf(p).PaymentResultInfo.Fingerprint != fp {
+		if InquiryResponseOf(p, nil).PaymentResultInfo.Fingerprint != fp || NotifyPaymentOf(p).PaymentResultInfo.Fingerprint != fp {
 			t.Errorf("pay, inquiry and notification disagree on the fingerprint")
 		}
 		return fp

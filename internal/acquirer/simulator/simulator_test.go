@@ -10,6 +10,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -66,9 +67,11 @@ var issuingCountry = map[card.Brand]string{
 }
 
 var (
-	digits6   = regexp.MustCompile(`^[0-9]{6}$`)
-	digits15  = regexp.MustCompile(`^[0-9]{15}$`)
-	simTxnID  = regexp.MustCompile(`^sim_[0-9]{24}$`)
+	digits6  = regexp.MustCompile(`^[0-9]{6}$`)
+	digits15 = regexp.MustCompile(`^[0-9]{15}$`)
+	// "sim<kind>_<scenario>_<ready unix ms>_<16 random digits>": the simulator keeps no state, so
+	// its references carry what it needs to answer about them later.
+	simTxnID  = regexp.MustCompile(`^simauth_(ok|cf|cd|to|na)_[0-9]+_[0-9]{16}$`)
 	sgd, _    = money.Lookup("SGD")
 	futureExp = card.Expiry{Year: time.Now().Year() + 3, Month: 12}
 )
@@ -121,7 +124,7 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 }
 
 func TestAuthorizeDesignCards(t *testing.T) {
-	sim := simulator.New("SIMULATOR")
+	sim := simulator.New("SIMULATOR", clock.Wall{})
 	for _, c := range designCards {
 		for _, withData := range []bool{true, false} {
 			name := c.pan + "/without-cvv-and-address"
@@ -220,7 +223,7 @@ func TestAuthorizeDesignCards(t *testing.T) {
 }
 
 func TestAuthorizeUnlistedCardIsApproved(t *testing.T) {
-	sim := simulator.New("SIMULATOR")
+	sim := simulator.New("SIMULATOR", clock.Wall{})
 	for _, pan := range []string{"4111111111111111", "4012888888881881", "5105105105105100", "371449635398431", "2223003122003222"} {
 		if _, listed := simulator.Cards[pan]; listed {
 			t.Fatalf("%s is a listed card; pick another", pan)
@@ -240,7 +243,7 @@ func TestAuthorizeUnlistedCardIsApproved(t *testing.T) {
 }
 
 func TestAuthorizeIdsAreFresh(t *testing.T) {
-	sim := simulator.New("SIMULATOR")
+	sim := simulator.New("SIMULATOR", clock.Wall{})
 	n := mustCard(t, "4242424242424242")
 	seen := map[string]bool{}
 	for range 50 {
@@ -258,7 +261,7 @@ func TestAuthorizeIdsAreFresh(t *testing.T) {
 }
 
 func TestAuthorizeHonoursContext(t *testing.T) {
-	sim := simulator.New("SIMULATOR")
+	sim := simulator.New("SIMULATOR", clock.Wall{})
 	n := mustCard(t, "4242424242424242")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -275,7 +278,7 @@ func TestAuthorizeHonoursContext(t *testing.T) {
 }
 
 func TestName(t *testing.T) {
-	var a acquirer.Acquirer = simulator.New("ACME")
+	var a acquirer.Acquirer = simulator.New("ACME", clock.Wall{})
 	if a.Name() != "ACME" {
 		t.Errorf("Name() = %q", a.Name())
 	}

@@ -65,7 +65,7 @@ func (s *Store) TxnByID(ctx context.Context, merchantID string, typ payments.Txn
 // Txns implements payments.Store.
 func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND payment_id = ?
-		ORDER BY created_at, txn_id`, merchantID, paymentID)
+		ORDER BY created_at, rowid`, merchantID, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("query transactions: %w", err)
 	}
