@@ -696,9 +696,9 @@ func TestMemStoreGuards(t *testing.T) {
 		{"negative refund", change(func(q *Payment) { q.RefundedMinor = -1 }), errInvariant},
 		{"captured and cancelled", change(func(q *Payment) { q.State = StateCancelled }), errInvariant},
 		{"capture undone", change(func(q *Payment) { q.Capture = CaptureFailed }), errInvariant},
-		{"capture request id taken", func() Change {
+		{"second automatic capture of one payment", func() Change {
 			c := change(func(*Payment) {})
-			c.NewTxn = &Txn{ID: "new", PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: capture.RequestID, Status: TxnProcessing, Amount: p.Amount}
+			c.NewTxn = &Txn{ID: "new", PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: capture.RequestID, Status: TxnProcessing, Amount: p.Amount, Internal: true}
 			return c
 		}(), ErrDuplicate},
 		{"final transaction rewritten", func() Change {
@@ -725,5 +725,30 @@ func TestMemStoreGuards(t *testing.T) {
 	}
 	if got := h.reload(t, p); got.Version != p.Version {
 		t.Errorf("payment moved to v%d", got.Version)
+	}
+}
+
+// TestAutomaticCaptureDoesNotTakeACaptureRequestID: an automatic capture shows the
+// paymentRequestId as its transactionRequestId, but a merchant may still use that string as a
+// captureRequestId of another payment.
+func TestAutomaticCaptureDoesNotTakeACaptureRequestID(t *testing.T) {
+	h := newHarness(t)
+	auto := h.pay(t, "4242424242424242", "order-1", CaptureAutomatic)
+	if auto.Stage() != StageCaptured {
+		t.Fatalf("automatic payment stage %s", auto.Stage())
+	}
+	manual := h.pay(t, "4242424242424242", "order-2", CaptureManual)
+	txn, p, err := h.svc.Capture(context.Background(), merchantA, &protocol.CaptureRequest{
+		CaptureRequestID: "order-1", PaymentID: manual.ID, CaptureAmount: amt("4200"),
+	})
+	if err != nil || txn.Status != TxnSucceeded || p.Stage() != StageCaptured {
+		t.Fatalf("capture with the other payment's request id: %v %s %s", err, txn.Status, p.Stage())
+	}
+	// And its replay finds the merchant's capture, not the automatic one.
+	again, _, err := h.svc.Capture(context.Background(), merchantA, &protocol.CaptureRequest{
+		CaptureRequestID: "order-1", PaymentID: manual.ID, CaptureAmount: amt("4200"),
+	})
+	if err != nil || again.ID != txn.ID {
+		t.Fatalf("replay: %v %s vs %s", err, again.ID, txn.ID)
 	}
 }

@@ -34,7 +34,7 @@ func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRe
 			next.VoidState = VoidPending
 		}
 		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCancel, RequestID: p.RequestID,
-			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now}
+			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now, Internal: true}
 		done, err := s.commit(ctx, p, step{op: OpCancel, next: next, newTxn: &t})
 		if (errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate)) && attempt < maxAttempts {
 			if p, err = s.reload(ctx, p); err != nil {

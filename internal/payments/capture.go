@@ -48,7 +48,7 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 	case amount.Minor < p.Amount.Minor:
 		return Txn{}, Payment{}, illegal("captureAmount.value", "must equal the authorized amount %s: partial capture is not supported", p.Amount.Value())
 	}
-	t, p, err := s.capture(ctx, p, req.CaptureRequestID, amount)
+	t, p, err := s.capture(ctx, p, req.CaptureRequestID, amount, false)
 	if errors.Is(err, ErrDuplicate) {
 		// A concurrent capture with the same request id won; answer as its replay.
 		t, p, err, _ = s.replayTxn(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount)
@@ -79,13 +79,13 @@ func (s *Service) replayTxn(ctx context.Context, m Merchant, typ TxnType, reques
 
 // capture reserves the capture (the payment becomes CAPTURING, so a concurrent cancel is
 // refused), asks the acquirer, and records its answer.
-func (s *Service) capture(ctx context.Context, p Payment, requestID string, amount money.Amount) (Txn, Payment, error) {
+func (s *Service) capture(ctx context.Context, p Payment, requestID string, amount money.Amount, internal bool) (Txn, Payment, error) {
 	ctx = context.WithoutCancel(ctx) // once reserved, the answer must be recorded
 	now := s.clock.Now()
 	t := Txn{
 		ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: requestID,
 		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
-		CreatedAt: now,
+		CreatedAt: now, Internal: internal,
 	}
 	var err error
 	for attempt := 0; ; attempt++ {

@@ -86,7 +86,7 @@ func (s *Service) autoVoid(ctx context.Context, p Payment, now time.Time) error 
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The authorization was not captured within 7 days and was voided."
 		next.ClosedAt, next.VoidState = now, VoidPending
 		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnVoid, RequestID: p.RequestID,
-			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now}
+			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now, Internal: true}
 		done, err := s.commit(ctx, p, step{op: OpAutoVoid, next: next, newTxn: &t})
 		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
 			if p, err = s.reload(ctx, p); err != nil {

@@ -16,7 +16,7 @@ import (
 // same rules the SQLite schema enforces (migrations 00001, 00002):
 //
 //   - a payment request id is unique per merchant, a capture or refund request id per (merchant,
-//     type) (ErrDuplicate);
+//     type), an internal transaction per (payment, type) (ErrDuplicate);
 //   - a change applies only at the version it was computed from (ErrConflict), and a transaction
 //     is updated only while it is PROCESSING (ErrConflict);
 //   - the invariants of the payments triggers: 0 ≤ captured ≤ authorized, 0 ≤ refunded ≤ captured,
@@ -138,6 +138,11 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	var txnKey [3]string
 	if t := c.NewTxn; t != nil {
 		txnKey = [3]string{t.MerchantID, string(t.Type), t.RequestID}
+		if t.Internal {
+			// Internal ids are unique per (payment, type) and invisible to TxnByRequestID, as
+			// the partial unique indexes of migration 00002 make them.
+			txnKey = [3]string{"\x00internal", t.PaymentID, string(t.Type)}
+		}
 		if _, dup := s.txnByReq[txnKey]; dup {
 			return ErrDuplicate
 		}

@@ -234,7 +234,7 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 		if op == OpAuthApproved && done.CaptureMode == CaptureAutomatic {
 			// Automatic capture follows the authorization at once, so it shows in inquiry by the
 			// time the merchant reads the pay answer (design.md "Answer codes").
-			if _, captured, err := s.capture(ctx, done, done.RequestID, done.Amount); err != nil {
+			if _, captured, err := s.capture(ctx, done, done.RequestID, done.Amount, true); err != nil {
 				s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)
 			} else {
 				done = captured

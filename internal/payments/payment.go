@@ -96,6 +96,10 @@ type Txn struct {
 	UpdatedAt  time.Time
 	// DueAt is when to ask the acquirer again about a Processing capture (zero: not due).
 	DueAt time.Time
+	// Internal marks a transaction whose RequestID is the gateway's (the paymentRequestId of an
+	// automatic capture, a cancel or a void): it is not a merchant's captureRequestId and does not
+	// take part in their idempotency.
+	Internal bool
 }
 
 // TxnDetails are the transaction's less queried facts.
@@ -200,7 +204,8 @@ type Change struct {
 	FromVersion int
 	Event       Event
 	Outbox      *OutboxMessage
-	// NewTxn is inserted (ErrDuplicate if its request id is taken); Txn is updated, guarded by
+	// NewTxn is inserted (ErrDuplicate if its request id is taken, or for an internal one, if the
+	// payment already has one of its type); Txn is updated, guarded by
 	// its being still PROCESSING (ErrConflict otherwise).
 	NewTxn *Txn
 	Txn    *Txn
@@ -240,7 +245,8 @@ type Store interface {
 	PaymentByID(ctx context.Context, merchantID, paymentID string) (Payment, error)
 	PaymentByRequestID(ctx context.Context, merchantID, requestID string) (Payment, error)
 
-	// TxnByRequestID finds a capture or refund by the merchant's request id; TxnByID by its id.
+	// TxnByRequestID finds a capture or refund by the merchant's request id (internal
+	// transactions excluded); TxnByID by its id.
 	// Both return ErrNotFound for unknown ids and for another merchant's.
 	TxnByRequestID(ctx context.Context, merchantID string, typ TxnType, requestID string) (Txn, error)
 	TxnByID(ctx context.Context, merchantID string, typ TxnType, txnID string) (Txn, error)

@@ -91,11 +91,15 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 			if err != nil {
 				return err
 			}
+			internal := 0
+			if t.Internal {
+				internal = 1
+			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO transactions (txn_id, payment_id, client_id, txn_type, request_id, status,
-				currency, amount_minor, result_code, result_message, details, created_at, updated_at, due_at)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				currency, amount_minor, result_code, result_message, details, created_at, updated_at, due_at, internal)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 				t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
-				string(t.ResultCode), t.ResultMsg, string(details), ms(t.CreatedAt), ms(t.UpdatedAt), ms(t.DueAt))
+				string(t.ResultCode), t.ResultMsg, string(details), ms(t.CreatedAt), ms(t.UpdatedAt), ms(t.DueAt), internal)
 			if isUniqueViolation(err) {
 				return payments.ErrDuplicate
 			}

@@ -14,16 +14,17 @@ import (
 )
 
 const txnColumns = `txn_id, payment_id, client_id, txn_type, request_id, status, currency, amount_minor,
-	result_code, result_message, details, created_at, updated_at, due_at`
+	result_code, result_message, details, created_at, updated_at, due_at, internal`
 
 func scanTxn(scan func(...any) error) (payments.Txn, error) {
 	var (
 		t                                    payments.Txn
 		typ, status, currency, code, details string
 		minor, created, updated, due         int64
+		internal                             int
 	)
 	if err := scan(&t.ID, &t.PaymentID, &t.MerchantID, &typ, &t.RequestID, &status, &currency, &minor, &code, &t.ResultMsg,
-		&details, &created, &updated, &due); err != nil {
+		&details, &created, &updated, &due, &internal); err != nil {
 		return t, err
 	}
 	cur, ok := money.Lookup(currency)
@@ -33,6 +34,7 @@ func scanTxn(scan func(...any) error) (payments.Txn, error) {
 	t.Type, t.Status, t.ResultCode = payments.TxnType(typ), payments.TxnStatus(status), protocol.Code(code)
 	t.Amount = money.Amount{Currency: cur, Minor: minor}
 	t.CreatedAt, t.UpdatedAt, t.DueAt = fromMS(created), fromMS(updated), fromMS(due)
+	t.Internal = internal == 1
 	if err := json.Unmarshal([]byte(details), &t.Details); err != nil {
 		return t, fmt.Errorf("transaction %s details: %w", t.ID, err)
 	}
@@ -52,7 +54,7 @@ func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.T
 
 // TxnByRequestID implements payments.Store.
 func (s *Store) TxnByRequestID(ctx context.Context, merchantID string, typ payments.TxnType, requestID string) (payments.Txn, error) {
-	return s.queryTxn(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND txn_type = ? AND request_id = ?`,
+	return s.queryTxn(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND txn_type = ? AND request_id = ? AND internal = 0`,
 		merchantID, string(typ), requestID)
 }
 

@@ -51,9 +51,17 @@ CREATE TABLE transactions (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     due_at         INTEGER NOT NULL DEFAULT 0,
-    -- Idempotency of captureRequestId / refundRequestId, per merchant.
-    UNIQUE (client_id, txn_type, request_id)
+    -- internal: the request id is the gateway's (an automatic capture, a cancel or a void carry
+    -- the paymentRequestId), not a merchant's captureRequestId or refundRequestId.
+    internal       INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1))
 );
+
+-- Idempotency of captureRequestId / refundRequestId, per merchant. An automatic capture shows
+-- the paymentRequestId as its transactionRequestId (seed 003) without taking that id from the
+-- merchant's own captureRequestIds.
+CREATE UNIQUE INDEX transactions_request_id ON transactions (client_id, txn_type, request_id) WHERE internal = 0;
+-- One cancel or void per payment, one automatic capture per payment.
+CREATE UNIQUE INDEX transactions_internal ON transactions (payment_id, txn_type) WHERE internal = 1;
 
 CREATE INDEX transactions_by_payment ON transactions (payment_id, created_at);
 CREATE INDEX transactions_due ON transactions (due_at) WHERE status = 'PROCESSING';
