@@ -17,13 +17,13 @@ func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRe
 		return Payment{}, err
 	}
 	ctx = context.WithoutCancel(ctx)
-	for attempt := 0; ; attempt++ {
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		switch p.Stage() {
 		case StageCancelled, StageVoided:
-			return p, nil
+			return step{}, nil // cancelled already: the same answer again
 		}
 		if _, err := Next(p.Stage(), OpCancel); err != nil {
-			return Payment{}, Refusal(OpCancel, p.Stage())
+			return step{}, Refusal(OpCancel, p.Stage())
 		}
 		now := s.clock.Now()
 		next := p
@@ -35,18 +35,15 @@ func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRe
 		}
 		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCancel, RequestID: p.RequestID,
 			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now, Internal: true}
-		done, err := s.commit(ctx, p, step{op: OpCancel, next: next, newTxn: &t})
-		if (errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate)) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return Payment{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return Payment{}, err
-		}
-		return s.sendVoid(ctx, done), nil
+		return step{op: OpCancel, next: next, newTxn: &t}, nil
+	})
+	if err != nil {
+		return Payment{}, err
 	}
+	if st.op == "" {
+		return done, nil
+	}
+	return s.sendVoid(ctx, done), nil
 }
 
 // sendVoid releases the authorization at the acquirer for a closed payment that owes a void. A

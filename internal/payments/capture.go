@@ -87,24 +87,14 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
 		CreatedAt: now, Internal: internal,
 	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		if _, terr := Next(p.Stage(), OpCapture); terr != nil {
-			return Txn{}, Payment{}, Refusal(OpCapture, p.Stage())
+	p, _, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
+		if _, err := Next(p.Stage(), OpCapture); err != nil {
+			return step{}, Refusal(OpCapture, p.Stage())
 		}
-		var reserved Payment
-		reserved, err = s.commit(ctx, p, step{op: OpCapture, next: p, newTxn: &t})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return Txn{}, Payment{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return Txn{}, Payment{}, err
-		}
-		p = reserved
-		break
+		return step{op: OpCapture, next: p, newTxn: &t}, nil
+	})
+	if err != nil {
+		return Txn{}, Payment{}, err
 	}
 	res, err := s.acquirer.Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: amount})
 	if err != nil {
@@ -116,46 +106,53 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 
 // recordCapture writes the acquirer's answer about a capture.
 func (s *Service) recordCapture(ctx context.Context, p Payment, t Txn, res acquirer.OpResult) (Txn, Payment, error) {
-	for attempt := 0; ; attempt++ {
+	return s.recordTxn(ctx, p, t, res, txnOutcome{
+		succeeded: OpCaptureSucceeded, failed: OpCaptureFailed, pending: OpCapturePending, notify: captureNotice,
+		onSuccess: func(next *Payment) { next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now() },
+		onFailure: func(next *Payment) { next.Capture = CaptureFailed },
+	})
+}
+
+// txnOutcome says what the answer about a capture or refund does to the payment.
+type txnOutcome struct {
+	succeeded, failed, pending Op
+	notify                     func(Payment, *Txn) *OutboxMessage
+	onSuccess, onFailure       func(next *Payment)
+}
+
+// recordTxn writes the acquirer's answer about a capture or refund: final answers end the
+// transaction and owe the merchant a notification; a pending one sets when to ask again.
+func (s *Service) recordTxn(ctx context.Context, p Payment, t Txn, res acquirer.OpResult, o txnOutcome) (Txn, Payment, error) {
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		next, nt := p, t
 		if res.Reference != "" {
 			nt.Details.AcquirerReference = res.Reference
 		}
 		nt.DueAt = zeroTime
-		var op Op
+		st := step{next: next, txn: &nt, notify: o.notify}
 		switch res.Status {
 		case acquirer.OpSucceeded:
-			op = OpCaptureSucceeded
+			st.op = o.succeeded
 			nt.Status, nt.ResultCode, nt.ResultMsg = TxnSucceeded, protocol.CodeSuccess, "success."
-			next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now()
+			o.onSuccess(&st.next)
 		case acquirer.OpFailed:
-			op = OpCaptureFailed
+			st.op = o.failed
 			nt.Status, nt.ResultCode, nt.ResultMsg = TxnFailed, res.Code, res.Message
-			next.Capture = CaptureFailed
+			o.onFailure(&st.next)
 		default:
-			op = OpCapturePending
+			st.op, st.notify = o.pending, nil
 			retry := res.RetryAfter
 			if retry <= 0 {
 				retry = s.cfg.AcquirerRetry
 			}
 			nt.DueAt = s.clock.Now().Add(retry)
 		}
-		var notify func(Payment, *Txn) *OutboxMessage
-		if op != OpCapturePending {
-			notify = captureNotice
-		}
-		done, err := s.commit(ctx, p, step{op: op, next: next, txn: &nt, notify: notify})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return Txn{}, Payment{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return Txn{}, Payment{}, err
-		}
-		return nt, done, nil
+		return st, nil
+	})
+	if err != nil {
+		return Txn{}, Payment{}, err
 	}
+	return *st.txn, done, nil
 }
 
 // captureNotice is CAPTURE_RESULT, owed when a capture ends (succeeded or failed).

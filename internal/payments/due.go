@@ -50,9 +50,9 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 // expire closes a payment still in process at its paymentExpiryTime as failed (seed 002: 14
 // minutes by default) and tells the merchant with ORDER_IS_CLOSED.
 func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
-	for attempt := 0; ; attempt++ {
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing || p.ExpiresAt.After(now) {
-			return nil
+			return step{}, nil
 		}
 		next := p
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsClosed, "The payment was not finished in time and is closed."
@@ -60,46 +60,32 @@ func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
 		if p.Auth.AcquirerTransactionID != "" {
 			next.VoidState = VoidPending // an approval may still come: release it
 		}
-		done, err := s.commit(ctx, p, step{op: OpExpire, next: next, notify: s.paymentNotice})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
+		return step{op: OpExpire, next: next, notify: s.paymentNotice}, nil
+	})
+	if err == nil && st.op != "" {
 		s.sendVoid(ctx, done)
-		return nil
 	}
+	return err
 }
 
 // autoVoid releases an authorization not captured by its authExpiryTime (seed 000: 7 days). It
 // notifies nothing, as Antom documents no notification for voids.
 func (s *Service) autoVoid(ctx context.Context, p Payment, now time.Time) error {
-	for attempt := 0; ; attempt++ {
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageAuthorized || p.AuthExpiresAt.After(now) {
-			return nil
+			return step{}, nil
 		}
 		next := p
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The authorization was not captured within 7 days and was voided."
 		next.ClosedAt, next.VoidState = now, VoidPending
 		t := Txn{ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnVoid, RequestID: p.RequestID,
 			Status: TxnSucceeded, Amount: p.Amount, ResultCode: protocol.CodeSuccess, ResultMsg: "success.", CreatedAt: now, Internal: true}
-		done, err := s.commit(ctx, p, step{op: OpAutoVoid, next: next, newTxn: &t})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
+		return step{op: OpAutoVoid, next: next, newTxn: &t}, nil
+	})
+	if err == nil && st.op != "" {
 		s.sendVoid(ctx, done)
-		return nil
 	}
+	return err
 }
 
 // txnStatus asks the acquirer again about a capture or refund whose answer was not in.

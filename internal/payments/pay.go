@@ -155,93 +155,81 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 // was pending. An approval that arrives after the payment closed (cancelled or expired meanwhile)
 // is voided at the acquirer and never revives the payment (design.md "State machine").
 func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult) (Payment, error) {
-	for attempt := 0; ; attempt++ {
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing {
+			// Cancelled or expired while the acquirer was deciding.
 			if res.Outcome != acquirer.Approved || p.VoidState != VoidNone {
-				return p, nil
+				return step{}, nil
 			}
 			next := p
 			next.Auth.AcquirerTransactionID = res.AcquirerTransactionID
 			next.VoidState = VoidPending
-			closed, err := s.commit(ctx, p, step{op: OpLateAuthVoided, next: next})
-			if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-				if p, err = s.reload(ctx, p); err != nil {
-					return Payment{}, err
-				}
-				continue
-			}
-			if err != nil {
-				return Payment{}, err
-			}
-			s.log.WarnContext(ctx, "late authorization voided", "paymentId", p.ID, "stage", p.Stage())
-			return s.sendVoid(ctx, closed), nil
+			return step{op: OpLateAuthVoided, next: next}, nil
 		}
-		next := p
-		now := s.clock.Now()
-		next.Card.Funding, next.Card.IssuingCountry, next.Card.IssuerName, next.Card.Category = res.Funding, res.IssuingCountry, res.IssuerName, res.Category
-		if res.AcquirerName == "" {
-			res.AcquirerName = s.acquirer.Name()
-		}
-		next.Auth = AuthDetails{
-			AcquirerName:          res.AcquirerName,
-			AcquirerMerchantID:    res.AcquirerMerchantID,
-			AcquirerTransactionID: firstNonEmpty(res.AcquirerTransactionID, p.Auth.AcquirerTransactionID),
-			AcquirerResultCode:    res.AcquirerResultCode,
-			AcquirerResultMessage: res.AcquirerResultMessage,
-			AVSResult:             res.AVSResult,
-			CVVResult:             res.CVVResult,
-			NetworkTransactionID:  res.NetworkTransactionID,
-			AuthorizationCode:     res.AuthorizationCode,
-			RefusalCodeRaw:        res.RefusalCodeRaw,
-			RefusalReasonRaw:      res.RefusalReasonRaw,
-		}
-		next.AcquirerDueAt = time.Time{}
-		var op Op
-		switch res.Outcome {
-		case acquirer.Approved:
-			op = OpAuthApproved
-			next.ResultCode, next.ResultMsg = protocol.CodeSuccess, "success."
-			next.AuthorizedAt = now
-			next.AuthExpiresAt = now.Add(AuthValidity)
-			next.AcquirerState = AcquirerAnswered
-		case acquirer.Declined:
-			op = OpAuthDeclined
-			next.ResultCode, next.ResultMsg = res.DeclineCode, res.DeclineMsg
-			next.AcquirerState = AcquirerAnswered
-		case acquirer.NoAnswer:
-			op = OpAuthPending
-			next.AcquirerState = AcquirerPending
-		default:
-			op = OpAuthPending
-			next.AcquirerState = AcquirerPending
-			retry := res.RetryAfter
-			if retry <= 0 {
-				retry = s.cfg.AcquirerRetry
-			}
-			next.AcquirerDueAt = now.Add(retry)
-		}
-		done, err := s.commit(ctx, p, step{op: op, next: next, notify: s.paymentNotice})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			// Cancelled or expired while the acquirer was deciding: look again.
-			if p, err = s.reload(ctx, p); err != nil {
-				return Payment{}, err
-			}
-			continue
-		}
+		return s.authStep(p, res), nil
+	})
+	switch {
+	case err != nil:
+		return Payment{}, err
+	case st.op == OpLateAuthVoided:
+		s.log.WarnContext(ctx, "late authorization voided", "paymentId", p.ID, "stage", done.Stage())
+		return s.sendVoid(ctx, done), nil
+	case st.op == OpAuthApproved && done.CaptureMode == CaptureAutomatic:
+		// Automatic capture follows the authorization at once, so it shows in inquiry by the
+		// time the merchant reads the pay answer (design.md "Answer codes").
+		_, captured, err := s.capture(ctx, done, done.RequestID, done.Amount, true)
 		if err != nil {
-			return Payment{}, err
+			s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)
+			return done, nil
 		}
-		if op == OpAuthApproved && done.CaptureMode == CaptureAutomatic {
-			// Automatic capture follows the authorization at once, so it shows in inquiry by the
-			// time the merchant reads the pay answer (design.md "Answer codes").
-			if _, captured, err := s.capture(ctx, done, done.RequestID, done.Amount, true); err != nil {
-				s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)
-			} else {
-				done = captured
-			}
-		}
-		return done, nil
+		return captured, nil
 	}
+	return done, nil
+}
+
+// authStep is the transition an authorization answer makes of a payment in process.
+func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
+	next := p
+	now := s.clock.Now()
+	next.Card.Funding, next.Card.IssuingCountry, next.Card.IssuerName, next.Card.Category = res.Funding, res.IssuingCountry, res.IssuerName, res.Category
+	next.Auth = AuthDetails{
+		AcquirerName:          firstNonEmpty(res.AcquirerName, s.acquirer.Name()),
+		AcquirerMerchantID:    res.AcquirerMerchantID,
+		AcquirerTransactionID: firstNonEmpty(res.AcquirerTransactionID, p.Auth.AcquirerTransactionID),
+		AcquirerResultCode:    res.AcquirerResultCode,
+		AcquirerResultMessage: res.AcquirerResultMessage,
+		AVSResult:             res.AVSResult,
+		CVVResult:             res.CVVResult,
+		NetworkTransactionID:  res.NetworkTransactionID,
+		AuthorizationCode:     res.AuthorizationCode,
+		RefusalCodeRaw:        res.RefusalCodeRaw,
+		RefusalReasonRaw:      res.RefusalReasonRaw,
+	}
+	next.AcquirerDueAt = time.Time{}
+	st := step{next: next, notify: s.paymentNotice}
+	switch res.Outcome {
+	case acquirer.Approved:
+		st.op = OpAuthApproved
+		st.next.ResultCode, st.next.ResultMsg = protocol.CodeSuccess, "success."
+		st.next.AuthorizedAt, st.next.AuthExpiresAt = now, now.Add(AuthValidity)
+		st.next.AcquirerState = AcquirerAnswered
+	case acquirer.Declined:
+		st.op = OpAuthDeclined
+		st.next.ResultCode, st.next.ResultMsg = res.DeclineCode, res.DeclineMsg
+		st.next.AcquirerState = AcquirerAnswered
+	case acquirer.NoAnswer:
+		st.op = OpAuthPending
+		st.next.AcquirerState = AcquirerPending
+	default:
+		st.op = OpAuthPending
+		st.next.AcquirerState = AcquirerPending
+		retry := res.RetryAfter
+		if retry <= 0 {
+			retry = s.cfg.AcquirerRetry
+		}
+		st.next.AcquirerDueAt = now.Add(retry)
+	}
+	return st
 }
 
 func firstNonEmpty(a, b string) string {

@@ -58,40 +58,33 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 		Details:   TxnDetails{Reason: req.RefundReason, NotifyURL: req.RefundNotifyURL, ReferenceRefundID: req.ReferenceRefundID},
 		CreatedAt: now,
 	}
-	for attempt := 0; ; attempt++ {
+	p, _, err = s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if _, err := Next(p.Stage(), OpRefund); err != nil {
-			return Txn{}, Payment{}, Refusal(OpRefund, p.Stage())
+			return step{}, Refusal(OpRefund, p.Stage())
 		}
 		switch {
 		case amount.Currency != p.Amount.Currency:
-			return Txn{}, Payment{}, illegal("refundAmount.currency", "must be %s, the currency of the payment", p.Amount.Currency.Code)
+			return step{}, illegal("refundAmount.currency", "must be %s, the currency of the payment", p.Amount.Currency.Code)
 		case now.After(p.CapturedAt.Add(s.cfg.RefundWindow)):
-			return Txn{}, Payment{}, protocol.Errorf(protocol.CodeRefundWindowExceed,
+			return step{}, protocol.Errorf(protocol.CodeRefundWindowExceed,
 				"the refund window of %d days after capture has passed", int(s.cfg.RefundWindow.Hours()/24))
 		case amount.Minor > p.CapturedMinor-p.RefundedMinor:
 			remainder := money.Amount{Currency: p.Amount.Currency, Minor: p.CapturedMinor - p.RefundedMinor}
-			return Txn{}, Payment{}, protocol.Errorf(protocol.CodeRefundAmountExceed,
+			return step{}, protocol.Errorf(protocol.CodeRefundAmountExceed,
 				"refundAmount %s exceeds the refundable remainder %s of the %s captured", amount, remainder, p.Amount)
 		}
 		// Reserve the amount first, so that concurrent refunds cannot together exceed the capture.
 		next := p
 		next.RefundedMinor += amount.Minor
-		reserved, err := s.commit(ctx, p, step{op: OpRefund, next: next, newTxn: &t})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return Txn{}, Payment{}, err
-			}
-			continue
-		}
-		if errors.Is(err, ErrDuplicate) {
-			t, p, err, _ := s.replayTxn(ctx, m, TxnRefund, req.RefundRequestID, req.PaymentID, amount)
-			return t, p, err
-		}
-		if err != nil {
-			return Txn{}, Payment{}, err
-		}
-		p = reserved
-		break
+		return step{op: OpRefund, next: next, newTxn: &t}, nil
+	})
+	if errors.Is(err, ErrDuplicate) {
+		// A concurrent refund with the same request id won; answer as its replay.
+		t, p, err, _ := s.replayTxn(ctx, m, TxnRefund, req.RefundRequestID, req.PaymentID, amount)
+		return t, p, err
+	}
+	if err != nil {
+		return Txn{}, Payment{}, err
 	}
 	return s.sendRefund(ctx, p, t)
 }
@@ -109,45 +102,11 @@ func (s *Service) sendRefund(ctx context.Context, p Payment, t Txn) (Txn, Paymen
 // recordRefund writes the acquirer's answer about a refund; a failed refund gives its amount back
 // to the refundable remainder.
 func (s *Service) recordRefund(ctx context.Context, p Payment, t Txn, res acquirer.OpResult) (Txn, Payment, error) {
-	for attempt := 0; ; attempt++ {
-		next, nt := p, t
-		if res.Reference != "" {
-			nt.Details.AcquirerReference = res.Reference
-		}
-		nt.DueAt = zeroTime
-		var op Op
-		switch res.Status {
-		case acquirer.OpSucceeded:
-			op = OpRefundSucceeded
-			nt.Status, nt.ResultCode, nt.ResultMsg = TxnSucceeded, protocol.CodeSuccess, "success."
-		case acquirer.OpFailed:
-			op = OpRefundFailed
-			nt.Status, nt.ResultCode, nt.ResultMsg = TxnFailed, res.Code, res.Message
-			next.RefundedMinor -= t.Amount.Minor
-		default:
-			op = OpRefundPending
-			retry := res.RetryAfter
-			if retry <= 0 {
-				retry = s.cfg.AcquirerRetry
-			}
-			nt.DueAt = s.clock.Now().Add(retry)
-		}
-		var notify func(Payment, *Txn) *OutboxMessage
-		if op != OpRefundPending {
-			notify = refundNotice
-		}
-		done, err := s.commit(ctx, p, step{op: op, next: next, txn: &nt, notify: notify})
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			if p, err = s.reload(ctx, p); err != nil {
-				return Txn{}, Payment{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return Txn{}, Payment{}, err
-		}
-		return nt, done, nil
-	}
+	return s.recordTxn(ctx, p, t, res, txnOutcome{
+		succeeded: OpRefundSucceeded, failed: OpRefundFailed, pending: OpRefundPending, notify: refundNotice,
+		onSuccess: func(*Payment) {},
+		onFailure: func(next *Payment) { next.RefundedMinor -= t.Amount.Minor },
+	})
 }
 
 // refundNotice is REFUND_RESULT, sent to the refund's own notify URL or else the payment's.

@@ -121,6 +121,30 @@ func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, erro
 	return next, nil
 }
 
+// commitFresh builds a step from p and commits it; when p changed meanwhile (ErrConflict) it
+// re-reads p and builds again, so every rule is applied to fresh data and a loser of a race is
+// either refused by the rules or succeeds on the new state. A build that finds nothing to do
+// returns a step without op: commitFresh then returns p unchanged.
+func (s *Service) commitFresh(ctx context.Context, p Payment, build func(Payment) (step, error)) (Payment, step, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := build(p)
+		if err != nil {
+			return Payment{}, step{}, err
+		}
+		if st.op == "" {
+			return p, st, nil
+		}
+		done, err := s.commit(ctx, p, st)
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if p, err = s.reload(ctx, p); err != nil {
+				return Payment{}, step{}, err
+			}
+			continue
+		}
+		return done, st, err
+	}
+}
+
 func (s *Service) reload(ctx context.Context, p Payment) (Payment, error) {
 	cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
 	if err != nil {
