@@ -21,7 +21,8 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
-	"github.com/cardgate/cardgate/internal/store/sqlite"
+	"github.com/cardgate/cardgate/internal/metrics"
+	"github.com/cardgate/cardgate/internal/store"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,11 +62,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	store, gw, err := sf.openWithGatewayKey(ctx)
+	st, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	wall := clock.Wall{}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -89,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		offset   *clock.Offset
 	)
 	if *mode == "sandbox" {
-		stored, err := store.ClockOffset(ctx)
+		stored, err := st.ClockOffset(ctx)
 		if err != nil {
 			return err
 		}
@@ -98,21 +99,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Notifications: a dispatcher delivers the outbox concurrently; in production it may not
 	// reach loopback or private addresses unless --notify-allow opens them.
-	dispatcher := notify.New(store, gw, payClock, log, notify.Config{
+	var stats metrics.OutboxStats
+	if s, ok := st.(metrics.OutboxStats); ok {
+		stats = s
+	}
+	mets := metrics.New(stats, payClock.Now)
+	dispatcher := notify.New(st, gw, payClock, log, notify.Config{
 		Timeout: *notifyTO,
 		Policy:  notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},
+		Observe: mets.ObserveAttempt,
 	})
-	svc := payments.NewService(store, simulator.New("CARDGATE_SIM", payClock), payClock, log,
+	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock))
+	svc := payments.NewService(st, acq, payClock, log,
 		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake})
-	apiCfg := api.Config{Notifications: notifications{store, dispatcher}}
+	apiCfg := api.Config{Notifications: notifications{st, dispatcher}, Observe: mets.ObserveAPI}
 	var runner *jobs.Runner
 	if offset != nil {
-		runner = jobs.NewSandbox(svc, offset, store, log).WithDeliveries(dispatcher)
+		runner = jobs.NewSandbox(svc, offset, st, log).WithDeliveries(dispatcher)
 		apiCfg.Sandbox = runner
 	} else {
 		runner = jobs.New(svc, payClock, log)
 	}
-	handler := api.New(svc, store, gw, wall, log, apiCfg)
+	handler := withOps(api.New(svc, st, gw, wall, log, apiCfg), st, mets)
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
 	go func() {
@@ -132,9 +140,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Logged before the banner: whoever waits for the banner finds the log started.
 	log.Info("serving", "addr", ln.Addr().String(), "mode", *mode, "publicUrl", base)
-	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, store.Path())
+	fmt.Fprintf(stdout, "cardgate listening on %s (%s mode, store %s)\n", base, *mode, st.Describe())
 	if *mode == "sandbox" {
-		m, created, err := merchant.EnsureSandbox(ctx, store, wall.Now())
+		m, created, err := merchant.EnsureSandbox(ctx, st, wall.Now())
 		if err != nil {
 			return err
 		}
@@ -213,6 +221,34 @@ func (c *cidrList) Set(v string) error {
 
 // notifications joins the outbox store and the dispatcher for the API's notification calls.
 type notifications struct {
-	*sqlite.Store
+	store.Store
 	*notify.Dispatcher
+}
+
+// withOps serves the operator's endpoints beside the API: /healthz (the process answers),
+// /readyz (the store answers too) and /metrics. They are unsigned and outside the /ams and
+// /cardgate paths, so they cannot collide with an API.
+func withOps(api http.Handler, st store.Store, m *metrics.Metrics) http.Handler {
+	metricsHandler := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+		case "/readyz":
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := st.Ping(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "store not ready\n")
+				return
+			}
+			_, _ = io.WriteString(w, "ready\n")
+		case "/metrics":
+			metricsHandler.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
@@ -22,7 +23,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.database, "database", "", "database URL (postgres://…) instead of the embedded store")
 }
 
-func (f *storeFlags) open(ctx context.Context) (*sqlite.Store, error) {
+func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 	if f.database != "" {
 		if strings.HasPrefix(f.database, "postgres://") || strings.HasPrefix(f.database, "postgresql://") {
 			return nil, errors.New("--database: the PostgreSQL store is not in this version yet; use --data for the embedded store")
@@ -33,7 +34,7 @@ func (f *storeFlags) open(ctx context.Context) (*sqlite.Store, error) {
 }
 
 // openWithGatewayKey opens the store and makes sure the gateway key pair exists.
-func (f *storeFlags) openWithGatewayKey(ctx context.Context) (*sqlite.Store, keyring.Key, error) {
+func (f *storeFlags) openWithGatewayKey(ctx context.Context) (store.Store, keyring.Key, error) {
 	store, err := f.open(ctx)
 	if err != nil {
 		return nil, keyring.Key{}, err

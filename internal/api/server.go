@@ -36,6 +36,8 @@ type Config struct {
 	Sandbox Sandbox
 	// Notifications, when set, serves the notification log and resend calls.
 	Notifications Notifications
+	// Observe, when set, is told of every call once it is answered (metrics).
+	Observe func(path, resultCode string, d time.Duration)
 }
 
 // Sandbox is what the sandbox control calls act on.
@@ -108,8 +110,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = protocol.CodeUnknownException
 	}
 	s.writeSigned(w, status, r.Method, path, clientID, body)
+	elapsed := time.Since(start)
 	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
-		"resultCode", code, "ms", time.Since(start).Milliseconds())
+		"resultCode", code, "ms", elapsed.Milliseconds())
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(path, string(code), elapsed)
+	}
 }
 
 // handleRecovering turns a panic into a signed UNKNOWN_EXCEPTION: the merchant must learn that the

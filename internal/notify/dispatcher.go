@@ -25,6 +25,8 @@ type Config struct {
 	Concurrency int           // deliveries in flight in all
 	Poll        time.Duration // how often to look for due messages when not woken
 	Policy      Policy
+	// Observe, when set, is told of every attempt (metrics).
+	Observe func(notifyType string, delivered bool, d time.Duration)
 }
 
 // Dispatcher delivers due notifications, concurrently, with a bound per merchant so that one slow
@@ -276,6 +278,9 @@ func (d *Dispatcher) attempt(ctx context.Context, m Message) error {
 			base = a.At
 		}
 		m.NextAttemptAt = base.Add(Schedule[m.Attempts])
+	}
+	if d.cfg.Observe != nil {
+		d.cfg.Observe(m.NotifyType, a.Delivered, a.Latency)
 	}
 	d.log.InfoContext(ctx, "notification attempt", "notificationId", m.ID, "notifyType", m.NotifyType, "paymentId", m.PaymentID,
 		"attempt", a.Attempt, "status", a.HTTPStatus, "delivered", a.Delivered, "ms", a.Latency.Milliseconds(), "err", a.Error)

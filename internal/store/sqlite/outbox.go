@@ -173,3 +173,15 @@ func (s *Store) Attempts(ctx context.Context, outboxID int64) ([]notify.Attempt,
 	}
 	return out, rows.Err()
 }
+
+// OutboxStats reports how many notifications are pending and since when the oldest is.
+func (s *Store) OutboxStats(ctx context.Context) (int, time.Time, error) {
+	var (
+		n      int
+		oldest sql.NullInt64
+	)
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE status = 'PENDING'`).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox stats: %w", err)
+	}
+	return n, fromMS(oldest.Int64), nil
+}

@@ -125,3 +125,9 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return nil
 }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Describe implements store.Store.
+func (s *Store) Describe() string { return "sqlite " + s.path }

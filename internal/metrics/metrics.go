@@ -1,0 +1,200 @@
+// Package metrics exposes what an operator watches: API calls by API and result code with their
+// latency, acquirer latency by operation and outcome, notification attempts, and the depth and age
+// of the outbox. The acquirer is observed by a decorator over its interface, the API by a wrapper
+// around its handler: the domain knows nothing of metrics.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cardgate/cardgate/internal/acquirer"
+)
+
+// Metrics holds the collectors of one gateway process.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	acqCalls  *prometheus.HistogramVec
+	attempts  *prometheus.CounterVec
+	attemptMS *prometheus.HistogramVec
+}
+
+// OutboxStats reports the outbox for the depth and age gauges.
+type OutboxStats interface {
+	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)
+}
+
+// New registers the collectors; stats may be nil.
+func New(stats OutboxStats, now func() time.Time) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cardgate_api_requests_total", Help: "API calls by API and result code.",
+		}, []string{"api", "result_code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cardgate_api_request_duration_seconds", Help: "API call latency, from first byte read to last byte written.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"api"}),
+		acqCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cardgate_acquirer_call_duration_seconds", Help: "Acquirer call latency by acquirer, operation and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"acquirer", "op", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cardgate_notification_attempts_total", Help: "Notification delivery attempts by type and whether the merchant acknowledged.",
+		}, []string{"notify_type", "delivered"}),
+		attemptMS: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cardgate_notification_attempt_duration_seconds", Help: "Notification delivery latency.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}, []string{"delivered"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if stats != nil {
+		m.reg.MustRegister(&outboxCollector{stats: stats, now: now,
+			depth: prometheus.NewDesc("cardgate_outbox_pending", "Notifications not yet delivered nor given up.", nil, nil),
+			age:   prometheus.NewDesc("cardgate_outbox_oldest_pending_age_seconds", "Age of the oldest pending notification.", nil, nil),
+		})
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ObserveAPI records one API call. The path is reduced to the API's name so that the label set
+// stays small whatever paths clients send.
+func (m *Metrics) ObserveAPI(path, resultCode string, d time.Duration) {
+	api := apiName(path)
+	m.requests.WithLabelValues(api, resultCode).Inc()
+	m.latency.WithLabelValues(api).Observe(d.Seconds())
+}
+
+func apiName(path string) string {
+	for _, prefix := range []string{"/ams/sandbox/api/v1/", "/ams/api/v1/", "/cardgate/v1/", "/sandbox/v1/"} {
+		if rest, ok := strings.CutPrefix(path, prefix); ok && rest != "" && len(rest) < 64 {
+			return rest
+		}
+	}
+	return "unknown"
+}
+
+// ObserveAttempt records one notification attempt.
+func (m *Metrics) ObserveAttempt(notifyType string, delivered bool, d time.Duration) {
+	label := "false"
+	if delivered {
+		label = "true"
+	}
+	m.attempts.WithLabelValues(notifyType, label).Inc()
+	m.attemptMS.WithLabelValues(label).Observe(d.Seconds())
+}
+
+type outboxCollector struct {
+	stats      OutboxStats
+	now        func() time.Time
+	depth, age *prometheus.Desc
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.age }
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, oldest, err := c.stats.OutboxStats(ctx)
+	if err != nil {
+		return // a scrape must not fail because the store is slow; the gauges are simply absent
+	}
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n))
+	age := 0.0
+	if n > 0 && !oldest.IsZero() {
+		age = c.now().Sub(oldest).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+}
+
+// Acquirer wraps an acquirer so every call is timed by operation and outcome.
+func (m *Metrics) Acquirer(a acquirer.Acquirer) acquirer.Acquirer {
+	return &observed{Acquirer: a, m: m}
+}
+
+type observed struct {
+	acquirer.Acquirer
+	m *Metrics
+}
+
+func (o *observed) observe(op string, start time.Time, outcome string) {
+	o.m.acqCalls.WithLabelValues(o.Name(), op, outcome).Observe(time.Since(start).Seconds())
+}
+
+func authOutcome(r acquirer.AuthResult, err error) string {
+	if err != nil {
+		return "error"
+	}
+	return r.Outcome.String()
+}
+
+func opOutcome(r acquirer.OpResult, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case r.Status == acquirer.OpSucceeded:
+		return "succeeded"
+	case r.Status == acquirer.OpFailed:
+		return "failed"
+	}
+	return "pending"
+}
+
+func (o *observed) Authorize(ctx context.Context, req acquirer.AuthRequest) (acquirer.AuthResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.Authorize(ctx, req)
+	o.observe("authorize", start, authOutcome(r, err))
+	return r, err
+}
+
+func (o *observed) InquireAuthorization(ctx context.Context, id string) (acquirer.AuthResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.InquireAuthorization(ctx, id)
+	o.observe("inquire_authorization", start, authOutcome(r, err))
+	return r, err
+}
+
+func (o *observed) Capture(ctx context.Context, req acquirer.CaptureRequest) (acquirer.OpResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.Capture(ctx, req)
+	o.observe("capture", start, opOutcome(r, err))
+	return r, err
+}
+
+func (o *observed) InquireCapture(ctx context.Context, ref string) (acquirer.OpResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.InquireCapture(ctx, ref)
+	o.observe("inquire_capture", start, opOutcome(r, err))
+	return r, err
+}
+
+func (o *observed) Refund(ctx context.Context, req acquirer.RefundRequest) (acquirer.OpResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.Refund(ctx, req)
+	o.observe("refund", start, opOutcome(r, err))
+	return r, err
+}
+
+func (o *observed) Void(ctx context.Context, id string) error {
+	start := time.Now()
+	err := o.Acquirer.Void(ctx, id)
+	outcome := "succeeded"
+	if err != nil {
+		outcome = "error"
+	}
+	o.observe("void", start, outcome)
+	return err
+}

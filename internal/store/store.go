@@ -1,0 +1,34 @@
+// Package store names what a cardgate store is: the union of the interfaces each part of the
+// gateway defines for itself (payments, merchants, gateway keys, notifications, the sandbox
+// clock), implemented by sqlite/ (embedded, the default) and postgres/ (production, several
+// instances). Both pass one contract suite (storetest/).
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/notify"
+	"github.com/cardgate/cardgate/internal/payments"
+)
+
+// Store is everything the gateway keeps.
+type Store interface {
+	payments.Store
+	merchant.Store
+	keyring.Store
+	notify.Store
+
+	// ClockOffset and SetClockOffset keep the sandbox clock's offset where every instance sees it;
+	// the offset only grows.
+	ClockOffset(ctx context.Context) (time.Duration, error)
+	SetClockOffset(ctx context.Context, d time.Duration) error
+
+	// Ping reports whether the store answers (readiness).
+	Ping(ctx context.Context) error
+	// Describe names the store for logs and the banner, without credentials.
+	Describe() string
+	Close() error
+}
