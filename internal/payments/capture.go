@@ -86,6 +86,9 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 		ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: requestID,
 		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
 		CreatedAt: now, Internal: internal,
+		// If the process dies between this reservation and the acquirer's answer, the runner
+		// asks again then; a recorded answer clears it.
+		DueAt: now.Add(s.cfg.AcquirerRetry),
 	}
 	p, _, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if _, err := Next(p.Stage(), OpCapture); err != nil {

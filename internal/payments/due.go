@@ -38,6 +38,16 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 		return err
 	case DueCaptureStatus, DueRefundStatus:
 		return s.txnStatus(ctx, p, d.TxnID, now)
+	case DueAutoCapture:
+		if p.Stage() != StageAuthorized || p.CaptureMode != CaptureAutomatic || p.Capture != CaptureNone {
+			return nil
+		}
+		_, _, err := s.capture(ctx, p, p.RequestID, p.Amount, true)
+		var pe *protocol.Error
+		if errors.As(err, &pe) || errors.Is(err, ErrDuplicate) {
+			return nil // captured meanwhile by the pay that approved it
+		}
+		return err
 	case DueVoid:
 		if s.sendVoid(ctx, p).VoidState == VoidPending {
 			return fmt.Errorf("void of payment %s not confirmed by the acquirer", p.ID)

@@ -14,6 +14,10 @@ import (
 // DefaultPaymentExpiry is how long an unfinished payment stays open (seed 002: 14 minutes).
 const DefaultPaymentExpiry = 14 * time.Minute
 
+// AutoCaptureGrace is how long after approval an AUTOMATIC payment may stay uncaptured before the
+// due-work runner captures it (the process that approved it died before capturing).
+const AutoCaptureGrace = 30 * time.Second
+
 // AuthValidity is how long an authorization can be captured (seed 000: 7 days, then auto-void).
 const AuthValidity = 7 * 24 * time.Hour
 

@@ -221,6 +221,7 @@ const (
 	DueCaptureStatus DueKind = "CAPTURE_STATUS" // time to ask the acquirer about a Processing capture
 	DueRefundStatus  DueKind = "REFUND_STATUS"  // time to send a refund whose answer was lost again
 	DueVoid          DueKind = "VOID"           // a void is owed to the acquirer
+	DueAutoCapture   DueKind = "AUTO_CAPTURE"   // an AUTOMATIC payment approved but not captured (the process died in between)
 )
 
 // Due is one piece of time-driven work.

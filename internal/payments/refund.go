@@ -57,6 +57,8 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeRefundInProcess, ResultMsg: "Refund is processing.",
 		Details:   TxnDetails{Reason: req.RefundReason, NotifyURL: req.RefundNotifyURL, ReferenceRefundID: req.ReferenceRefundID},
 		CreatedAt: now,
+		// A crash between reservation and answer leaves it due: the runner sends it again.
+		DueAt: now.Add(s.cfg.AcquirerRetry),
 	}
 	p, _, err = s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if _, err := Next(p.Stage(), OpRefund); err != nil {

@@ -104,10 +104,13 @@ func (s *Store) RecordAttempt(ctx context.Context, m notify.Message, a notify.At
 			}
 			return nil
 		}
-		// A message that is no longer pending keeps its status: a late manual resend must not
-		// turn a failed message back into a pending one.
+		// A message that is no longer pending keeps its status (a late scheduled failure must not
+		// turn a delivered or failed message back into a pending one), and a delivered one keeps
+		// its delivery time.
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR ? = 'DELIVERED' THEN ? ELSE status END,
-			attempts = ?, next_attempt_at = ?, last_attempt_at = ?, delivered_at = ?, lease_until = 0 WHERE id = ?`,
+			attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
+			delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE ? END,
+			lease_until = 0 WHERE id = ?`,
 			string(m.Status), string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID)
 		if err != nil {
 			return fmt.Errorf("update notification: %w", err)

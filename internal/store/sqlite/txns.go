@@ -83,6 +83,11 @@ func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payme
 	return out, rows.Err()
 }
 
+// autoCaptureGrace is how long after an automatic payment's approval its capture counts as lost
+// (the process died between the two) and the runner captures it: the pay that approved it
+// normally captures within milliseconds.
+var autoCaptureGrace = payments.AutoCaptureGrace.Milliseconds()
+
 // Due implements payments.Store: the due work of every kind, earliest first. Each branch reads
 // a partial index, so the query stays cheap however many finished payments the store holds.
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due, error) {
@@ -102,8 +107,11 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due
 		UNION ALL
 		SELECT 'VOID', client_id, payment_id, '', closed_at FROM payments
 			WHERE void_state = 'PENDING' AND closed_at <= ?
+		UNION ALL
+		SELECT 'AUTO_CAPTURE', client_id, payment_id, '', authorized_at + ? FROM payments
+			WHERE state = 'SUCCESS' AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at + ? <= ?
 		ORDER BY 5, 3
-		LIMIT ?`, at, at, at, at, at, limit)
+		LIMIT ?`, at, at, at, at, at, autoCaptureGrace, autoCaptureGrace, at, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query due work: %w", err)
 	}
