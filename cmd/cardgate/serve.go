@@ -99,11 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Notifications: a dispatcher delivers the outbox concurrently; in production it may not
 	// reach loopback or private addresses unless --notify-allow opens them.
-	var stats metrics.OutboxStats
-	if s, ok := st.(metrics.OutboxStats); ok {
-		stats = s
-	}
-	mets := metrics.New(stats, payClock.Now)
+	mets := metrics.New(st, payClock.Now)
 	dispatcher := notify.New(st, gw, payClock, log, notify.Config{
 		Timeout: *notifyTO,
 		Policy:  notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},

@@ -9,6 +9,7 @@ import (
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
@@ -26,7 +27,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 	if f.database != "" {
 		if strings.HasPrefix(f.database, "postgres://") || strings.HasPrefix(f.database, "postgresql://") {
-			return nil, errors.New("--database: the PostgreSQL store is not in this version yet; use --data for the embedded store")
+			return postgres.Open(ctx, f.database)
 		}
 		return nil, errors.New("--database: only postgres:// URLs are understood")
 	}

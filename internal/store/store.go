@@ -26,6 +26,9 @@ type Store interface {
 	ClockOffset(ctx context.Context) (time.Duration, error)
 	SetClockOffset(ctx context.Context, d time.Duration) error
 
+	// OutboxStats reports the pending notifications and the creation time of the oldest (metrics).
+	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)
+
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Describe names the store for logs and the banner, without credentials.

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+)
+
+var (
+	_ merchant.Store = (*Store)(nil)
+	_ keyring.Store  = (*Store)(nil)
+)
+
+// CreateMerchant implements merchant.Store.
+func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		fp := m.FingerprintKey
+		if fp == nil {
+			fp = []byte{} // NOT NULL, as SQLite stores an empty blob
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO merchants (client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7)`, m.ClientID, m.Name, b2i(m.Sandbox), m.PrivateKey, fp, m.NotifyURL, ms(m.CreatedAt)); err != nil {
+			return fmt.Errorf("insert merchant: %w", err)
+		}
+		for v, pub := range m.PublicKeys {
+			if _, err := tx.Exec(ctx, `INSERT INTO merchant_keys (client_id, key_version, public_key) VALUES ($1,$2,$3)`, m.ClientID, v, pub); err != nil {
+				return fmt.Errorf("insert merchant key: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// MerchantByClientID implements merchant.Store.
+func (s *Store) MerchantByClientID(ctx context.Context, clientID string) (merchant.Merchant, error) {
+	return s.queryMerchant(ctx, `SELECT client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at FROM merchants WHERE client_id = $1`, clientID)
+}
+
+// SandboxMerchant implements merchant.Store.
+func (s *Store) SandboxMerchant(ctx context.Context) (merchant.Merchant, error) {
+	return s.queryMerchant(ctx, `SELECT client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at FROM merchants
+		WHERE sandbox = 1 ORDER BY created_at, client_id LIMIT 1`)
+}
+
+func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merchant.Merchant, error) {
+	var (
+		m       merchant.Merchant
+		sandbox int
+		created int64
+	)
+	err := s.pool.QueryRow(ctx, q, args...).Scan(&m.ClientID, &m.Name, &sandbox, &m.PrivateKey, &m.FingerprintKey, &m.NotifyURL, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, merchant.ErrNotFound
+	}
+	if err != nil {
+		return m, fmt.Errorf("query merchant: %w", err)
+	}
+	m.Sandbox, m.CreatedAt = sandbox == 1, fromMS(created)
+	rows, err := s.pool.Query(ctx, `SELECT key_version, public_key FROM merchant_keys WHERE client_id = $1`, m.ClientID)
+	if err != nil {
+		return m, fmt.Errorf("query merchant keys: %w", err)
+	}
+	defer rows.Close()
+	m.PublicKeys = map[string]string{}
+	for rows.Next() {
+		var v, pub string
+		if err := rows.Scan(&v, &pub); err != nil {
+			return m, err
+		}
+		m.PublicKeys[v] = pub
+	}
+	return m, rows.Err()
+}
+
+// SetNotifyURL implements merchant.Store.
+func (s *Store) SetNotifyURL(ctx context.Context, clientID, url string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE merchants SET notify_url = $1 WHERE client_id = $2`, url, clientID)
+	if err != nil {
+		return fmt.Errorf("set notify url: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return merchant.ErrNotFound
+	}
+	return nil
+}
+
+// GatewayKeys implements keyring.Store.
+func (s *Store) GatewayKeys(ctx context.Context) ([]keyring.StoredKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, private_key, created_at FROM gateway_keys ORDER BY created_at, version`)
+	if err != nil {
+		return nil, fmt.Errorf("query gateway keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []keyring.StoredKey
+	for rows.Next() {
+		var (
+			k  keyring.StoredKey
+			at int64
+		)
+		if err := rows.Scan(&k.Version, &k.PrivateKey, &at); err != nil {
+			return nil, err
+		}
+		k.CreatedAt = fromMS(at)
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// AddGatewayKey implements keyring.Store. Two instances creating version 1 at once: one inserts,
+// the other gets ErrExists and reads the winner's key.
+func (s *Store) AddGatewayKey(ctx context.Context, k keyring.StoredKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO gateway_keys (version, private_key, created_at) VALUES ($1,$2,$3)`, k.Version, k.PrivateKey, ms(k.CreatedAt))
+	if isUniqueViolation(err) {
+		return keyring.ErrExists
+	}
+	return err
+}

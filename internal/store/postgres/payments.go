@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cardgate/cardgate/internal/money"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+var _ payments.Store = (*Store)(nil)
+
+const paymentColumns = `payment_id, client_id, request_id, state, version, currency, amount_minor, capture_mode,
+	result_code, result_message, acquirer_state, card, auth, order_details,
+	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
+	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state`
+
+func paymentArgs(p payments.Payment) ([]any, error) {
+	card, err := json.Marshal(p.Card)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := json.Marshal(p.Auth)
+	if err != nil {
+		return nil, err
+	}
+	order, err := json.Marshal(p.Order)
+	if err != nil {
+		return nil, err
+	}
+	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
+		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
+		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
+		string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt), ms(p.AcquirerDueAt), string(p.VoidState)}, nil
+}
+
+// CreatePayment implements payments.Store. Two instances inserting one (merchant,
+// paymentRequestId) at once: the unique index makes the second wait for the first and then fail
+// with a unique violation, reported as ErrDuplicate.
+func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev payments.Event) error {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return fmt.Errorf("encode payment: %w", err)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
+			($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)`, args...)
+		if isUniqueViolation(err) {
+			return payments.ErrDuplicate
+		}
+		if err != nil {
+			return fmt.Errorf("insert payment: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// Apply implements payments.Store. The guarded UPDATE (… AND version = FromVersion) takes the
+// row lock; a concurrent writer from the same version waits, then re-reads the row, finds the
+// version moved on and updates nothing: ErrConflict.
+func (s *Store) Apply(ctx context.Context, c payments.Change) error {
+	p := c.Payment
+	card, err := json.Marshal(p.Card)
+	if err != nil {
+		return err
+	}
+	auth, err := json.Marshal(p.Auth)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE payments SET state = $1, version = $2, result_code = $3, result_message = $4,
+			acquirer_state = $5, card = $6, auth = $7, updated_at = $8, authorized_at = $9, auth_expires_at = $10, expires_at = $11,
+			capture_state = $12, captured_minor = $13, refunded_minor = $14, captured_at = $15, close_reason = $16, closed_at = $17,
+			acquirer_due_at = $18, void_state = $19
+			WHERE payment_id = $20 AND client_id = $21 AND version = $22`,
+			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
+			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
+			string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt),
+			ms(p.AcquirerDueAt), string(p.VoidState),
+			p.ID, p.MerchantID, c.FromVersion)
+		if err != nil {
+			return fmt.Errorf("update payment: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return payments.ErrConflict
+		}
+		if t := c.NewTxn; t != nil {
+			details, err := json.Marshal(t.Details)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO transactions (txn_id, payment_id, client_id, txn_type, request_id, status,
+				currency, amount_minor, result_code, result_message, details, created_at, updated_at, due_at, internal)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+				t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
+				string(t.ResultCode), t.ResultMsg, string(details), ms(t.CreatedAt), ms(t.UpdatedAt), ms(t.DueAt), b2i(t.Internal))
+			if isUniqueViolation(err) {
+				return payments.ErrDuplicate
+			}
+			if err != nil {
+				return fmt.Errorf("insert transaction: %w", err)
+			}
+		}
+		if t := c.Txn; t != nil {
+			details, err := json.Marshal(t.Details)
+			if err != nil {
+				return err
+			}
+			// Only a transaction still in process changes: a final result is never rewritten.
+			tag, err := tx.Exec(ctx, `UPDATE transactions SET status = $1, result_code = $2, result_message = $3, details = $4,
+				updated_at = $5, due_at = $6 WHERE txn_id = $7 AND client_id = $8 AND status = 'PROCESSING'`,
+				string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
+			if err != nil {
+				return fmt.Errorf("update transaction: %w", err)
+			}
+			if tag.RowsAffected() != 1 {
+				return payments.ErrConflict
+			}
+		}
+		if err := insertEvent(ctx, tx, c.Event); err != nil {
+			return err
+		}
+		if o := c.Outbox; o != nil {
+			_, err := tx.Exec(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
+			if err != nil {
+				return fmt.Errorf("insert outbox: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func insertEvent(ctx context.Context, tx pgx.Tx, ev payments.Event) error {
+	_, err := tx.Exec(ctx, `INSERT INTO payment_events (payment_id, txn_id, op, from_state, to_state, result_code, at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		ev.PaymentID, ev.TxnID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At))
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// PaymentByID implements payments.Store.
+func (s *Store) PaymentByID(ctx context.Context, merchantID, paymentID string) (payments.Payment, error) {
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = $1 AND payment_id = $2`, merchantID, paymentID)
+}
+
+// PaymentByRequestID implements payments.Store.
+func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID string) (payments.Payment, error) {
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = $1 AND request_id = $2`, merchantID, requestID)
+}
+
+func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (payments.Payment, error) {
+	var (
+		p                                              payments.Payment
+		state, captureMode, code, acqState             string
+		currency, card, auth, order                    string
+		minor                                          int64
+		created, updated, authorized, authExp, expires int64
+		captureState, closeReason, voidState           string
+		capturedAt, closedAt, acqDue                   int64
+	)
+	err := s.pool.QueryRow(ctx, q, args...).Scan(&p.ID, &p.MerchantID, &p.RequestID, &state, &p.Version, &currency, &minor,
+		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires,
+		&captureState, &p.CapturedMinor, &p.RefundedMinor, &capturedAt, &closeReason, &closedAt, &acqDue, &voidState)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, payments.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("query payment: %w", err)
+	}
+	cur, ok := money.Lookup(currency)
+	if !ok {
+		return p, fmt.Errorf("payment %s: stored currency %q unknown", p.ID, currency)
+	}
+	p.Amount = money.Amount{Currency: cur, Minor: minor}
+	p.State, p.CaptureMode, p.ResultCode, p.AcquirerState = payments.State(state), payments.CaptureMode(captureMode), protocol.Code(code), payments.AcquirerState(acqState)
+	if err := json.Unmarshal([]byte(card), &p.Card); err != nil {
+		return p, fmt.Errorf("payment %s card: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(auth), &p.Auth); err != nil {
+		return p, fmt.Errorf("payment %s auth: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(order), &p.Order); err != nil {
+		return p, fmt.Errorf("payment %s order: %w", p.ID, err)
+	}
+	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = fromMS(created), fromMS(updated), fromMS(authorized), fromMS(authExp), fromMS(expires)
+	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(captureState), payments.CloseReason(closeReason), payments.VoidState(voidState)
+	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt = fromMS(capturedAt), fromMS(closedAt), fromMS(acqDue)
+	return p, nil
+}

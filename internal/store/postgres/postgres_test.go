@@ -1,0 +1,127 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/store/postgres"
+	"github.com/cardgate/cardgate/internal/store/storetest"
+)
+
+var _ store.Store = (*postgres.Store)(nil)
+
+// TestMigrationsRunOnceWhenInstancesStartAtOnce: three instances open one empty schema at once;
+// the advisory lock serializes the migrations and every instance ends up on the same schema.
+func TestMigrationsRunOnceWhenInstancesStartAtOnce(t *testing.T) {
+	u := freshSchema(t)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		stores []*postgres.Store
+	)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(context.Background(), u)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			stores = append(stores, s)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, s := range stores {
+		t.Cleanup(func() { s.Close() })
+	}
+	if t.Failed() {
+		return
+	}
+	var applied int
+	if err := stores[0].Pool().QueryRow(context.Background(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 3 {
+		t.Fatalf("migrations recorded %d times, want 3 (once each)", applied)
+	}
+	// Every instance works on the one schema.
+	m := storetest.Sandbox(t, stores[0])
+	for _, s := range stores {
+		if got, err := s.SandboxMerchant(context.Background()); err != nil || got.ClientID != m.ClientID {
+			t.Fatalf("instance sees %v (%v)", got.ClientID, err)
+		}
+	}
+	// A later start migrates nothing.
+	s := openAt(t, u)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInstancesShareTheOutbox: two stores (two pools, as two instances) on one schema, racing
+// to claim notifications, never lease one message twice.
+func TestInstancesShareTheOutbox(t *testing.T) {
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	storetest.ConcurrentClaims(t, a, b)
+}
+
+// TestInstancesCreateOnePayment: one paymentRequestId sent to two instances at once authorizes
+// once.
+func TestInstancesCreateOnePayment(t *testing.T) {
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	m := storetest.Sandbox(t, a)
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, 20)
+	)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			p := storetest.NewPayment(m, fmt.Sprintf("P%02d", i), "R-SAME")
+			errs[i] = s.CreatePayment(context.Background(), p, payments.Event{PaymentID: p.ID, Op: payments.OpCreate, To: p.State, At: p.CreatedAt})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d instances created the payment: %v", ok, errs)
+	}
+}
+
+// TestDescribeHidesThePassword: the banner and the logs never show the password.
+func TestDescribeHidesThePassword(t *testing.T) {
+	u, err := url.Parse(freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "s3cret-Pw") // the server trusts; the password is only carried
+	s := openAt(t, u.String())
+	d := s.Describe()
+	if strings.Contains(d, "s3cret-Pw") || !strings.Contains(d, "127.0.0.1") || !strings.Contains(d, "cg_test_") {
+		t.Fatalf("Describe: %q", d)
+	}
+	if _, err := postgres.Open(context.Background(), "postgres://u:s3cret-Pw@127.0.0.1:1/x?connect_timeout=1"); err == nil || strings.Contains(err.Error(), "s3cret-Pw") {
+		t.Fatalf("open error: %v", err)
+	}
+}

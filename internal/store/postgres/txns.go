@@ -1,0 +1,153 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cardgate/cardgate/internal/money"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+const txnColumns = `txn_id, payment_id, client_id, txn_type, request_id, status, currency, amount_minor,
+	result_code, result_message, details, created_at, updated_at, due_at, internal`
+
+func scanTxn(row pgx.Row) (payments.Txn, error) {
+	var (
+		t                                    payments.Txn
+		typ, status, currency, code, details string
+		minor, created, updated, due         int64
+		internal                             int
+	)
+	if err := row.Scan(&t.ID, &t.PaymentID, &t.MerchantID, &typ, &t.RequestID, &status, &currency, &minor, &code, &t.ResultMsg,
+		&details, &created, &updated, &due, &internal); err != nil {
+		return t, err
+	}
+	cur, ok := money.Lookup(currency)
+	if !ok {
+		return t, fmt.Errorf("transaction %s: stored currency %q unknown", t.ID, currency)
+	}
+	t.Type, t.Status, t.ResultCode = payments.TxnType(typ), payments.TxnStatus(status), protocol.Code(code)
+	t.Amount = money.Amount{Currency: cur, Minor: minor}
+	t.CreatedAt, t.UpdatedAt, t.DueAt = fromMS(created), fromMS(updated), fromMS(due)
+	t.Internal = internal == 1
+	if err := json.Unmarshal([]byte(details), &t.Details); err != nil {
+		return t, fmt.Errorf("transaction %s details: %w", t.ID, err)
+	}
+	return t, nil
+}
+
+func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.Txn, error) {
+	t, err := scanTxn(s.pool.QueryRow(ctx, q, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, payments.ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("query transaction: %w", err)
+	}
+	return t, nil
+}
+
+// TxnByRequestID implements payments.Store.
+func (s *Store) TxnByRequestID(ctx context.Context, merchantID string, typ payments.TxnType, requestID string) (payments.Txn, error) {
+	return s.queryTxn(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = $1 AND txn_type = $2 AND request_id = $3 AND internal = 0`,
+		merchantID, string(typ), requestID)
+}
+
+// TxnByID implements payments.Store.
+func (s *Store) TxnByID(ctx context.Context, merchantID string, typ payments.TxnType, txnID string) (payments.Txn, error) {
+	return s.queryTxn(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = $1 AND txn_type = $2 AND txn_id = $3`,
+		merchantID, string(typ), txnID)
+}
+
+// Txns implements payments.Store: oldest first, insertion order (seq) among equal times.
+func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = $1 AND payment_id = $2
+		ORDER BY created_at, seq`, merchantID, paymentID)
+	if err != nil {
+		return nil, fmt.Errorf("query transactions: %w", err)
+	}
+	defer rows.Close()
+	var out []payments.Txn
+	for rows.Next() {
+		t, err := scanTxn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Due implements payments.Store: the due work of every kind, earliest first (then by payment id,
+// in byte order as in SQLite). Each branch reads a partial index. An automatic payment approved
+// but not captured is due payments.AutoCaptureGrace after its approval (the instance that
+// approved it died before capturing).
+//
+// Due only lists: several instances may list the same work, and each piece is then done under
+// the payment's version guard (Apply), so one instance's change wins and the others' turn into
+// ErrConflict. No row is locked while the work talks to an acquirer.
+func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT 'EXPIRE', client_id, payment_id, '', expires_at FROM payments
+			WHERE state = 'PROCESSING' AND expires_at <= $1
+		UNION ALL
+		SELECT 'SETTLE', client_id, payment_id, '', acquirer_due_at FROM payments
+			WHERE state = 'PROCESSING' AND acquirer_due_at > 0 AND acquirer_due_at <= $1
+		UNION ALL
+		SELECT 'AUTO_VOID', client_id, payment_id, '', auth_expires_at FROM payments
+			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL') AND auth_expires_at <= $1
+		UNION ALL
+		SELECT CASE txn_type WHEN 'CAPTURE' THEN 'CAPTURE_STATUS' ELSE 'REFUND_STATUS' END, client_id, payment_id, txn_id, due_at
+			FROM transactions WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= $1
+		UNION ALL
+		SELECT 'VOID', client_id, payment_id, '', closed_at FROM payments
+			WHERE void_state = 'PENDING' AND closed_at <= $1
+		UNION ALL
+		SELECT 'AUTO_CAPTURE', client_id, payment_id, '', authorized_at + $3 FROM payments
+			WHERE state = 'SUCCESS' AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at <= $1 - $3
+		ORDER BY 5, 3
+		LIMIT $2`, ms(t), limit, payments.AutoCaptureGrace.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("query due work: %w", err)
+	}
+	defer rows.Close()
+	var out []payments.Due
+	for rows.Next() {
+		var (
+			d    payments.Due
+			kind string
+			due  int64
+		)
+		if err := rows.Scan(&kind, &d.MerchantID, &d.PaymentID, &d.TxnID, &due); err != nil {
+			return nil, err
+		}
+		d.Kind, d.At = payments.DueKind(kind), fromMS(due)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ClockOffset returns the sandbox clock's offset, shared by every instance on this store.
+func (s *Store) ClockOffset(ctx context.Context) (time.Duration, error) {
+	var offset int64
+	if err := s.pool.QueryRow(ctx, `SELECT offset_ms FROM sandbox_clock WHERE id = 1`).Scan(&offset); err != nil {
+		return 0, fmt.Errorf("read clock offset: %w", err)
+	}
+	return time.Duration(offset) * time.Millisecond, nil
+}
+
+// SetClockOffset moves the sandbox clock's offset forward (never back), atomically with respect
+// to other instances moving it.
+func (s *Store) SetClockOffset(ctx context.Context, d time.Duration) error {
+	_, err := s.pool.Exec(ctx, `UPDATE sandbox_clock SET offset_ms = GREATEST(offset_ms, $1) WHERE id = 1`, d.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("set clock offset: %w", err)
+	}
+	return nil
+}
