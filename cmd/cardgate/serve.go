@@ -19,9 +19,9 @@ import (
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
-	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/store"
 )
 

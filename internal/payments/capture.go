@@ -49,11 +49,24 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 		return Txn{}, Payment{}, illegal("captureAmount.value", "must equal the authorized amount %s: partial capture is not supported", p.Amount.Value())
 	}
 	t, p, err := s.capture(ctx, p, req.CaptureRequestID, amount, false)
-	if errors.Is(err, ErrDuplicate) {
-		// A concurrent capture with the same request id won; answer as its replay.
-		t, p, err, _ = s.replayTxn(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount)
+	if err != nil {
+		return s.lostRace(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount, err)
 	}
-	return t, p, err
+	return t, p, nil
+}
+
+// lostRace answers a capture or refund that failed to reserve: if a concurrent request with the
+// same request id got in first (the refusal came from its reservation, or the insert hit its
+// id), the answer is that request's, as for any replay; otherwise the error stands.
+func (s *Service) lostRace(ctx context.Context, m Merchant, typ TxnType, requestID, paymentID string, amount money.Amount, err error) (Txn, Payment, error) {
+	var refusal *protocol.Error
+	if !errors.Is(err, ErrDuplicate) && !errors.As(err, &refusal) {
+		return Txn{}, Payment{}, err
+	}
+	if t, p, rerr, found := s.replayTxn(ctx, m, typ, requestID, paymentID, amount); found {
+		return t, p, rerr
+	}
+	return Txn{}, Payment{}, err
 }
 
 // replayTxn answers a capture or refund whose request id is known: its current state when the

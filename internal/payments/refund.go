@@ -80,13 +80,8 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 		next.RefundedMinor += amount.Minor
 		return step{op: OpRefund, next: next, newTxn: &t}, nil
 	})
-	if errors.Is(err, ErrDuplicate) {
-		// A concurrent refund with the same request id won; answer as its replay.
-		t, p, err, _ := s.replayTxn(ctx, m, TxnRefund, req.RefundRequestID, req.PaymentID, amount)
-		return t, p, err
-	}
 	if err != nil {
-		return Txn{}, Payment{}, err
+		return s.lostRace(ctx, m, TxnRefund, req.RefundRequestID, req.PaymentID, amount, err)
 	}
 	return s.sendRefund(ctx, p, t)
 }

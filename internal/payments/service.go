@@ -58,7 +58,9 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 		cfg.AcquirerTimeout = 8 * time.Second
 	}
 	if cfg.DuplicateWait == 0 {
-		cfg.DuplicateWait = 5 * time.Second
+		// Long enough for the first request's acquirer call to end (it is bounded by
+		// AcquirerTimeout), short enough to answer before the SDKs' 15 s timeouts.
+		cfg.DuplicateWait = cfg.AcquirerTimeout + 2*time.Second
 	}
 	if cfg.AcquirerRetry == 0 {
 		cfg.AcquirerRetry = time.Minute
