@@ -18,9 +18,12 @@ import (
 	"github.com/cardgate/cardgate/internal/payments"
 )
 
-// Work is the due work and how to do it (payments.Service).
+// Work is the due work and how to do it (payments.Service). Work is claimed with a lease before
+// it runs, so several instances (and a sandbox clock advance) share it without running a piece
+// twice at once.
 type Work interface {
-	DueWork(ctx context.Context, t time.Time, limit int) ([]payments.Due, error)
+	ClaimWork(ctx context.Context, t time.Time, limit int) ([]payments.Due, error)
+	ReleaseWork(ctx context.Context, d payments.Due) error
 	RunDue(ctx context.Context, d payments.Due) error
 }
 
@@ -82,32 +85,39 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Notifications are the dispatcher's: it delivers them concurrently as they fall due.
-	return r.runUntil(ctx, r.clock.Now(), false)
+	return r.runUntil(ctx, r.clock.Now(), false, false)
 }
 
 // item is one piece of due work of either kind.
 type item struct {
-	at   time.Time
-	key  string
-	desc []any
-	run  func(ctx context.Context) error
+	at      time.Time
+	key     string
+	desc    []any
+	run     func(ctx context.Context) error
+	release func(ctx context.Context) // ends a claim taken on the item (nil for notifications)
 }
 
-// dueItems lists the work due at or before t, earliest first: the payments' work and, when asked,
-// the notifications' scheduled attempts.
-func (r *Runner) dueItems(ctx context.Context, t time.Time, withNotify bool) ([]item, error) {
-	work, err := r.work.DueWork(ctx, t, batch)
+// claim takes the payments' work due at or before t and, when asked, lists the notifications'
+// scheduled attempts, earliest first.
+func (r *Runner) claim(ctx context.Context, t time.Time, withNotify bool) ([]item, error) {
+	work, err := r.work.ClaimWork(ctx, t, batch)
 	if err != nil {
-		return nil, fmt.Errorf("list due work: %w", err)
+		return nil, fmt.Errorf("claim due work: %w", err)
 	}
 	items := make([]item, 0, len(work))
 	for _, d := range work {
 		items = append(items, item{at: d.At, key: fmt.Sprint(d), desc: []any{"kind", d.Kind, "paymentId", d.PaymentID},
-			run: func(ctx context.Context) error { return r.work.RunDue(ctx, d) }})
+			run: func(ctx context.Context) error { return r.work.RunDue(ctx, d) },
+			release: func(ctx context.Context) {
+				if err := r.work.ReleaseWork(ctx, d); err != nil {
+					r.log.WarnContext(ctx, "release due work", "paymentId", d.PaymentID, "err", err)
+				}
+			}})
 	}
 	if withNotify && r.notify != nil {
 		due, err := r.notify.DueNotifications(ctx, t, batch)
 		if err != nil {
+			releaseAll(ctx, items)
 			return nil, fmt.Errorf("list due notifications: %w", err)
 		}
 		for _, n := range due {
@@ -119,42 +129,62 @@ func (r *Runner) dueItems(ctx context.Context, t time.Time, withNotify bool) ([]
 	return items, nil
 }
 
-// runUntil runs the work due at or before t in due order. In the sandbox the clock steps to each
-// item's due time first, so work runs "at" its time: a capture that finishes a minute after it
-// was sent is stamped a minute later, a notification retried at +2 minutes is signed then,
-// however far the clock jumps.
-func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify bool) (int, error) {
+func releaseAll(ctx context.Context, items []item) {
+	for _, it := range items {
+		if it.release != nil {
+			it.release(ctx)
+		}
+	}
+}
+
+// runUntil runs the work due at or before t. ordered (the sandbox clock) runs one item at a time
+// in due order, stepping the clock to each item's due time first, so work runs "at" its time: a
+// capture that finishes a minute after it was sent is stamped a minute later, a notification
+// retried at +2 minutes is signed then, however far the clock jumps. Otherwise every claimed item
+// runs, in due order, batch after batch.
+func (r *Runner) runUntil(ctx context.Context, t time.Time, withNotify, ordered bool) (int, error) {
 	// tried holds the items this pass already ran, whether they failed or not: an item listed again
 	// unchanged made no progress (its work failed, or succeeded without ceasing to be due), and
 	// running it again would spin the pass and starve the items after it. It waits for the next pass.
 	tried := map[string]bool{}
 	ran := 0
 	for ran < maxSteps {
-		items, err := r.dueItems(ctx, t, withNotify)
+		items, err := r.claim(ctx, t, withNotify)
 		if err != nil {
 			return ran, err
 		}
 		progressed := false
-		for _, it := range items {
+		for i, it := range items {
 			if tried[it.key] {
+				if it.release != nil {
+					it.release(ctx)
+				}
 				continue
 			}
 			tried[it.key] = true
 			if err := ctx.Err(); err != nil {
+				releaseAll(ctx, items[i:])
 				return ran, err
 			}
 			if r.sandbox != nil && it.at.After(r.clock.Now()) {
 				r.sandbox.SetOffset(it.at.Sub(r.wall.Now()))
 			}
-			if err := it.run(ctx); err != nil {
+			err := it.run(ctx)
+			if it.release != nil {
+				it.release(ctx)
+			}
+			if err != nil {
 				// Leave it for the next pass; one broken item must not stop the others.
 				r.log.ErrorContext(ctx, "due work failed", append(it.desc, "err", err)...)
 				continue
 			}
 			ran++
 			progressed = true
-			// Work may have made earlier work due (a capture after an approval): list again.
-			break
+			if ordered {
+				// Work may have made earlier work due (a capture after an approval): claim again.
+				releaseAll(ctx, items[i+1:])
+				break
+			}
 		}
 		if !progressed {
 			return ran, nil
@@ -179,7 +209,7 @@ func (r *Runner) Advance(ctx context.Context, d time.Duration) (time.Time, error
 		defer release()
 	}
 	target := r.clock.Now().Add(d)
-	if _, err := r.runUntil(ctx, target, true); err != nil {
+	if _, err := r.runUntil(ctx, target, true, true); err != nil {
 		return time.Time{}, err
 	}
 	r.sandbox.SetOffset(target.Sub(r.wall.Now()))

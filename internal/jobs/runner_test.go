@@ -48,7 +48,8 @@ func (w *fakeWork) add(it *item) {
 	w.pending = append(w.pending, it)
 }
 
-func (w *fakeWork) DueWork(_ context.Context, t time.Time, limit int) ([]payments.Due, error) {
+// ClaimWork lists the due items; one runner at a time uses a fakeWork, so no lease is needed.
+func (w *fakeWork) ClaimWork(_ context.Context, t time.Time, limit int) ([]payments.Due, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.lists++
@@ -82,6 +83,8 @@ func compareStrings(a, b string) int {
 	}
 	return 0
 }
+
+func (w *fakeWork) ReleaseWork(context.Context, payments.Due) error { return nil }
 
 func (w *fakeWork) RunDue(_ context.Context, d payments.Due) error {
 	w.mu.Lock()

@@ -139,9 +139,26 @@ func (s *Service) txnOf(ctx context.Context, p Payment, txnID string) (Txn, erro
 	return Txn{}, fmt.Errorf("transaction %s of payment %s: %w", txnID, p.ID, ErrNotFound)
 }
 
-// DueWork lists work due at or before t, earliest first.
+// WorkLease is how long a claim on a payment's due work lasts: far longer than one piece of work
+// takes (its acquirer call is bounded by AcquirerTimeout), short enough that the work of an
+// instance that died is taken up soon.
+const WorkLease = time.Minute
+
+// DueWork lists work due at or before t, earliest first, whoever holds it.
 func (s *Service) DueWork(ctx context.Context, t time.Time, limit int) ([]Due, error) {
 	return s.store.Due(ctx, t, limit)
+}
+
+// ClaimWork leases up to limit pieces of work due at or before t (the gateway clock) to this
+// caller. Leases run on the wall clock, which every instance shares.
+func (s *Service) ClaimWork(ctx context.Context, t time.Time, limit int) ([]Due, error) {
+	now := time.Now()
+	return s.store.ClaimWork(ctx, t, now, now.Add(WorkLease), limit)
+}
+
+// ReleaseWork gives up the lease on a payment's work.
+func (s *Service) ReleaseWork(ctx context.Context, d Due) error {
+	return s.store.ReleaseWork(ctx, d.PaymentID)
 }
 
 // Transactions lists a payment's captures, refunds and cancels.

@@ -38,12 +38,14 @@ type memStore struct {
 	outRefs  map[[2]string]bool // (notify type, ref)
 	// applyHook, when set, runs before each Apply (under no lock), to interleave tests with it.
 	applyHook func(c Change)
+	leases    map[string]time.Time // payment id → work lease end (wall clock)
 }
 
 func newMemStore() *memStore {
 	return &memStore{
 		payments: map[string]Payment{}, byReq: map[[2]string]string{},
 		txns: map[string]Txn{}, txnByReq: map[[3]string]string{}, outRefs: map[[2]string]bool{},
+		leases: map[string]time.Time{},
 	}
 }
 
@@ -300,6 +302,9 @@ func (s *memStore) Due(ctx context.Context, t time.Time, limit int) ([]Due, erro
 		if p.VoidState == VoidPending && ms(p.ClosedAt) <= at {
 			add(DueVoid, p, "", p.ClosedAt)
 		}
+		if p.State == StateSuccess && p.CaptureMode == CaptureAutomatic && p.Capture == CaptureNone && ms(p.AuthorizedAt)+AutoCaptureGrace.Milliseconds() <= at {
+			add(DueAutoCapture, p, "", p.AuthorizedAt.Add(AutoCaptureGrace))
+		}
 	}
 	for _, tx := range s.txns {
 		if tx.Status == TxnProcessing && ms(tx.DueAt) > 0 && ms(tx.DueAt) <= at {
@@ -317,6 +322,39 @@ func (s *memStore) Due(ctx context.Context, t time.Time, limit int) ([]Due, erro
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// ClaimWork leases the payments of the due work that no live lease holds, as the SQL stores do.
+func (s *memStore) ClaimWork(ctx context.Context, t, now, leaseUntil time.Time, limit int) ([]Due, error) {
+	all, err := s.Due(ctx, t, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Due
+	claimed := map[string]bool{}
+	for _, d := range all {
+		if len(out) == limit {
+			break
+		}
+		if !claimed[d.PaymentID] {
+			if until, held := s.leases[d.PaymentID]; held && until.After(now) {
+				continue
+			}
+			s.leases[d.PaymentID] = leaseUntil
+			claimed[d.PaymentID] = true
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (s *memStore) ReleaseWork(ctx context.Context, paymentID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leases, paymentID)
+	return nil
 }
 
 func (s *memStore) eventsOf(id string) []Event {

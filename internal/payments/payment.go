@@ -254,8 +254,14 @@ type Store interface {
 	// Txns lists a payment's transactions, oldest first.
 	Txns(ctx context.Context, merchantID, paymentID string) ([]Txn, error)
 
-	// Due lists work due at or before t, earliest first.
+	// Due lists work due at or before t, earliest first, leased or not.
 	Due(ctx context.Context, t time.Time, limit int) ([]Due, error)
+	// ClaimWork leases (until leaseUntil, by the wall clock) the payments of the work due at or
+	// before t (the gateway clock) that no live lease holds, and returns that work: several
+	// instances share it, and the work of one that dies returns when its lease runs out.
+	ClaimWork(ctx context.Context, t, now, leaseUntil time.Time, limit int) ([]Due, error)
+	// ReleaseWork ends a payment's work lease.
+	ReleaseWork(ctx context.Context, paymentID string) error
 }
 
 // Store errors.

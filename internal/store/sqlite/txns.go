@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/money"
@@ -90,28 +92,35 @@ var autoCaptureGrace = payments.AutoCaptureGrace.Milliseconds()
 
 // Due implements payments.Store: the due work of every kind, earliest first. Each branch reads
 // a partial index, so the query stays cheap however many finished payments the store holds.
+// Due implements payments.Store: the due work of every kind, earliest first, leased or not.
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due, error) {
+	return s.due(ctx, t, math.MaxInt64, limit)
+}
+
+// due lists the work due at or before t whose payment's work lease has run out by free.
+func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]payments.Due, error) {
 	at := ms(t)
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT 'EXPIRE', client_id, payment_id, '', expires_at FROM payments
-			WHERE state = 'PROCESSING' AND expires_at <= ?
+			WHERE state = 'PROCESSING' AND expires_at <= ? AND work_lease_until <= ?
 		UNION ALL
 		SELECT 'SETTLE', client_id, payment_id, '', acquirer_due_at FROM payments
-			WHERE state = 'PROCESSING' AND acquirer_due_at > 0 AND acquirer_due_at <= ?
+			WHERE state = 'PROCESSING' AND acquirer_due_at > 0 AND acquirer_due_at <= ? AND work_lease_until <= ?
 		UNION ALL
 		SELECT 'AUTO_VOID', client_id, payment_id, '', auth_expires_at FROM payments
-			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL') AND auth_expires_at <= ?
+			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL') AND auth_expires_at <= ? AND work_lease_until <= ?
 		UNION ALL
 		SELECT CASE txn_type WHEN 'CAPTURE' THEN 'CAPTURE_STATUS' ELSE 'REFUND_STATUS' END, client_id, payment_id, txn_id, due_at
 			FROM transactions WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= ?
+				AND payment_id IN (SELECT payment_id FROM payments WHERE work_lease_until <= ?)
 		UNION ALL
 		SELECT 'VOID', client_id, payment_id, '', closed_at FROM payments
-			WHERE void_state = 'PENDING' AND closed_at <= ?
+			WHERE void_state = 'PENDING' AND closed_at <= ? AND work_lease_until <= ?
 		UNION ALL
 		SELECT 'AUTO_CAPTURE', client_id, payment_id, '', authorized_at + ? FROM payments
-			WHERE state = 'SUCCESS' AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at + ? <= ?
+			WHERE state = 'SUCCESS' AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at + ? <= ? AND work_lease_until <= ?
 		ORDER BY 5, 3
-		LIMIT ?`, at, at, at, at, at, autoCaptureGrace, autoCaptureGrace, at, limit)
+		LIMIT ?`, at, free, at, free, at, free, at, free, at, free, autoCaptureGrace, autoCaptureGrace, at, free, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query due work: %w", err)
 	}
@@ -148,4 +157,68 @@ func (s *Store) SetClockOffset(ctx context.Context, d time.Duration) error {
 		return fmt.Errorf("set clock offset: %w", err)
 	}
 	return nil
+}
+
+// ClaimWork implements payments.Store: it leases the payments of the work due at or before t whose
+// lease has run out by now, and returns that work. SQLite has one writer at a time, so the guarded
+// UPDATE is the whole claim.
+func (s *Store) ClaimWork(ctx context.Context, t, now, leaseUntil time.Time, limit int) ([]payments.Due, error) {
+	items, err := s.due(ctx, t, now.UnixMilli(), limit)
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	ids := dueIDs(items)
+	args := []any{ms(leaseUntil)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, now.UnixMilli())
+	rows, err := s.db.QueryContext(ctx, `UPDATE payments SET work_lease_until = ?
+		WHERE payment_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) AND work_lease_until <= ?
+		RETURNING payment_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim due work: %w", err)
+	}
+	return claimed(rows, items)
+}
+
+// ReleaseWork implements payments.Store.
+func (s *Store) ReleaseWork(ctx context.Context, paymentID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE payments SET work_lease_until = 0 WHERE payment_id = ?`, paymentID)
+	return err
+}
+
+func dueIDs(items []payments.Due) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, d := range items {
+		if !seen[d.PaymentID] {
+			seen[d.PaymentID] = true
+			ids = append(ids, d.PaymentID)
+		}
+	}
+	return ids
+}
+
+// claimed keeps the items whose payment the claim leased.
+func claimed(rows *sql.Rows, items []payments.Due) ([]payments.Due, error) {
+	defer rows.Close()
+	got := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		got[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []payments.Due
+	for _, d := range items {
+		if got[d.PaymentID] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

@@ -54,6 +54,8 @@ func Run(t *testing.T, open Opener) {
 		{"OutboxManualResend", testOutboxManualResend},
 		{"OutboxAttemptTextIsStored", testOutboxAttemptTextIsStored},
 		{"ConcurrentClaims", func(t *testing.T, s store.Store) { ConcurrentClaims(t, s, s, s, s) }},
+		{"ClaimWork", testClaimWork},
+		{"ConcurrentWorkClaims", func(t *testing.T, s store.Store) { ConcurrentWorkClaims(t, s, s, s, s) }},
 		{"ClockOffsetNeverDecreases", testClockOffsetNeverDecreases},
 		{"AnotherMerchantSeesNothing", testAnotherMerchantSeesNothing},
 		{"PingDescribeClose", testPingDescribeClose},

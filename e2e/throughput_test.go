@@ -1,0 +1,357 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/rsa"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
+
+	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Pay throughput (README "Performance"): b.N payments with an approved card and automatic capture
+// (authorization and capture in every pay) through the real binary on SQLite, on PostgreSQL with
+// one instance and with two, against the protocol floor of a pay in the same run: an in-process
+// server that verifies the request signature, makes one durable SQLite commit and signs its
+// answer. The load is the same in every configuration: payWorkers goroutines, round-robin over the
+// instances, one client per instance. Run with
+//
+//	go test ./e2e -run '^$' -bench PayThroughput -benchtime 2000x
+
+const payWorkers = 16
+
+func BenchmarkPayThroughput(b *testing.B) {
+	b.Run("sqlite/instances=1", func(b *testing.B) {
+		benchGateways(b, 1, "--data", b.TempDir())
+	})
+	b.Run("postgres/instances=1", func(b *testing.B) {
+		benchGateways(b, 1, "--database", benchSchema(b))
+	})
+	b.Run("postgres/instances=2", func(b *testing.B) {
+		benchGateways(b, 2, "--database", benchSchema(b))
+	})
+	b.Run("baseline/minimal-server", benchMinimalServer)
+}
+
+// benchGateways initializes the store, starts n `cardgate serve` processes on it and measures.
+func benchGateways(b *testing.B, n int, storeArgs ...string) {
+	out, err := exec.Command(binary, append([]string{"init", "--json"}, storeArgs...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		b.Fatalf("cardgate init: %v\n%s", err, stderr)
+	}
+	var creds merchant.Credentials
+	if err := json.Unmarshal(out, &creds); err != nil {
+		b.Fatalf("init --json output %q: %v", out, err)
+	}
+	urls := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); urls[i], errs[i] = startBenchServer(b, storeArgs...) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	clients := make([]*client.Client, n)
+	for i, u := range urls {
+		clients[i] = benchClient(b, u, creds.ClientID, creds.MerchantPrivateKey, creds.GatewayPublicKey)
+	}
+	measurePays(b, clients)
+}
+
+// startBenchServer runs `cardgate serve` on a free port and returns its URL once it listens; the
+// process is stopped (SIGTERM) when the benchmark ends.
+func startBenchServer(tb testing.TB, storeArgs ...string) (string, error) {
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, storeArgs...)
+	cmd := exec.Command(binary, args...)
+	logs := &syncBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start serve: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		close(done)
+	}()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "cardgate listening on "); ok {
+				urlc <- strings.Fields(rest)[0]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u := <-urlc:
+		return u, nil
+	case <-done:
+		return "", fmt.Errorf("serve exited at start:\n%s", logs.Bytes())
+	case <-time.After(30 * time.Second):
+		return "", fmt.Errorf("serve did not start:\n%s", logs.Bytes())
+	}
+}
+
+// benchClient is one merchant client for one instance, with enough idle connections kept for
+// every worker to reuse its own.
+func benchClient(tb testing.TB, baseURL, clientID, privateKey, gatewayPublicKey string) *client.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	// Idle keep-alive connections would hold the server's graceful shutdown.
+	tb.Cleanup(tr.CloseIdleConnections) // runs before the server's stop: cleanups are LIFO
+	c, err := client.New(client.Config{BaseURL: baseURL, ClientID: clientID, PrivateKey: privateKey,
+		GatewayPublicKey: gatewayPublicKey, HTTPClient: &http.Client{Transport: tr, Timeout: 60 * time.Second}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// benchPayRequest is an approved card with automatic capture and no notify URL, so the outbox
+// stays out of the measurement.
+func benchPayRequest() *protocol.PayRequest {
+	req := payRequest("4242424242424242", "123")
+	req.PaymentRequestID = newRequestID("bench")
+	req.PaymentNotifyURL = ""
+	req.PaymentFactor.CaptureMode = "AUTOMATIC"
+	return req
+}
+
+// measurePays warms every client's connections, then sends b.N pays from payWorkers goroutines,
+// request i to clients[i%len(clients)], and reports pays/s and latency percentiles. Every answer
+// must be S.
+func measurePays(b *testing.B, clients []*client.Client) {
+	ctx := context.Background()
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
+	pay := func(c *client.Client) {
+		req := benchPayRequest()
+		resp, err := c.Pay(ctx, req)
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("pay %s: %w", req.PaymentRequestID, err))
+		case resp.Result.ResultStatus != "S":
+			fail(fmt.Errorf("pay %s answered %+v", req.PaymentRequestID, resp.Result))
+		}
+	}
+	// Warm-up, untimed: open connections and touch every path once.
+	var wg sync.WaitGroup
+	for w := range payWorkers {
+		wg.Add(1)
+		go func() { defer wg.Done(); pay(clients[w%len(clients)]) }()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	for range payWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t0 := time.Now()
+				pay(clients[i%len(clients)])
+				latencies[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		i := int(p * float64(len(latencies)-1))
+		return float64(latencies[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pays/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// benchSchema is freshSchema for a benchmark: an empty PostgreSQL schema, dropped afterwards.
+func benchSchema(tb testing.TB) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, postgresURL())
+	if err != nil {
+		tb.Fatalf("PostgreSQL at %s is required: %v", postgresURL(), err)
+	}
+	defer conn.Close(context.Background())
+	schema := fmt.Sprintf("cg_bench_%d_%d", time.Now().UnixNano(), rand.IntN(1_000_000))
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, postgresURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(postgresURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// benchMinimalServer measures the protocol floor of a pay: verify the request's RSA signature,
+// one durable SQLite commit (WAL, synchronous=NORMAL, as cardgate's store), sign the answer. Nothing else: no decoding rules, no payment state, no capture.
+func benchMinimalServer(b *testing.B) {
+	merchantKey, err := protocol.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	gatewayKey, err := protocol.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "floor.db")+"?"+q.Encode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	// One connection: writers queue in database/sql's pool. With more, concurrent BEGIN IMMEDIATEs
+	// wait in SQLite's busy handler, which sleeps in steps of up to 100 ms, and the floor measures
+	// that backoff instead (about 290 pays/s instead of 700 here).
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE payments (id INTEGER PRIMARY KEY, client_id TEXT NOT NULL,
+		request_time TEXT NOT NULL, body BLOB NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(minimalPayHandler(db, &merchantKey.PublicKey, gatewayKey))
+	b.Cleanup(srv.Close)
+
+	priv, err := protocol.EncodePrivateKeyPKCS8(merchantKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, err := protocol.EncodePublicKey(&gatewayKey.PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	measurePays(b, []*client.Client{benchClient(b, srv.URL, "SANDBOX_FLOOR", priv, pub)})
+}
+
+func minimalPayHandler(db *sql.DB, merchantPub *rsa.PublicKey, gatewayKey *rsa.PrivateKey) http.HandlerFunc {
+	var seq atomic.Int64
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		clientID, reqTime := r.Header.Get("client-id"), r.Header.Get("request-time")
+		sh, err := protocol.ParseSignatureHeader(r.Header.Get("signature"))
+		if err == nil {
+			err = protocol.Verify(merchantPub, protocol.SigningContent(r.Method, r.URL.Path, clientID, reqTime, body), sh.Signature)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		ctx := r.Context()
+		tx, err := db.BeginTx(ctx, nil)
+		if err == nil {
+			if _, err = tx.ExecContext(ctx, `INSERT INTO payments (client_id, request_time, body) VALUES (?,?,?)`, clientID, reqTime, body); err != nil {
+				_ = tx.Rollback()
+			} else {
+				err = tx.Commit()
+			}
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		var req struct {
+			PaymentRequestID string `json:"paymentRequestId"`
+		}
+		_ = json.Unmarshal(body, &req)
+		out, _ := json.Marshal(protocol.PayResponse{
+			Result:           protocol.SuccessResult(),
+			PaymentRequestID: req.PaymentRequestID,
+			PaymentID:        "FLOOR" + strconv.FormatInt(seq.Add(1), 10),
+		})
+		respTime := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		sig, err := protocol.Sign(gatewayKey, protocol.SigningContent(http.MethodPost, r.URL.Path, clientID, respTime, out))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.Header().Set("client-id", clientID)
+		w.Header().Set("response-time", respTime)
+		w.Header().Set("signature", protocol.SignatureHeader{KeyVersion: "1", Signature: sig}.String())
+		_, _ = w.Write(out)
+	}
+}
