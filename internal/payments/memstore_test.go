@@ -134,6 +134,7 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	next.Card, next.Auth, next.UpdatedAt, next.AuthorizedAt, next.AuthExpiresAt, next.ExpiresAt = p.Card, p.Auth, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt
 	next.Capture, next.CapturedMinor, next.RefundedMinor, next.CapturedAt, next.CloseReason, next.ClosedAt = p.Capture, p.CapturedMinor, p.RefundedMinor, p.CapturedAt, p.CloseReason, p.ClosedAt
 	next.AcquirerDueAt, next.VoidState = p.AcquirerDueAt, p.VoidState
+	next.ThreeDS, next.ChallengeToken, next.ChallengeAttempts, next.SealedCard = p.ThreeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard
 	if err := checkPayment(next, &cur); err != nil {
 		return err
 	}
@@ -355,6 +356,20 @@ func (s *memStore) ReleaseWork(ctx context.Context, paymentID string) error {
 	defer s.mu.Unlock()
 	delete(s.leases, paymentID)
 	return nil
+}
+
+func (s *memStore) PaymentByChallengeToken(ctx context.Context, token string) (Payment, error) {
+	if err := ctx.Err(); err != nil {
+		return Payment{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.payments {
+		if token != "" && p.ChallengeToken == token {
+			return p, nil
+		}
+	}
+	return Payment{}, ErrNotFound
 }
 
 func (s *memStore) eventsOf(id string) []Event {

@@ -43,6 +43,14 @@ type Payment struct {
 	// VoidState: the gateway owes the acquirer a void (PENDING) until the acquirer confirms it.
 	VoidState VoidState
 
+	// 3-D Secure: the outcome shown to merchants, the issuer page's key while a challenge is
+	// pending, the wrong codes entered so far, and the card sealed by the vault (number, expiry,
+	// CVV) that the authorization after the challenge needs — emptied with the authorization.
+	ThreeDS           ThreeDSDetails
+	ChallengeToken    string
+	ChallengeAttempts int
+	SealedCard        string
+
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	AuthorizedAt  time.Time // zero unless authorized
@@ -144,6 +152,17 @@ type CardSummary struct {
 	Category       string `json:"category,omitempty"`
 }
 
+// ThreeDSDetails is a payment's 3-D Secure authentication (antom-wire §5.4 ThreeDSResult).
+type ThreeDSDetails struct {
+	Mode            string `json:"mode,omitempty"` // CHALLENGE, FRICTIONLESS or MPI; empty without 3DS
+	Version         string `json:"version,omitempty"`
+	ECI             string `json:"eci,omitempty"`
+	CAVV            string `json:"cavv,omitempty"`
+	DSTransactionID string `json:"dsTransactionId,omitempty"`
+	Challenged      bool   `json:"challenged,omitempty"`
+	Authenticated   bool   `json:"authenticated,omitempty"`
+}
+
 // AuthDetails is what the acquirer answered.
 type AuthDetails struct {
 	AcquirerName          string `json:"acquirerName,omitempty"`
@@ -241,6 +260,9 @@ type Store interface {
 	CreatePayment(ctx context.Context, p Payment, ev Event) error
 	// Apply writes a guarded change; ErrConflict when the payment moved on meanwhile.
 	Apply(ctx context.Context, c Change) error
+	// PaymentByChallengeToken finds the payment whose 3-D Secure page has this key (any merchant:
+	// the unguessable token is the buyer's only credential); ErrNotFound otherwise.
+	PaymentByChallengeToken(ctx context.Context, token string) (Payment, error)
 	// PaymentByID and PaymentByRequestID return ErrNotFound for unknown ids and for ids of another
 	// merchant alike, so one merchant cannot learn about another's payments.
 	PaymentByID(ctx context.Context, merchantID, paymentID string) (Payment, error)

@@ -18,7 +18,8 @@ var _ payments.Store = (*Store)(nil)
 const paymentColumns = `payment_id, client_id, request_id, state, version, currency, amount_minor, capture_mode,
 	result_code, result_message, acquirer_state, card, auth, order_details,
 	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
-	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state`
+	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
+	threeds, challenge_token, challenge_attempts, sealed_card`
 
 func paymentArgs(p payments.Payment) ([]any, error) {
 	card, err := json.Marshal(p.Card)
@@ -33,10 +34,15 @@ func paymentArgs(p payments.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	threeDS, err := encodeThreeDS(p.ThreeDS)
+	if err != nil {
+		return nil, err
+	}
 	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
-		string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt), ms(p.AcquirerDueAt), string(p.VoidState)}, nil
+		string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt), ms(p.AcquirerDueAt), string(p.VoidState),
+		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
 }
 
 // CreatePayment implements payments.Store. Two instances inserting one (merchant,
@@ -49,7 +55,7 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
-			($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)`, args...)
+			($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31)`, args...)
 		if isUniqueViolation(err) {
 			return payments.ErrDuplicate
 		}
@@ -73,16 +79,20 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	if err != nil {
 		return err
 	}
+	threeDS, err := encodeThreeDS(p.ThreeDS)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE payments SET state = $1, version = $2, result_code = $3, result_message = $4,
 			acquirer_state = $5, card = $6, auth = $7, updated_at = $8, authorized_at = $9, auth_expires_at = $10, expires_at = $11,
 			capture_state = $12, captured_minor = $13, refunded_minor = $14, captured_at = $15, close_reason = $16, closed_at = $17,
-			acquirer_due_at = $18, void_state = $19
-			WHERE payment_id = $20 AND client_id = $21 AND version = $22`,
+			acquirer_due_at = $18, void_state = $19, threeds = $20, challenge_token = $21, challenge_attempts = $22, sealed_card = $23
+			WHERE payment_id = $24 AND client_id = $25 AND version = $26`,
 			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
 			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
 			string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt),
-			ms(p.AcquirerDueAt), string(p.VoidState),
+			ms(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard,
 			p.ID, p.MerchantID, c.FromVersion)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
@@ -151,6 +161,14 @@ func (s *Store) PaymentByID(ctx context.Context, merchantID, paymentID string) (
 	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = $1 AND payment_id = $2`, merchantID, paymentID)
 }
 
+// PaymentByChallengeToken implements payments.Store.
+func (s *Store) PaymentByChallengeToken(ctx context.Context, token string) (payments.Payment, error) {
+	if token == "" {
+		return payments.Payment{}, payments.ErrNotFound
+	}
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE challenge_token = $1`, token)
+}
+
 // PaymentByRequestID implements payments.Store.
 func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID string) (payments.Payment, error) {
 	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = $1 AND request_id = $2`, merchantID, requestID)
@@ -163,12 +181,14 @@ func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (paymen
 		currency, card, auth, order                    string
 		minor                                          int64
 		created, updated, authorized, authExp, expires int64
+		threeDS                                        string
 		captureState, closeReason, voidState           string
 		capturedAt, closedAt, acqDue                   int64
 	)
 	err := s.pool.QueryRow(ctx, q, args...).Scan(&p.ID, &p.MerchantID, &p.RequestID, &state, &p.Version, &currency, &minor,
 		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires,
-		&captureState, &p.CapturedMinor, &p.RefundedMinor, &capturedAt, &closeReason, &closedAt, &acqDue, &voidState)
+		&captureState, &p.CapturedMinor, &p.RefundedMinor, &capturedAt, &closeReason, &closedAt, &acqDue, &voidState,
+		&threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, payments.ErrNotFound
 	}
@@ -193,5 +213,19 @@ func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (paymen
 	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = fromMS(created), fromMS(updated), fromMS(authorized), fromMS(authExp), fromMS(expires)
 	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(captureState), payments.CloseReason(closeReason), payments.VoidState(voidState)
 	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt = fromMS(capturedAt), fromMS(closedAt), fromMS(acqDue)
+	if threeDS != "" {
+		if err := json.Unmarshal([]byte(threeDS), &p.ThreeDS); err != nil {
+			return p, fmt.Errorf("payment %s threeds: %w", p.ID, err)
+		}
+	}
 	return p, nil
+}
+
+// encodeThreeDS stores nothing for a payment without 3-D Secure.
+func encodeThreeDS(t payments.ThreeDSDetails) (string, error) {
+	if t == (payments.ThreeDSDetails{}) {
+		return "", nil
+	}
+	b, err := json.Marshal(t)
+	return string(b), err
 }
