@@ -77,6 +77,18 @@ type CardMetaData struct {
 	IsCardOnFile                bool   `json:"isCardOnFile,omitempty"`
 	NetworkTransactionID        string `json:"networkTransactionId,omitempty"`
 	SelectedCardBrand           string `json:"selectedCardBrand,omitempty"`
+	// MPIData is a 3-D Secure result the merchant obtained itself (an MPI): passed through, no
+	// challenge.
+	MPIData *MPIData `json:"mpiData,omitempty"`
+}
+
+// MPIData is a merchant-supplied 3-D Secure authentication.
+type MPIData struct {
+	ThreeDSVersion  string `json:"threeDSVersion,omitempty"`
+	ECI             string `json:"eci,omitempty"`
+	CAVV            string `json:"cavv,omitempty"`
+	DSTransactionID string `json:"dsTransactionId,omitempty"`
+	CredentialType  string `json:"credentialType,omitempty"`
 }
 
 // LogValue hides the card data from structured logs.

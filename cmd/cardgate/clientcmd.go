@@ -148,6 +148,7 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		capture := fs.String("capture-mode", "AUTOMATIC", "AUTOMATIC or MANUAL")
 		reqID := fs.String("request-id", "", "paymentRequestId (default: a new one)")
 		notify := fs.String("notify-url", "", "paymentNotifyUrl")
+		with3DS := fs.Bool("3ds", false, "request 3-D Secure (is3DSAuthentication): the answer carries the challenge page in normalUrl")
 		return func() (string, any, error) {
 			if *amount == "" {
 				*amount = "4200"
@@ -167,7 +168,7 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				PaymentRedirectURL: "https://merchant.example/return", PaymentNotifyURL: *notify,
 				PaymentFactor: &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: *capture},
 				PaymentMethod: &protocol.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: &protocol.CardMetaData{
-					CardNo: *cardNo, ExpiryMonth: (*expiry)[:2], ExpiryYear: (*expiry)[3:], CVV: *cvv,
+					CardNo: *cardNo, ExpiryMonth: (*expiry)[:2], ExpiryYear: (*expiry)[3:], CVV: *cvv, Is3DSAuthentication: *with3DS,
 					CardholderName: &protocol.UserName{FirstName: "Test", LastName: "Buyer"},
 				}},
 				Order: &protocol.Order{ReferenceOrderID: *reqID, OrderDescription: "cardgate CLI payment", OrderAmount: amt,

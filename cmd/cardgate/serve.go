@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/api"
+	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
@@ -23,6 +26,8 @@ import (
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/threeds"
+	"github.com/cardgate/cardgate/internal/vault"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +44,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
+		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key")
 		allow     cidrList
 	)
 	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable)")
@@ -107,7 +113,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock))
 	svc := payments.NewService(st, acq, payClock, log,
-		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake})
+		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake, PublicURL: base})
+	// The vault's keys come from configuration, never from the database they protect; the
+	// sandbox keeps a generated key in a file beside its data.
+	var keys *vault.Keyring
+	switch {
+	case *vaultKeys != "":
+		if keys, err = vault.ParseKeys(*vaultKeys); err != nil {
+			return fmt.Errorf("--vault-keys: %w", err)
+		}
+	case *mode == "sandbox":
+		if keys, err = vault.LoadOrCreateFile(filepath.Join(sf.data, "vault.key")); err != nil {
+			return fmt.Errorf("vault key file: %w", err)
+		}
+	default:
+		log.Warn("no --vault-keys: 3-D Secure is off (a challenge must keep the card sealed until it is authorized)")
+	}
+	if keys != nil {
+		svc.With3DS(threeds.Simulator{}, vaultText{keys})
+	}
 	apiCfg := api.Config{Notifications: notifications{st, dispatcher}, Observe: mets.ObserveAPI}
 	var runner *jobs.Runner
 	if offset != nil {
@@ -116,7 +140,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		runner = jobs.New(svc, payClock, log)
 	}
-	handler := withOps(api.New(svc, st, gw, wall, log, apiCfg), st, mets)
+	handler := withOps(api.New(svc, st, gw, wall, log, apiCfg), checkout.New(svc, log), st, mets)
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
 	go func() {
@@ -201,6 +225,25 @@ The same as JSON: cardgate init --json
 	return nil
 }
 
+// vaultText adapts the vault to the text columns the payments store keeps sealed data in.
+type vaultText struct{ *vault.Keyring }
+
+func (v vaultText) SealText(plaintext, aad []byte) (string, error) {
+	s, err := v.Seal(plaintext, aad)
+	if err != nil {
+		return "", err
+	}
+	return s.String(), nil
+}
+
+func (v vaultText) OpenText(text string, aad []byte) ([]byte, error) {
+	s, err := vault.ParseSealed(text)
+	if err != nil {
+		return nil, err
+	}
+	return v.Open(s, aad)
+}
+
 // cidrList is a repeatable --notify-allow flag.
 type cidrList []netip.Prefix
 
@@ -224,7 +267,7 @@ type notifications struct {
 // withOps serves the operator's endpoints beside the API: /healthz (the process answers),
 // /readyz (the store answers too) and /metrics. They are unsigned and outside the /ams and
 // /cardgate paths, so they cannot collide with an API.
-func withOps(api http.Handler, st store.Store, m *metrics.Metrics) http.Handler {
+func withOps(api, pages http.Handler, st store.Store, m *metrics.Metrics) http.Handler {
 	metricsHandler := m.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -244,6 +287,10 @@ func withOps(api http.Handler, st store.Store, m *metrics.Metrics) http.Handler 
 		case "/metrics":
 			metricsHandler.ServeHTTP(w, r)
 		default:
+			if strings.HasPrefix(r.URL.Path, checkout.Prefix) {
+				pages.ServeHTTP(w, r)
+				return
+			}
 			api.ServeHTTP(w, r)
 		}
 	})

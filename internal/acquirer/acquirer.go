@@ -24,6 +24,9 @@ type AuthRequest struct {
 	HolderName string
 	// AVSPresent says whether the merchant sent a billing address to check.
 	AVSPresent bool
+	// Authenticated says the buyer passed 3-D Secure (challenge, frictionless or the merchant's
+	// MPI): issuers that asked for authentication (soft declines) accept it then.
+	Authenticated bool
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.

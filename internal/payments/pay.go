@@ -65,6 +65,10 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 	if p.Order.NotifyURL == "" {
 		p.Order.NotifyURL = m.NotifyURL
 	}
+	challenge, err := s.threeDSFor(&p, cmd)
+	if err != nil {
+		return Payment{}, err
+	}
 	err = s.store.CreatePayment(ctx, p, Event{PaymentID: p.ID, Op: OpCreate, To: StateProcessing, ResultCode: p.ResultCode, At: now})
 	if errors.Is(err, ErrDuplicate) {
 		// A concurrent pay with the same request id won the insert; only it talks to the acquirer.
@@ -76,6 +80,10 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 	}
 	if err != nil {
 		return Payment{}, fmt.Errorf("pay: create payment: %w", err)
+	}
+	if challenge {
+		// The buyer goes to normalUrl; the authorization follows the code.
+		return p, nil
 	}
 	return s.authorize(ctx, p, cmd)
 }
@@ -131,14 +139,15 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 	ctx = context.WithoutCancel(ctx)
 	actx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
 	res, err := s.acquirer.Authorize(actx, acquirer.AuthRequest{
-		PaymentID:  p.ID,
-		MerchantID: p.MerchantID,
-		Amount:     cmd.Amount,
-		Card:       cmd.Card,
-		Expiry:     cmd.Expiry,
-		CVV:        cmd.CVV,
-		HolderName: cmd.HolderName,
-		AVSPresent: cmd.HasBilling,
+		PaymentID:     p.ID,
+		MerchantID:    p.MerchantID,
+		Amount:        cmd.Amount,
+		Card:          cmd.Card,
+		Expiry:        cmd.Expiry,
+		CVV:           cmd.CVV,
+		HolderName:    cmd.HolderName,
+		AVSPresent:    cmd.HasBilling,
+		Authenticated: p.ThreeDS.Authenticated,
 	})
 	cancel()
 	if err != nil {
@@ -146,6 +155,9 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 		// the expiry, and tell the merchant to inquire.
 		s.log.WarnContext(ctx, "acquirer call failed", "paymentId", p.ID, "acquirer", s.acquirer.Name(), "err", err)
 		res = acquirer.AuthResult{Outcome: acquirer.Pending, AcquirerName: s.acquirer.Name()}
+	}
+	if softDeclined(res) && cmd.Upgrade && s.auth != nil && !p.ThreeDS.Authenticated {
+		return s.upgradeToChallenge(ctx, p, cmd)
 	}
 
 	return s.recordAuth(ctx, p, res)
@@ -206,6 +218,10 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 		RefusalReasonRaw:      res.RefusalReasonRaw,
 	}
 	next.AcquirerDueAt = time.Time{}
+	if res.Outcome == acquirer.Approved || res.Outcome == acquirer.Declined {
+		// The authorization is done: the sealed card goes in the same transaction.
+		next.SealedCard, next.Order.NormalURL = "", ""
+	}
 	st := step{next: next, notify: s.paymentNotice}
 	switch res.Outcome {
 	case acquirer.Approved:

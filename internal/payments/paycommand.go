@@ -34,6 +34,11 @@ type PayCommand struct {
 	HasBilling  bool
 	ExpiresAt   time.Time
 	Order       OrderDetails
+	// 3-D Secure: requested (is3DSAuthentication), allowed as an upgrade of a soft decline
+	// (enableAuthenticationUpgrade, either spelling), or done by the merchant's own MPI.
+	Want3DS bool
+	Upgrade bool
+	MPI     *protocol.MPIData
 }
 
 // Key is what idempotency compares between a pay and its replay (design.md invariant 1).
@@ -323,10 +328,13 @@ func parseCard(m *protocol.CardMetaData, now time.Time, cmd *PayCommand) error {
 	}
 	cmd.HolderName = name
 	cmd.HasBilling = m.BillingAddress != nil && (m.BillingAddress.Address1 != "" || m.BillingAddress.ZipCode != "")
-	if m.Is3DSAuthentication {
-		// 3-D Secure arrives with its own issue; refusing is honest where approving without the
-		// requested authentication would not be.
-		return illegal(metaPath+".is3DSAuthentication", "3-D Secure is not available in this cardgate version; send false")
+	cmd.Want3DS = m.Is3DSAuthentication
+	cmd.Upgrade = m.EnableAuthenticationUpgrade || m.EnableAuthenticationUpgrate
+	if mpi := m.MPIData; mpi != nil {
+		if mpi.ECI == "" || mpi.CAVV == "" {
+			return illegal(metaPath+".mpiData", "must carry eci and cavv of the merchant's 3-D Secure authentication")
+		}
+		cmd.MPI = mpi
 	}
 	return nil
 }

@@ -295,7 +295,7 @@ func TestParsePayRequestLenient(t *testing.T) {
 		{"unknown fields", func(m jsonObj) {
 			m["someFutureField"] = jsonObj{"x": []any{1, 2}}
 			set(m, meta+".selectedCardBrand", "VISA")
-			set(m, meta+".mpiData", jsonObj{"eci": "05"})
+			set(m, meta+".mpiData", jsonObj{"eci": "05", "cavv": "AAABBB=="})
 		}, nil},
 		{"JPY has no decimals", func(m jsonObj) {
 			set(m, "paymentAmount", jsonObj{"currency": "JPY", "value": "4200"})

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/cardgate/cardgate/protocol"
@@ -39,6 +40,16 @@ func eci(brand string) string {
 	return "07"
 }
 
+// threeDSResultOf is the payment's 3-D Secure outcome, or the no-authentication ECI without it.
+func threeDSResultOf(p Payment) *protocol.ThreeDSResult {
+	t := p.ThreeDS
+	if t.Mode == "" {
+		return &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)}
+	}
+	return &protocol.ThreeDSResult{ThreeDSVersion: t.Version, ECI: t.ECI, CAVV: t.CAVV, DSTransactionID: t.DSTransactionID,
+		Challenged: t.Challenged, ThreeDSType: "INTERNAL"}
+}
+
 // resultInfoOf reports the card as soon as the payment exists (the seed's in-process answer shows
 // it too) and the acquirer's findings once it has answered.
 func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
@@ -52,7 +63,7 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 		HoldName:    p.Card.HolderName,
 		Fingerprint: p.Card.Fingerprint,
 		// Not authenticated yet: empty eci and cavv, as in the seed's in-process sample.
-		ThreeDSResult: &protocol.ThreeDSResult{},
+		ThreeDSResult: &protocol.ThreeDSResult{ThreeDSVersion: p.ThreeDS.Version},
 	}
 	if p.AcquirerState != AcquirerAnswered {
 		return info
@@ -60,7 +71,7 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 	info.IssuingCountry = p.Card.IssuingCountry
 	info.Funding = p.Card.Funding
 	info.PaymentMethodRegion = "GLOBAL"
-	info.ThreeDSResult = &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)}
+	info.ThreeDSResult = threeDSResultOf(p)
 	info.AVSResultRaw = p.Auth.AVSResult
 	info.CVVResultRaw = p.Auth.CVVResult
 	info.NetworkTransactionID = p.Auth.NetworkTransactionID
@@ -123,7 +134,7 @@ func authExpiryTime(p Payment) string {
 
 // PayResponseOf renders the pay answer for the payment's current state.
 func PayResponseOf(p Payment) protocol.PayResponse {
-	return protocol.PayResponse{
+	r := protocol.PayResponse{
 		Result:            answer(p),
 		PaymentRequestID:  p.RequestID,
 		PaymentID:         p.ID,
@@ -134,6 +145,14 @@ func PayResponseOf(p Payment) protocol.PayResponse {
 		PaymentResultInfo: resultInfoOf(p),
 		AcquirerInfo:      acquirerInfoOf(p),
 	}
+	if p.ChallengeOpen() {
+		// The buyer must pass the issuer's page first (seed 000: U with normalUrl).
+		r.NormalURL = p.Order.NormalURL
+		r.RedirectActionForm = &protocol.RedirectActionForm{Method: "GET", RedirectURL: p.Order.NormalURL}
+		form, _ := json.Marshal(map[string]string{"method": "GET", "paymentActionFormType": "RedirectActionForm", "redirectUrl": p.Order.NormalURL})
+		r.PaymentActionForm = string(form)
+	}
+	return r
 }
 
 // InquiryResponseOf renders inquiryPayment with the payment's transactions.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -41,6 +42,25 @@ type Config struct {
 	// OnOutbox, when set, is called after a commit that wrote a notification, so that delivery
 	// starts at once instead of at the dispatcher's next poll.
 	OnOutbox func()
+	// PublicURL is the base of every normalUrl (serve --public-url).
+	PublicURL string
+}
+
+// Authenticator is the 3-D Secure server (internal/threeds in the sandbox).
+type Authenticator interface {
+	// Challenge reports whether the issuer wants the buyer challenged.
+	Challenge(pan card.Number) bool
+	// CheckCode checks the code typed on the challenge page.
+	CheckCode(code string) bool
+	// Result is the outcome of a successful authentication.
+	Result(brand string) (version, eci, cavv, dsTransactionID string)
+}
+
+// Vault seals card data while a 3-D Secure challenge is pending (internal/vault): AES-256-GCM
+// under a per-record key; aad binds the sealed text to its payment.
+type Vault interface {
+	SealText(plaintext, aad []byte) (string, error)
+	OpenText(sealed string, aad []byte) ([]byte, error)
 }
 
 // Service runs payments.
@@ -50,6 +70,14 @@ type Service struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	cfg      Config
+	auth     Authenticator // nil: 3-D Secure requests are refused
+	vault    Vault
+}
+
+// With3DS enables 3-D Secure with an authenticator and a vault for the card data it holds.
+func (s *Service) With3DS(a Authenticator, v Vault) *Service {
+	s.auth, s.vault = a, v
+	return s
 }
 
 // NewService wires a service.

@@ -59,12 +59,16 @@ const (
 	OpRefundPending    Op = "REFUND_PENDING"    // the acquirer's answer is not in; ask again at the due time
 	OpLateAuthVoided   Op = "LATE_AUTH_VOIDED"  // an approval arrived after the payment closed: voided, not revived
 	OpVoidSent         Op = "VOID_SENT"         // the acquirer confirmed a void the gateway owed it
+	OpChallenge        Op = "CHALLENGE"         // the issuer wants the buyer challenged (3-D Secure): the page is open
+	OpChallengeRetry   Op = "CHALLENGE_RETRY"   // a wrong code was typed; attempts remain
+	OpAuthenticated    Op = "AUTHENTICATED"     // the right code was typed: the authorization is sent
+	OpNotAuthenticated Op = "NOT_AUTHENTICATED" // three wrong codes: the payment fails
 )
 
 // Ops lists every op, for tests that walk the table.
 var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
 	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
-	OpLateAuthVoided, OpVoidSent}
+	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated}
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
 // illegal and is refused, never ignored (Kill Bill's habit, style.md).
@@ -76,6 +80,11 @@ var transitions = map[Stage]map[Op]Stage{
 		OpAuthDeclined: StageDeclined,
 		OpCancel:       StageCancelled,
 		OpExpire:       StageExpired,
+		// 3-D Secure happens before the authorization, while the payment is in process.
+		OpChallenge:        StageProcessing,
+		OpChallengeRetry:   StageProcessing,
+		OpAuthenticated:    StageProcessing,
+		OpNotAuthenticated: StageDeclined,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

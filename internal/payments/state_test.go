@@ -17,7 +17,8 @@ var (
 		StageDeclined, StageExpired, StageCancelled, StageVoided}
 	allOps = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded,
 		OpCaptureFailed, OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded,
-		OpRefundFailed, OpRefundPending, OpLateAuthVoided, OpVoidSent}
+		OpRefundFailed, OpRefundPending, OpLateAuthVoided, OpVoidSent,
+		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated}
 )
 
 // wantTransitions is design.md's state machine written out independently of the transitions map:
@@ -27,6 +28,8 @@ var (
 //   - an approved payment is captured once, for the full amount; a capture the acquirer refuses
 //     leaves the authorization as it was; until captured it can be cancelled, and authExpiryTime
 //     voids it;
+//   - 3-D Secure happens while the payment is in process: a challenge opens, wrong codes are
+//     retried, the right code sends the authorization, three wrong codes decline the payment;
 //   - refunds attach to a captured payment only;
 //   - a payment that closed while the acquirer still owed its answer voids a late approval and
 //     stays closed; a closed payment whose authorization the gateway holds owes the acquirer a void.
@@ -35,11 +38,15 @@ var (
 var wantTransitions = map[Stage]map[Op]Stage{
 	StageNew: {OpCreate: StageProcessing},
 	StageProcessing: {
-		OpAuthPending:  StageProcessing,
-		OpAuthApproved: StageAuthorized,
-		OpAuthDeclined: StageDeclined,
-		OpCancel:       StageCancelled,
-		OpExpire:       StageExpired,
+		OpAuthPending:      StageProcessing,
+		OpAuthApproved:     StageAuthorized,
+		OpAuthDeclined:     StageDeclined,
+		OpCancel:           StageCancelled,
+		OpExpire:           StageExpired,
+		OpChallenge:        StageProcessing,
+		OpChallengeRetry:   StageProcessing,
+		OpAuthenticated:    StageProcessing,
+		OpNotAuthenticated: StageDeclined,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

@@ -118,6 +118,10 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 		return acquirer.AuthResult{}, err
 	}
 	b := BehaviourOf(req.Card)
+	if b.ThreeDS == ThreeDSSoftDecline && req.Authenticated {
+		// The issuer asked for authentication and got it (3DS-Retry).
+		b = Behaviour{Outcome: acquirer.Approved}
+	}
 	res := acquirer.AuthResult{
 		Outcome:               b.Outcome,
 		AcquirerName:          s.name,
