@@ -8,42 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/internal/payments"
-	"github.com/cardgate/cardgate/protocol"
+	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
 var _ payments.Store = (*Store)(nil)
 
-const paymentColumns = `payment_id, client_id, request_id, state, version, currency, amount_minor, capture_mode,
-	result_code, result_message, acquirer_state, card, auth, order_details,
-	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
-	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
-	threeds, challenge_token, challenge_attempts, sealed_card`
+const paymentColumns = rows.PaymentColumns
 
-func paymentArgs(p payments.Payment) ([]any, error) {
-	card, err := json.Marshal(p.Card)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := json.Marshal(p.Auth)
-	if err != nil {
-		return nil, err
-	}
-	order, err := json.Marshal(p.Order)
-	if err != nil {
-		return nil, err
-	}
-	threeDS, err := encodeThreeDS(p.ThreeDS)
-	if err != nil {
-		return nil, err
-	}
-	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
-		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
-		ms(p.CreatedAt), ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
-		string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt), ms(p.AcquirerDueAt), string(p.VoidState),
-		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
-}
+func paymentArgs(p payments.Payment) ([]any, error) { return rows.PaymentValues(p) }
 
 // CreatePayment implements payments.Store. Two instances inserting one (merchant,
 // paymentRequestId) at once: the unique index makes the second wait for the first and then fail
@@ -79,7 +52,7 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	if err != nil {
 		return err
 	}
-	threeDS, err := encodeThreeDS(p.ThreeDS)
+	threeDS, err := rows.ThreeDS(p.ThreeDS)
 	if err != nil {
 		return err
 	}
@@ -101,15 +74,12 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 			return payments.ErrConflict
 		}
 		if t := c.NewTxn; t != nil {
-			details, err := json.Marshal(t.Details)
+			vals, err := rows.TxnValues(*t)
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `INSERT INTO transactions (txn_id, payment_id, client_id, txn_type, request_id, status,
-				currency, amount_minor, result_code, result_message, details, created_at, updated_at, due_at, internal)
-				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
-				t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
-				string(t.ResultCode), t.ResultMsg, string(details), ms(t.CreatedAt), ms(t.UpdatedAt), ms(t.DueAt), b2i(t.Internal))
+			_, err = tx.Exec(ctx, `INSERT INTO transactions (`+rows.TxnColumns+`)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`, vals...)
 			if isUniqueViolation(err) {
 				return payments.ErrDuplicate
 			}
@@ -175,57 +145,13 @@ func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID st
 }
 
 func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (payments.Payment, error) {
-	var (
-		p                                              payments.Payment
-		state, captureMode, code, acqState             string
-		currency, card, auth, order                    string
-		minor                                          int64
-		created, updated, authorized, authExp, expires int64
-		threeDS                                        string
-		captureState, closeReason, voidState           string
-		capturedAt, closedAt, acqDue                   int64
-	)
-	err := s.pool.QueryRow(ctx, q, args...).Scan(&p.ID, &p.MerchantID, &p.RequestID, &state, &p.Version, &currency, &minor,
-		&captureMode, &code, &p.ResultMsg, &acqState, &card, &auth, &order, &created, &updated, &authorized, &authExp, &expires,
-		&captureState, &p.CapturedMinor, &p.RefundedMinor, &capturedAt, &closeReason, &closedAt, &acqDue, &voidState,
-		&threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard)
+	var row rows.PaymentScan
+	err := s.pool.QueryRow(ctx, q, args...).Scan(row.Targets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return p, payments.ErrNotFound
+		return payments.Payment{}, payments.ErrNotFound
 	}
 	if err != nil {
-		return p, fmt.Errorf("query payment: %w", err)
+		return payments.Payment{}, fmt.Errorf("query payment: %w", err)
 	}
-	cur, ok := money.Lookup(currency)
-	if !ok {
-		return p, fmt.Errorf("payment %s: stored currency %q unknown", p.ID, currency)
-	}
-	p.Amount = money.Amount{Currency: cur, Minor: minor}
-	p.State, p.CaptureMode, p.ResultCode, p.AcquirerState = payments.State(state), payments.CaptureMode(captureMode), protocol.Code(code), payments.AcquirerState(acqState)
-	if err := json.Unmarshal([]byte(card), &p.Card); err != nil {
-		return p, fmt.Errorf("payment %s card: %w", p.ID, err)
-	}
-	if err := json.Unmarshal([]byte(auth), &p.Auth); err != nil {
-		return p, fmt.Errorf("payment %s auth: %w", p.ID, err)
-	}
-	if err := json.Unmarshal([]byte(order), &p.Order); err != nil {
-		return p, fmt.Errorf("payment %s order: %w", p.ID, err)
-	}
-	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = fromMS(created), fromMS(updated), fromMS(authorized), fromMS(authExp), fromMS(expires)
-	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(captureState), payments.CloseReason(closeReason), payments.VoidState(voidState)
-	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt = fromMS(capturedAt), fromMS(closedAt), fromMS(acqDue)
-	if threeDS != "" {
-		if err := json.Unmarshal([]byte(threeDS), &p.ThreeDS); err != nil {
-			return p, fmt.Errorf("payment %s threeds: %w", p.ID, err)
-		}
-	}
-	return p, nil
-}
-
-// encodeThreeDS stores nothing for a payment without 3-D Secure.
-func encodeThreeDS(t payments.ThreeDSDetails) (string, error) {
-	if t == (payments.ThreeDSDetails{}) {
-		return "", nil
-	}
-	b, err := json.Marshal(t)
-	return string(b), err
+	return row.Payment()
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -10,37 +9,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/internal/payments"
-	"github.com/cardgate/cardgate/protocol"
+	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
-const txnColumns = `txn_id, payment_id, client_id, txn_type, request_id, status, currency, amount_minor,
-	result_code, result_message, details, created_at, updated_at, due_at, internal`
+const txnColumns = rows.TxnColumns
 
-func scanTxn(row pgx.Row) (payments.Txn, error) {
-	var (
-		t                                    payments.Txn
-		typ, status, currency, code, details string
-		minor, created, updated, due         int64
-		internal                             int
-	)
-	if err := row.Scan(&t.ID, &t.PaymentID, &t.MerchantID, &typ, &t.RequestID, &status, &currency, &minor, &code, &t.ResultMsg,
-		&details, &created, &updated, &due, &internal); err != nil {
-		return t, err
+func scanTxn(r pgx.Row) (payments.Txn, error) {
+	var row rows.TxnScan
+	if err := r.Scan(row.Targets()...); err != nil {
+		return payments.Txn{}, err
 	}
-	cur, ok := money.Lookup(currency)
-	if !ok {
-		return t, fmt.Errorf("transaction %s: stored currency %q unknown", t.ID, currency)
-	}
-	t.Type, t.Status, t.ResultCode = payments.TxnType(typ), payments.TxnStatus(status), protocol.Code(code)
-	t.Amount = money.Amount{Currency: cur, Minor: minor}
-	t.CreatedAt, t.UpdatedAt, t.DueAt = fromMS(created), fromMS(updated), fromMS(due)
-	t.Internal = internal == 1
-	if err := json.Unmarshal([]byte(details), &t.Details); err != nil {
-		return t, fmt.Errorf("transaction %s details: %w", t.ID, err)
-	}
-	return t, nil
+	return row.Txn()
 }
 
 func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.Txn, error) {
