@@ -46,7 +46,7 @@ type view struct {
 
 func viewOf(p payments.Payment) view {
 	v := view{
-		Amount: p.Amount.String(), Description: p.Order.Description, Card: p.Card.Masked, Brand: p.Card.Brand,
+		Amount: p.Amount.String(), Description: p.Order.Description, Card: "•••• " + p.Card.LastFour, Brand: p.Card.Brand,
 		ReturnURL: p.Order.RedirectURL, Open: p.ChallengeOpen(), AttemptsLeft: payments.MaxChallengeAttempts - p.ChallengeAttempts,
 	}
 	switch {

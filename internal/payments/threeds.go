@@ -145,7 +145,7 @@ func (s *Service) authorizeSealed(ctx context.Context, p Payment) (Payment, erro
 		return Payment{}, fmt.Errorf("decode sealed card of %s: %w", p.ID, err)
 	}
 	pan, err := card.ParseNumber(c.PAN)
-	c.PAN, c.CVV = "", ""
+	c.PAN = ""
 	if err != nil {
 		return Payment{}, fmt.Errorf("sealed card of %s: %w", p.ID, err)
 	}
