@@ -59,5 +59,5 @@ func freshSchema(t *testing.T) string {
 // 2,000 payments with captures and refunds while a random one is SIGKILLed and restarted; every
 // success is stored and notified, nothing is authorized or captured twice.
 func TestCrashPostgres(t *testing.T) {
-	crashRun(t, crashConfig{instances: 3, storeArgs: []string{"--database", freshSchema(t)}, payments: 2000, kills: 6, workers: 8})
+	crashRun(t, crashConfig{instances: 3, storeArgs: []string{"--database", freshSchema(t), "--data", t.TempDir()}, payments: 2000, kills: 6, workers: 8})
 }

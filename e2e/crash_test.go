@@ -52,9 +52,17 @@ func newInstance(t *testing.T, args ...string) *instance {
 	return in
 }
 
-// start runs the process and waits for its banner.
+// start runs the process and waits for its banner; it fails the test if the process does not
+// come up. Only the test's own goroutine may call it (it may call t.Fatal).
 func (in *instance) start() {
 	in.t.Helper()
+	if err := in.tryStart(); err != nil {
+		in.t.Fatal(err)
+	}
+}
+
+// tryStart runs the process and waits for its banner. Any goroutine may call it.
+func (in *instance) tryStart() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	args := append([]string{"serve", "--addr", in.addr}, in.args...)
@@ -63,7 +71,7 @@ func (in *instance) start() {
 	cmd.Stdout = pw
 	cmd.Stderr = in.logs
 	if err := cmd.Start(); err != nil {
-		in.t.Fatalf("start serve: %v", err)
+		return fmt.Errorf("start serve: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -85,12 +93,15 @@ func (in *instance) start() {
 	select {
 	case <-ready:
 	case <-done:
-		in.t.Fatalf("serve exited at start:\n%s", in.logs.Bytes())
-	case <-time.After(30 * time.Second):
-		in.t.Fatalf("serve did not start")
+		return fmt.Errorf("serve exited at start:\n%s", in.logs.Bytes())
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("serve did not start within 90 s:\n%s", in.logs.Bytes())
 	}
 	in.cmd, in.done = cmd, done
 	in.starts++
+	return nil
 }
 
 // kill sends sig and waits for the process to end.
@@ -183,7 +194,8 @@ func crashRun(t *testing.T, cfg crashConfig) {
 	for i, in := range insts {
 		c, err := client.New(client.Config{BaseURL: "http://" + in.addr, ClientID: creds.ClientID,
 			PrivateKey: creds.MerchantPrivateKey, GatewayPublicKey: creds.GatewayPublicKey,
-			HTTPClient: &http.Client{Timeout: 20 * time.Second}})
+			// Short: a call to an instance that is down or starting must give way to another.
+			HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,21 +217,29 @@ func crashRun(t *testing.T, cfg crashConfig) {
 	results := make([]outcome, cfg.payments)
 	var next atomic.Int64
 	stop := make(chan struct{})
-	killerDone := make(chan int)
+	type killerResult struct {
+		kills int
+		err   error
+	}
+	killerDone := make(chan killerResult, 1)
 	go func() {
 		kills := 0
-		defer func() { killerDone <- kills }()
 		for kills < cfg.kills {
 			select {
 			case <-stop:
+				killerDone <- killerResult{kills, nil}
 				return
 			case <-time.After(time.Duration(300+rand.IntN(500)) * time.Millisecond):
 			}
 			in := insts[rand.IntN(len(insts))]
 			in.kill(syscall.SIGKILL)
 			kills++
-			in.start()
+			if err := in.tryStart(); err != nil {
+				killerDone <- killerResult{kills, fmt.Errorf("restart after kill %d: %w", kills, err)}
+				return
+			}
 		}
+		killerDone <- killerResult{kills, nil}
 	}()
 	var workers sync.WaitGroup
 	var callErrs atomic.Int64
@@ -271,7 +291,11 @@ func crashRun(t *testing.T, cfg crashConfig) {
 	}
 	workers.Wait()
 	close(stop)
-	kills := <-killerDone
+	kr := <-killerDone
+	if kr.err != nil {
+		t.Fatal(kr.err)
+	}
+	kills := kr.kills
 
 	// Let the survivors (and restarted instances) finish the deliveries, then check.
 	for _, in := range insts {

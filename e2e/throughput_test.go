@@ -47,10 +47,10 @@ func BenchmarkPayThroughput(b *testing.B) {
 		benchGateways(b, 1, "--data", b.TempDir())
 	})
 	b.Run("postgres/instances=1", func(b *testing.B) {
-		benchGateways(b, 1, "--database", benchSchema(b))
+		benchGateways(b, 1, "--database", benchSchema(b), "--data", b.TempDir())
 	})
 	b.Run("postgres/instances=2", func(b *testing.B) {
-		benchGateways(b, 2, "--database", benchSchema(b))
+		benchGateways(b, 2, "--database", benchSchema(b), "--data", b.TempDir())
 	})
 	b.Run("baseline/minimal-server", benchMinimalServer)
 }

@@ -123,6 +123,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--vault-keys: %w", err)
 		}
 	case *mode == "sandbox":
+		if err := os.MkdirAll(sf.data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
 		if keys, err = vault.LoadOrCreateFile(filepath.Join(sf.data, "vault.key")); err != nil {
 			return fmt.Errorf("vault key file: %w", err)
 		}
