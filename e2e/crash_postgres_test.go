@@ -22,7 +22,7 @@ func postgresURL() string {
 }
 
 // freshSchema creates an empty schema for one test and returns a URL whose connections use it.
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

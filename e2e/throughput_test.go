@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
 
 	"github.com/cardgate/cardgate/client"
@@ -47,10 +45,10 @@ func BenchmarkPayThroughput(b *testing.B) {
 		benchGateways(b, 1, "--data", b.TempDir())
 	})
 	b.Run("postgres/instances=1", func(b *testing.B) {
-		benchGateways(b, 1, "--database", benchSchema(b), "--data", b.TempDir())
+		benchGateways(b, 1, "--database", freshSchema(b), "--data", b.TempDir())
 	})
 	b.Run("postgres/instances=2", func(b *testing.B) {
-		benchGateways(b, 2, "--database", benchSchema(b), "--data", b.TempDir())
+		benchGateways(b, 2, "--database", freshSchema(b), "--data", b.TempDir())
 	})
 	b.Run("baseline/minimal-server", benchMinimalServer)
 }
@@ -224,40 +222,6 @@ func measurePays(b *testing.B, clients []*client.Client) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pays/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-}
-
-// benchSchema is freshSchema for a benchmark: an empty PostgreSQL schema, dropped afterwards.
-func benchSchema(tb testing.TB) string {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, postgresURL())
-	if err != nil {
-		tb.Fatalf("PostgreSQL at %s is required: %v", postgresURL(), err)
-	}
-	defer conn.Close(context.Background())
-	schema := fmt.Sprintf("cg_bench_%d_%d", time.Now().UnixNano(), rand.IntN(1_000_000))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, postgresURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(postgresURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // benchMinimalServer measures the protocol floor of a pay: verify the request's RSA signature,
