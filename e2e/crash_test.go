@@ -194,8 +194,9 @@ func crashRun(t *testing.T, cfg crashConfig) {
 	for i, in := range insts {
 		c, err := client.New(client.Config{BaseURL: "http://" + in.addr, ClientID: creds.ClientID,
 			PrivateKey: creds.MerchantPrivateKey, GatewayPublicKey: creds.GatewayPublicKey,
-			// Short: a call to an instance that is down or starting must give way to another.
-			HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+			// Longer than a duplicate pay may wait for its first request (AcquirerTimeout + 2 s), so
+			// a replay gets its answer rather than a client timeout.
+			HTTPClient: &http.Client{Timeout: 15 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,6 +380,9 @@ func verify(t *testing.T, cfg crashConfig, insts []*instance, clients []*client.
 		cfg.instances, len(results), answeredS, captured, refunded, kills, starts(insts), callErrs, delivered, duplicates, lost, recv.total.Load())
 	if lost != 0 {
 		t.Errorf("%d payments answered S were never notified", lost)
+	}
+	if callErrs != 0 {
+		t.Errorf("%d calls never got an answer from any instance", callErrs)
 	}
 	if answeredS < len(results)/2 {
 		t.Errorf("only %d of %d payments answered S: the run proves little", answeredS, len(results))

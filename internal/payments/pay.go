@@ -98,6 +98,11 @@ func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, e
 	if p.State != StateProcessing || p.AcquirerState != AcquirerSent {
 		return p, nil
 	}
+	if s.clock.Now().Sub(p.UpdatedAt) > s.cfg.DuplicateWait {
+		// The request that sent it cannot still be waiting for the acquirer (its call is bounded
+		// by AcquirerTimeout): it died with its process. Waiting would only delay the answer.
+		return p, nil
+	}
 	// The first request is still talking to the acquirer: wait a little for its outcome so that
 	// a client retrying on a timeout gets the final answer rather than U.
 	deadline := time.Now().Add(s.cfg.DuplicateWait)
