@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,6 +16,13 @@ import (
 var _ payments.Store = (*Store)(nil)
 
 const paymentColumns = rows.PaymentColumns
+
+var (
+	updateSet = rows.SetClause(func(i int) string { return "$" + strconv.Itoa(i) })
+	// guard are the placeholders after the changed columns: payment id, client id, version.
+	guard = [3]string{"$" + strconv.Itoa(len(rows.PaymentChangeColumns)+1), "$" + strconv.Itoa(len(rows.PaymentChangeColumns)+2),
+		"$" + strconv.Itoa(len(rows.PaymentChangeColumns)+3)}
+)
 
 func paymentArgs(p payments.Payment) ([]any, error) { return rows.PaymentValues(p) }
 
@@ -44,29 +52,14 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 // version moved on and updates nothing: ErrConflict.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	p := c.Payment
-	card, err := json.Marshal(p.Card)
+	vals, err := rows.PaymentChangeValues(p)
 	if err != nil {
 		return err
 	}
-	auth, err := json.Marshal(p.Auth)
-	if err != nil {
-		return err
-	}
-	threeDS, err := rows.ThreeDS(p.ThreeDS)
-	if err != nil {
-		return err
-	}
+	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE payments SET state = $1, version = $2, result_code = $3, result_message = $4,
-			acquirer_state = $5, card = $6, auth = $7, updated_at = $8, authorized_at = $9, auth_expires_at = $10, expires_at = $11,
-			capture_state = $12, captured_minor = $13, refunded_minor = $14, captured_at = $15, close_reason = $16, closed_at = $17,
-			acquirer_due_at = $18, void_state = $19, threeds = $20, challenge_token = $21, challenge_attempts = $22, sealed_card = $23
-			WHERE payment_id = $24 AND client_id = $25 AND version = $26`,
-			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
-			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
-			string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt),
-			ms(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard,
-			p.ID, p.MerchantID, c.FromVersion)
+		tag, err := tx.Exec(ctx, `UPDATE payments SET `+updateSet+` WHERE payment_id = `+guard[0]+
+			` AND client_id = `+guard[1]+` AND version = `+guard[2], vals...)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}

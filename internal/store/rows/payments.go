@@ -6,6 +6,7 @@ package rows
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/money"
@@ -119,4 +120,44 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(s.captureState), payments.CloseReason(s.closeReason), payments.VoidState(s.voidState)
 	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt = FromMS(s.capturedAt), FromMS(s.closedAt), FromMS(s.acqDue)
 	return p, nil
+}
+
+// PaymentChangeColumns are the columns a transition may change, in the order of
+// PaymentChangeValues; identity, amount, capture mode, order and creation time never change.
+var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth",
+	"updated_at", "authorized_at", "auth_expires_at", "expires_at",
+	"capture_state", "captured_minor", "refunded_minor", "captured_at", "close_reason", "closed_at",
+	"acquirer_due_at", "void_state", "threeds", "challenge_token", "challenge_attempts", "sealed_card"}
+
+// PaymentChangeValues encodes a payment's changeable columns.
+func PaymentChangeValues(p payments.Payment) ([]any, error) {
+	card, err := json.Marshal(p.Card)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := json.Marshal(p.Auth)
+	if err != nil {
+		return nil, err
+	}
+	threeDS, err := ThreeDS(p.ThreeDS)
+	if err != nil {
+		return nil, err
+	}
+	return []any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
+		MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
+		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt),
+		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
+}
+
+// SetClause renders "col = <placeholder>, …" for PaymentChangeColumns, placeholder(i) giving the
+// dialect's i-th (1-based) parameter.
+func SetClause(placeholder func(i int) string) string {
+	var b strings.Builder
+	for i, c := range PaymentChangeColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = " + placeholder(i+1))
+	}
+	return b.String()
 }

@@ -15,6 +15,8 @@ var _ payments.Store = (*Store)(nil)
 
 const paymentColumns = rows.PaymentColumns
 
+var updateSet = rows.SetClause(func(int) string { return "?" })
+
 func paymentArgs(p payments.Payment) ([]any, error) { return rows.PaymentValues(p) }
 
 // CreatePayment implements payments.Store.
@@ -38,29 +40,14 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 // Apply implements payments.Store.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	p := c.Payment
-	card, err := json.Marshal(p.Card)
+	vals, err := rows.PaymentChangeValues(p)
 	if err != nil {
 		return err
 	}
-	auth, err := json.Marshal(p.Auth)
-	if err != nil {
-		return err
-	}
-	threeDS, err := rows.ThreeDS(p.ThreeDS)
-	if err != nil {
-		return err
-	}
+	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE payments SET state = ?, version = ?, result_code = ?, result_message = ?,
-			acquirer_state = ?, card = ?, auth = ?, updated_at = ?, authorized_at = ?, auth_expires_at = ?, expires_at = ?,
-			capture_state = ?, captured_minor = ?, refunded_minor = ?, captured_at = ?, close_reason = ?, closed_at = ?,
-			acquirer_due_at = ?, void_state = ?, threeds = ?, challenge_token = ?, challenge_attempts = ?, sealed_card = ?
-			WHERE payment_id = ? AND client_id = ? AND version = ?`,
-			string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
-			ms(p.UpdatedAt), ms(p.AuthorizedAt), ms(p.AuthExpiresAt), ms(p.ExpiresAt),
-			string(p.Capture), p.CapturedMinor, p.RefundedMinor, ms(p.CapturedAt), string(p.CloseReason), ms(p.ClosedAt),
-			ms(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard,
-			p.ID, p.MerchantID, c.FromVersion)
+		res, err := tx.ExecContext(ctx, `UPDATE payments SET `+updateSet+`
+			WHERE payment_id = ? AND client_id = ? AND version = ?`, vals...)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}
