@@ -480,7 +480,8 @@ func TestTimeoutCardSettles(t *testing.T) {
 	var inq *protocol.InquiryPaymentResponse
 	for {
 		inq = f.inquire(pay.PaymentID)
-		if inq.PaymentStatus != "PROCESSING" || time.Now().After(deadline) {
+		// The settlement approves, then captures in a following commit: wait for both.
+		if (inq.PaymentStatus != "PROCESSING" && hasCapture(inq)) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
