@@ -39,6 +39,16 @@ type PayCommand struct {
 	Want3DS bool
 	Upgrade bool
 	MPI     *protocol.MPIData
+
+	// TokenID is a saved card's cardToken (paymentMethod.paymentMethodId): the service fills Card,
+	// Expiry and HolderName from the vault. Hosted is a pay without card data: the buyer enters
+	// the card on the gateway's page. Tokenize asks for the approved card to be saved;
+	// TokenizeMode is the merchant's mode as sent.
+	TokenID      string
+	Hosted       bool
+	Tokenize     bool
+	TokenizeMode string
+	CardOnFile   bool
 }
 
 // Key is what idempotency compares between a pay and its replay (design.md invariant 1).

@@ -150,6 +150,13 @@ type CardSummary struct {
 	IssuingCountry string `json:"issuingCountry,omitempty"`
 	IssuerName     string `json:"issuerName,omitempty"`
 	Category       string `json:"category,omitempty"`
+	// Token is the cardToken: the saved card a payment was made with, or the one its approval
+	// saved. Tokenize records that the card is to be saved when approved (tokenizeMode ENABLED,
+	// tokenize: true, or the buyer's consent on the hosted page).
+	Token    string `json:"token,omitempty"`
+	Tokenize bool   `json:"tokenize,omitempty"`
+	// CardOnFile marks a payment with a saved card (isCardOnFile; no CVV).
+	CardOnFile bool `json:"cardOnFile,omitempty"`
 }
 
 // ThreeDSDetails is a payment's 3-D Secure authentication (antom-wire §5.4 ThreeDSResult).
@@ -189,6 +196,11 @@ type OrderDetails struct {
 	NormalURL        string `json:"normalUrl,omitempty"` // the 3-D Secure page, while a challenge is pending
 	OrderCurrency    string `json:"orderCurrency,omitempty"`
 	OrderMinor       int64  `json:"orderMinor,omitempty"`
+	// Hosted marks a payment whose card the buyer enters on the gateway's card page (pay without
+	// card data); NormalURL is that page until the card is in. TokenizeMode is the merchant's
+	// paymentMethodMetaData.tokenizeMode (ASKFORCONSENT shows the save-card box).
+	Hosted       bool   `json:"hosted,omitempty"`
+	TokenizeMode string `json:"tokenizeMode,omitempty"`
 }
 
 // Event is the audit row written with every transition.
@@ -229,6 +241,9 @@ type Change struct {
 	// its being still PROCESSING (ErrConflict otherwise).
 	NewTxn *Txn
 	Txn    *Txn
+	// NewToken is a card saved by this change (an approval with tokenization), inserted in the
+	// same transaction; ErrConflict if the merchant's buyer already has a token of that card.
+	NewToken *Token
 }
 
 // DueKind is a kind of time-driven work.
@@ -256,6 +271,7 @@ type Due struct {
 // Store persists payments. Implementations must make CreatePayment and Apply atomic with their
 // event and outbox rows.
 type Store interface {
+	TokenStore
 	// CreatePayment inserts a new payment with its creation event. It returns ErrDuplicate when
 	// the merchant already has a payment with that request id.
 	CreatePayment(ctx context.Context, p Payment, ev Event) error
