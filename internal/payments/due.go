@@ -34,7 +34,7 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 			s.log.WarnContext(ctx, "acquirer inquiry failed", "paymentId", p.ID, "err", err)
 			res = acquirer.AuthResult{Outcome: acquirer.Pending, RetryAfter: s.cfg.AcquirerRetry}
 		}
-		_, err = s.recordAuth(ctx, p, res)
+		_, err = s.recordAuth(ctx, p, res, nil)
 		return err
 	case DueCaptureStatus, DueRefundStatus:
 		return s.txnStatus(ctx, p, d.TxnID, now)

@@ -39,13 +39,14 @@ type memStore struct {
 	// applyHook, when set, runs before each Apply (under no lock), to interleave tests with it.
 	applyHook func(c Change)
 	leases    map[string]time.Time // payment id → work lease end (wall clock)
+	tokens    map[string]Token     // by token id
 }
 
 func newMemStore() *memStore {
 	return &memStore{
 		payments: map[string]Payment{}, byReq: map[[2]string]string{},
 		txns: map[string]Txn{}, txnByReq: map[[3]string]string{}, outRefs: map[[2]string]bool{},
-		leases: map[string]time.Time{},
+		leases: map[string]time.Time{}, tokens: map[string]Token{},
 	}
 }
 
@@ -126,12 +127,12 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	if c.Payment.Version != c.FromVersion+1 {
 		return fmt.Errorf("change of payment %s from version %d to %d", cur.ID, c.FromVersion, c.Payment.Version)
 	}
-	// The columns the SQLite UPDATE sets; the rest (ids, amount, capture mode, order, creation
-	// time) are never rewritten.
+	// The columns the SQLite UPDATE sets; the rest (ids, amount, capture mode, creation time) are
+	// never rewritten.
 	next := cur
 	p := c.Payment
 	next.State, next.Version, next.ResultCode, next.ResultMsg, next.AcquirerState = p.State, p.Version, p.ResultCode, p.ResultMsg, p.AcquirerState
-	next.Card, next.Auth, next.UpdatedAt, next.AuthorizedAt, next.AuthExpiresAt, next.ExpiresAt = p.Card, p.Auth, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt
+	next.Card, next.Auth, next.Order, next.UpdatedAt, next.AuthorizedAt, next.AuthExpiresAt, next.ExpiresAt = p.Card, p.Auth, p.Order, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt
 	next.Capture, next.CapturedMinor, next.RefundedMinor, next.CapturedAt, next.CloseReason, next.ClosedAt = p.Capture, p.CapturedMinor, p.RefundedMinor, p.CapturedAt, p.CloseReason, p.ClosedAt
 	next.AcquirerDueAt, next.VoidState = p.AcquirerDueAt, p.VoidState
 	next.ThreeDS, next.ChallengeToken, next.ChallengeAttempts, next.SealedCard = p.ThreeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard
@@ -173,6 +174,18 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	}
 	if o := c.Outbox; o != nil && s.outRefs[[2]string{o.NotifyType, o.Ref}] {
 		return fmt.Errorf("memstore: UNIQUE outbox (%s, %s)", o.NotifyType, o.Ref)
+	}
+	if t := c.NewToken; t != nil {
+		// UNIQUE (token id) and UNIQUE (merchant, buyer, fingerprint), as migration 00006.
+		if _, dup := s.tokens[t.ID]; dup {
+			return ErrConflict
+		}
+		for _, o := range s.tokens {
+			if o.MerchantID == t.MerchantID && o.BuyerID == t.BuyerID && o.Card.Fingerprint == t.Card.Fingerprint {
+				return ErrConflict
+			}
+		}
+		s.tokens[t.ID] = *t
 	}
 
 	s.payments[cur.ID] = next
@@ -430,3 +443,30 @@ var _ Store = (*memStore)(nil)
 
 // protocolCode is the wire code of err, as the API would answer it.
 func protocolCode(err error) protocol.Code { return protocol.Code(protocol.ResultOf(err).ResultCode) }
+
+func (s *memStore) TokenByID(ctx context.Context, merchantID, tokenID string) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[tokenID]
+	if !ok || t.MerchantID != merchantID {
+		return Token{}, ErrNotFound
+	}
+	return t, nil
+}
+
+func (s *memStore) TokenByFingerprint(ctx context.Context, merchantID, buyerID, fingerprint string) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		if t.MerchantID == merchantID && t.BuyerID == buyerID && t.Card.Fingerprint == fingerprint {
+			return t, nil
+		}
+	}
+	return Token{}, ErrNotFound
+}

@@ -20,7 +20,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 	if req.PaymentRequestID != "" {
 		existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
 		if err == nil {
-			cmd, err := ParsePayRequest(req, existing.CreatedAt)
+			cmd, err := s.payCommand(ctx, m, req, existing.CreatedAt)
 			if err != nil {
 				return Payment{}, err
 			}
@@ -30,7 +30,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 			return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
 		}
 	}
-	cmd, err := ParsePayRequest(req, now)
+	cmd, err := s.payCommand(ctx, m, req, now)
 	if err != nil {
 		return Payment{}, err
 	}
@@ -47,17 +47,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		ResultCode:    protocol.CodePaymentInProcess,
 		ResultMsg:     "Payment is processing.",
 		AcquirerState: AcquirerSent,
-		Card: CardSummary{
-			Brand:       string(cmd.Card.Brand()),
-			Masked:      cmd.Card.Masked(),
-			BIN:         cmd.Card.BIN(),
-			LastFour:    cmd.Card.LastFour(),
-			ExpiryMonth: fmt.Sprintf("%02d", cmd.Expiry.Month),
-			ExpiryYear:  fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
-			Fingerprint: key.fingerprint,
-			HolderName:  cmd.HolderName,
-		},
-		Order:     cmd.Order,
+		Order:         cmd.Order,
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: cmd.ExpiresAt,
@@ -65,9 +55,19 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 	if p.Order.NotifyURL == "" {
 		p.Order.NotifyURL = m.NotifyURL
 	}
-	challenge, err := s.threeDSFor(&p, cmd)
-	if err != nil {
-		return Payment{}, err
+	var challenge bool
+	if cmd.Hosted {
+		// The buyer enters the card on the gateway's page; the pay answers U with its address.
+		p.Order.TokenizeMode = cmd.TokenizeMode
+		if err := s.openCardPage(&p); err != nil {
+			return Payment{}, fmt.Errorf("pay: open card page: %w", err)
+		}
+		challenge = true
+	} else {
+		p.Card = cardSummaryOf(m, cmd)
+		if challenge, err = s.threeDSFor(&p, cmd); err != nil {
+			return Payment{}, err
+		}
 	}
 	err = s.store.CreatePayment(ctx, p, Event{PaymentID: p.ID, Op: OpCreate, To: StateProcessing, ResultCode: p.ResultCode, At: now})
 	if errors.Is(err, ErrDuplicate) {
@@ -82,7 +82,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		return Payment{}, fmt.Errorf("pay: create payment: %w", err)
 	}
 	if challenge {
-		// The buyer goes to normalUrl; the authorization follows the code.
+		// The buyer goes to normalUrl; the authorization follows the card or the code.
 		return p, nil
 	}
 	return s.authorize(ctx, p, cmd)
@@ -124,17 +124,43 @@ func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, e
 	return p, nil
 }
 
-func keyOf(m Merchant, cmd PayCommand) payKey {
-	return payKey{
-		currency:    cmd.Amount.Currency.Code,
-		minor:       cmd.Amount.Minor,
-		fingerprint: card.Fingerprint(m.FingerprintKey, cmd.Card),
-		captureMode: cmd.CaptureMode,
+// payCommand validates a pay request and, for a saved card, opens its token. at is the time the
+// request is judged at (the original request's, for a replay).
+func (s *Service) payCommand(ctx context.Context, m Merchant, req *protocol.PayRequest, at time.Time) (PayCommand, error) {
+	cmd, err := ParsePayRequest(req, at)
+	if err != nil {
+		return cmd, err
 	}
+	if (cmd.Tokenize || (cmd.Hosted && cmd.TokenizeMode != "")) && s.vault == nil {
+		return cmd, illegal(metaPath+".tokenizeMode", "needs the gateway's card vault, which is off (serve --vault-keys)")
+	}
+	if cmd.TokenID == "" {
+		return cmd, nil
+	}
+	if err := s.resolveToken(ctx, m, &cmd, at); err != nil {
+		return cmd, err
+	}
+	if cmd.CVV != "" && !cvvShape(cmd.CVV, cmd.Card.Brand()) {
+		return cmd, illegal(metaPath+".cvv", "must be %d digits for this card", cvvLen(cmd.Card.Brand()))
+	}
+	return cmd, nil
+}
+
+func keyOf(m Merchant, cmd PayCommand) payKey {
+	k := payKey{currency: cmd.Amount.Currency.Code, minor: cmd.Amount.Minor, captureMode: cmd.CaptureMode}
+	if !cmd.Hosted {
+		// A hosted pay names no card: the card the buyer enters later is not part of its key.
+		k.fingerprint = card.Fingerprint(m.FingerprintKey, cmd.Card)
+	}
+	return k
 }
 
 func (p Payment) keyOf() payKey {
-	return payKey{currency: p.Amount.Currency.Code, minor: p.Amount.Minor, fingerprint: p.Card.Fingerprint, captureMode: p.CaptureMode}
+	k := payKey{currency: p.Amount.Currency.Code, minor: p.Amount.Minor, captureMode: p.CaptureMode}
+	if !p.Order.Hosted {
+		k.fingerprint = p.Card.Fingerprint
+	}
+	return k
 }
 
 func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Payment, error) {
@@ -165,13 +191,15 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 		return s.upgradeToChallenge(ctx, p, cmd)
 	}
 
-	return s.recordAuth(ctx, p, res)
+	return s.recordAuth(ctx, p, res, &cmd)
 }
 
 // recordAuth writes an acquirer's authorization answer: at pay time, or later for an answer that
 // was pending. An approval that arrives after the payment closed (cancelled or expired meanwhile)
-// is voided at the acquirer and never revives the payment (design.md "State machine").
-func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult) (Payment, error) {
+// is voided at the acquirer and never revives the payment (design.md "State machine"). cmd is the
+// card of an answer at pay time, which an approval saves as a token when asked to; a later
+// answer has no card any more, so it saves none.
+func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult, cmd *PayCommand) (Payment, error) {
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing {
 			// Cancelled or expired while the acquirer was deciding.
@@ -183,7 +211,18 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 			next.VoidState = VoidPending
 			return step{op: OpLateAuthVoided, next: next}, nil
 		}
-		return s.authStep(p, res), nil
+		st := s.authStep(p, res)
+		if st.op == OpAuthApproved && p.Card.Tokenize && p.Card.Token == "" && cmd != nil && s.vault != nil {
+			existing, tok, err := s.newToken(ctx, p, cmd, s.clock.Now())
+			if err != nil {
+				return step{}, fmt.Errorf("save card of %s: %w", p.ID, err)
+			}
+			st.next.Card.Token, st.newToken = existing, tok
+			if tok != nil {
+				st.next.Card.Token = tok.ID
+			}
+		}
+		return st, nil
 	})
 	switch {
 	case err != nil:

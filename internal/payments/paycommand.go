@@ -163,15 +163,53 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		cmd.ExpiresAt = t
 	}
 
-	if r.PaymentMethod.PaymentMethodID != "" && r.PaymentMethod.PaymentMethodMetaData == nil {
-		// Saved cards arrive with the tokenization work; until a token exists none is known, and an
-		// unknown token is answered like another merchant's (design.md "Tokens").
-		return cmd, illegal("paymentMethod.paymentMethodId", "is not a known card token")
+	meta := r.PaymentMethod.PaymentMethodMetaData
+	if err := parseTokenize(meta, &cmd); err != nil {
+		return cmd, err
 	}
-	if err := parseCard(r.PaymentMethod.PaymentMethodMetaData, now, &cmd); err != nil {
+	switch {
+	case r.PaymentMethod.PaymentMethodID != "":
+		// A saved card: the service opens the token; the request carries no card number and
+		// needs no CVV (isCardOnFile is optional, design.md "Tokens").
+		if err := maxLen("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, 128); err != nil {
+			return cmd, err
+		}
+		if meta != nil && meta.CardNo != "" {
+			return cmd, illegal(metaPath+".cardNo", "must not be sent with paymentMethod.paymentMethodId")
+		}
+		cmd.TokenID = r.PaymentMethod.PaymentMethodID
+		cmd.CardOnFile = true
+		cmd.Tokenize = false // already saved
+		if meta != nil {
+			cmd.CVV = meta.CVV // checked against the brand once the token is open
+		}
+		return cmd, parseAuthentication(meta, &cmd)
+	case hostedRequest(meta):
+		// No card data: the buyer enters the card on the gateway's hosted page (seeds 001-07,
+		// 002-11, 002-23).
+		cmd.Hosted = true
+		return cmd, parseAuthentication(meta, &cmd)
+	}
+	if err := parseCard(meta, now, &cmd); err != nil {
 		return cmd, err
 	}
 	return cmd, nil
+}
+
+// parseAuthentication reads the 3-D Secure wishes of a pay.
+func parseAuthentication(m *protocol.CardMetaData, cmd *PayCommand) error {
+	if m == nil {
+		return nil
+	}
+	cmd.Want3DS = m.Is3DSAuthentication
+	cmd.Upgrade = m.EnableAuthenticationUpgrade || m.EnableAuthenticationUpgrate
+	if mpi := m.MPIData; mpi != nil {
+		if mpi.ECI == "" || mpi.CAVV == "" {
+			return illegal(metaPath+".mpiData", "must carry eci and cavv of the merchant's 3-D Secure authentication")
+		}
+		cmd.MPI = mpi
+	}
+	return nil
 }
 
 func parseAmount(path string, a *protocol.Amount) (money.Amount, error) {
@@ -338,15 +376,7 @@ func parseCard(m *protocol.CardMetaData, now time.Time, cmd *PayCommand) error {
 	}
 	cmd.HolderName = name
 	cmd.HasBilling = m.BillingAddress != nil && (m.BillingAddress.Address1 != "" || m.BillingAddress.ZipCode != "")
-	cmd.Want3DS = m.Is3DSAuthentication
-	cmd.Upgrade = m.EnableAuthenticationUpgrade || m.EnableAuthenticationUpgrate
-	if mpi := m.MPIData; mpi != nil {
-		if mpi.ECI == "" || mpi.CAVV == "" {
-			return illegal(metaPath+".mpiData", "must carry eci and cavv of the merchant's 3-D Secure authentication")
-		}
-		cmd.MPI = mpi
-	}
-	return nil
+	return parseAuthentication(m, cmd)
 }
 
 func cvvLen(b card.Brand) int {

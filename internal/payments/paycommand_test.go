@@ -401,7 +401,21 @@ func rejectCases() []rejectCase {
 		missing("env.terminalType", "env.terminalType"),
 		missing("env.clientIp", "env.clientIp"),
 		{"missing env everywhere", func(m jsonObj) { del(m, "env"); del(m, "order.env") }, param, "env.terminalType"},
-		missing(meta, meta+".cardNo"),
+		// Without paymentMethodMetaData the pay is hosted (accepted, TestParsePayRequestHosted);
+		// card data that is partly there is a server-to-server pay missing a field.
+		{"card data without cardNo", func(m jsonObj) { del(m, meta+".cardNo"); del(m, meta+".cvv") }, param, meta + ".cardNo"},
+		{"only a cardholderName", func(m jsonObj) {
+			del(m, meta+".cardNo")
+			del(m, meta+".cvv")
+			del(m, meta+".expiryMonth")
+			del(m, meta+".expiryYear")
+		}, param, meta + ".cardNo"},
+		setTo("tokenizeMode unknown", meta+".tokenizeMode", "ALWAYS", param, meta+".tokenizeMode"),
+		{"paymentMethodId with a cardNo", func(m jsonObj) { set(m, "paymentMethod.paymentMethodId", "ctk_x") }, param, meta + ".cardNo"},
+		{"paymentMethodId too long", func(m jsonObj) {
+			del(m, meta)
+			set(m, "paymentMethod.paymentMethodId", strings.Repeat("t", 129))
+		}, param, "paymentMethod.paymentMethodId"},
 		missing(meta+".cardNo", meta+".cardNo"),
 		missing(meta+".expiryYear", meta+".expiryYear"),
 		missing(meta+".expiryMonth", meta+".expiryMonth"),

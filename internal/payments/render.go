@@ -62,6 +62,7 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 		ExpiryYear:  p.Card.ExpiryYear,
 		HoldName:    p.Card.HolderName,
 		Fingerprint: p.Card.Fingerprint,
+		CardToken:   p.Card.Token,
 		// Not authenticated yet: empty eci and cavv, as in the seed's in-process sample.
 		ThreeDSResult: &protocol.ThreeDSResult{ThreeDSVersion: p.ThreeDS.Version},
 	}
@@ -89,11 +90,12 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 func cardInfoOf(p Payment) *protocol.CardInfo {
 	info := resultInfoOf(p)
 	if p.AcquirerState != AcquirerAnswered {
-		return &protocol.CardInfo{CardNo: info.CardNo, CardBrand: info.CardBrand}
+		return &protocol.CardInfo{CardNo: info.CardNo, CardBrand: info.CardBrand, CardToken: info.CardToken}
 	}
 	return &protocol.CardInfo{
 		CardNo:               info.CardNo,
 		CardBrand:            info.CardBrand,
+		CardToken:            info.CardToken,
 		IssuingCountry:       info.IssuingCountry,
 		Funding:              info.Funding,
 		PaymentMethodRegion:  info.PaymentMethodRegion,
@@ -145,8 +147,9 @@ func PayResponseOf(p Payment) protocol.PayResponse {
 		PaymentResultInfo: resultInfoOf(p),
 		AcquirerInfo:      acquirerInfoOf(p),
 	}
-	if p.ChallengeOpen() {
-		// The buyer must pass the issuer's page first (seed 000: U with normalUrl).
+	if p.PageOpen() {
+		// The buyer must pass the gateway's card page or the issuer's page first (seed 000: U
+		// with normalUrl).
 		r.NormalURL = p.Order.NormalURL
 		r.RedirectActionForm = &protocol.RedirectActionForm{Method: "GET", RedirectURL: p.Order.NormalURL}
 		form, _ := json.Marshal(map[string]string{"method": "GET", "paymentActionFormType": "RedirectActionForm", "redirectUrl": p.Order.NormalURL})

@@ -109,6 +109,8 @@ type step struct {
 	next Payment // the payment after the step; stage, version and times are set by commit
 	// newTxn is inserted, txn updated (both optional).
 	newTxn, txn *Txn
+	// newToken is a card saved by the step.
+	newToken *Token
 	// notify builds the notification the step owes the merchant, if any.
 	notify func(p Payment, txn *Txn) *OutboxMessage
 }
@@ -125,7 +127,7 @@ func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, erro
 	next.setStage(to)
 	next.Version = p.Version + 1
 	next.UpdatedAt = s.clock.Now()
-	ch := Change{Payment: next, FromVersion: p.Version, NewTxn: st.newTxn, Txn: st.txn}
+	ch := Change{Payment: next, FromVersion: p.Version, NewTxn: st.newTxn, Txn: st.txn, NewToken: st.newToken}
 	var txn *Txn
 	switch {
 	case st.newTxn != nil:

@@ -63,12 +63,13 @@ const (
 	OpChallengeRetry   Op = "CHALLENGE_RETRY"   // a wrong code was typed; attempts remain
 	OpAuthenticated    Op = "AUTHENTICATED"     // the right code was typed: the authorization is sent
 	OpNotAuthenticated Op = "NOT_AUTHENTICATED" // three wrong codes: the payment fails
+	OpCardEntered      Op = "CARD_ENTERED"      // the buyer entered the card on the hosted page; no challenge: the authorization is sent
 )
 
 // Ops lists every op, for tests that walk the table.
 var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
 	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
-	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated}
+	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered}
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
 // illegal and is refused, never ignored (Kill Bill's habit, style.md).
@@ -85,6 +86,8 @@ var transitions = map[Stage]map[Op]Stage{
 		OpChallengeRetry:   StageProcessing,
 		OpAuthenticated:    StageProcessing,
 		OpNotAuthenticated: StageDeclined,
+		// The hosted card page: the card arrives while the payment is in process.
+		OpCardEntered: StageProcessing,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

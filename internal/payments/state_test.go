@@ -18,7 +18,7 @@ var (
 	allOps = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded,
 		OpCaptureFailed, OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded,
 		OpRefundFailed, OpRefundPending, OpLateAuthVoided, OpVoidSent,
-		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated}
+		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered}
 )
 
 // wantTransitions is design.md's state machine written out independently of the transitions map:
@@ -30,6 +30,7 @@ var (
 //     voids it;
 //   - 3-D Secure happens while the payment is in process: a challenge opens, wrong codes are
 //     retried, the right code sends the authorization, three wrong codes decline the payment;
+//   - a hosted payment's card arrives from the buyer's page while it is in process;
 //   - refunds attach to a captured payment only;
 //   - a payment that closed while the acquirer still owed its answer voids a late approval and
 //     stays closed; a closed payment whose authorization the gateway holds owes the acquirer a void.
@@ -47,6 +48,7 @@ var wantTransitions = map[Stage]map[Op]Stage{
 		OpChallengeRetry:   StageProcessing,
 		OpAuthenticated:    StageProcessing,
 		OpNotAuthenticated: StageDeclined,
+		OpCardEntered:      StageProcessing,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

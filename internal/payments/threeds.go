@@ -2,8 +2,6 @@ package payments
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 
@@ -32,6 +30,7 @@ type sealedCard struct {
 	CVV        string `json:"cvv,omitempty"`
 	HolderName string `json:"holderName"`
 	HasBilling bool   `json:"hasBilling,omitempty"`
+	CardOnFile bool   `json:"cardOnFile,omitempty"`
 }
 
 // cardAAD binds sealed card data to its merchant and payment: moved to another row it cannot be
@@ -61,12 +60,16 @@ func (s *Service) threeDSFor(p *Payment, cmd PayCommand) (challenge bool, err er
 // openChallenge prepares p for the challenge page: an unguessable page token, the card sealed for
 // the authorization that follows, and the page's address as normalUrl.
 func (s *Service) openChallenge(p *Payment, cmd PayCommand) error {
-	tok := make([]byte, 24)
-	if _, err := rand.Read(tok); err != nil {
-		return err
+	if p.ChallengeToken == "" {
+		// A hosted payment keeps the token of its card page: the buyer's one link leads on.
+		tok, err := pageToken()
+		if err != nil {
+			return err
+		}
+		p.ChallengeToken = tok
 	}
 	raw, err := json.Marshal(sealedCard{PAN: cmd.Card.Digits(), Month: cmd.Expiry.Month, Year: cmd.Expiry.Year,
-		CVV: cmd.CVV, HolderName: cmd.HolderName, HasBilling: cmd.HasBilling})
+		CVV: cmd.CVV, HolderName: cmd.HolderName, HasBilling: cmd.HasBilling, CardOnFile: cmd.TokenID != ""})
 	if err != nil {
 		return err
 	}
@@ -75,7 +78,6 @@ func (s *Service) openChallenge(p *Payment, cmd PayCommand) error {
 	if err != nil {
 		return fmt.Errorf("seal card for 3-D Secure: %w", err)
 	}
-	p.ChallengeToken = base64.RawURLEncoding.EncodeToString(tok)
 	p.SealedCard = sealed
 	p.ChallengeAttempts = 0
 	p.AcquirerState = AcquirerNotSent
@@ -150,7 +152,7 @@ func (s *Service) authorizeSealed(ctx context.Context, p Payment) (Payment, erro
 		return Payment{}, fmt.Errorf("sealed card of %s: %w", p.ID, err)
 	}
 	return s.authorize(ctx, p, PayCommand{Amount: p.Amount, Card: pan, Expiry: card.Expiry{Year: c.Year, Month: c.Month},
-		CVV: c.CVV, HolderName: c.HolderName, HasBilling: c.HasBilling})
+		CVV: c.CVV, HolderName: c.HolderName, HasBilling: c.HasBilling, CardOnFile: c.CardOnFile})
 }
 
 // upgradeToChallenge turns a soft decline into a challenge when the merchant allowed it
