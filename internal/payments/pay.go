@@ -48,9 +48,9 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		ResultMsg:     "Payment is processing.",
 		AcquirerState: AcquirerSent,
 		Order:         cmd.Order,
-		CreatedAt: now,
-		UpdatedAt: now,
-		ExpiresAt: cmd.ExpiresAt,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		ExpiresAt:     cmd.ExpiresAt,
 	}
 	if p.Order.NotifyURL == "" {
 		p.Order.NotifyURL = m.NotifyURL

@@ -73,7 +73,9 @@ type tokenCard struct {
 
 // tokenAAD binds a token's envelope to its merchant and id: moved to another row or merchant, it
 // cannot be opened.
-func tokenAAD(merchantID, tokenID string) []byte { return []byte("token/" + merchantID + "/" + tokenID) }
+func tokenAAD(merchantID, tokenID string) []byte {
+	return []byte("token/" + merchantID + "/" + tokenID)
+}
 
 // Tokenize modes (paymentMethodMetaData.tokenizeMode).
 const (
