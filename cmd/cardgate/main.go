@@ -23,6 +23,7 @@ Usage:
   cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
   cardgate merchant set [--data DIR] --client-id ID --notify-url URL
+  cardgate vault rotate [--data DIR | --database URL] [--vault-keys KEYS] [--json]
 
 Calls to a running gateway (credentials: --client-id/--private-key/--gateway-public-key, the
 CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit 0 on S, 1 on F, 3 on U):
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return refundCmd(ctx, args[1:], stdout, stderr)
 	case "clock":
 		return clockCmd(ctx, args[1:], stdout, stderr)
+	case "vault":
+		return vaultCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

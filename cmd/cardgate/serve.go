@@ -116,24 +116,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake, PublicURL: base})
 	// The vault's keys come from configuration, never from the database they protect; the
 	// sandbox keeps a generated key in a file beside its data.
-	var keys *vault.Keyring
+	var keys *vault.Live
 	switch {
 	case *vaultKeys != "":
-		if keys, err = vault.ParseKeys(*vaultKeys); err != nil {
+		k, err := vault.ParseKeys(*vaultKeys)
+		if err != nil {
 			return fmt.Errorf("--vault-keys: %w", err)
 		}
+		keys = vault.Fixed(k)
 	case *mode == "sandbox":
 		if err := os.MkdirAll(sf.data, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
-		if keys, err = vault.LoadOrCreateFile(filepath.Join(sf.data, "vault.key")); err != nil {
+		// The key file is followed while serving: `cardgate vault rotate` puts a new key in it.
+		if keys, err = vault.LiveFile(filepath.Join(sf.data, "vault.key")); err != nil {
 			return fmt.Errorf("vault key file: %w", err)
 		}
 	default:
-		log.Warn("no --vault-keys: 3-D Secure is off (a challenge must keep the card sealed until it is authorized)")
+		log.Warn("no --vault-keys: 3-D Secure, saved cards and the hosted page's save-card are off (card data is kept only sealed)")
 	}
 	if keys != nil {
-		svc.With3DS(threeds.Simulator{}, vaultText{keys})
+		svc.With3DS(threeds.Simulator{}, keys)
 	}
 	apiCfg := api.Config{Notifications: notifications{st, dispatcher}, Observe: mets.ObserveAPI}
 	var runner *jobs.Runner
@@ -143,7 +146,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		runner = jobs.New(svc, payClock, log)
 	}
-	handler := withOps(api.New(svc, st, gw, wall, log, apiCfg), checkout.New(svc, log), st, mets)
+	handler := withOps(api.New(svc, st, gw, wall, log, apiCfg), checkout.New(svc, merchantsOf(st), *mode == "sandbox", log), st, mets)
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
 	go func() {
@@ -228,23 +231,19 @@ The same as JSON: cardgate init --json
 	return nil
 }
 
-// vaultText adapts the vault to the text columns the payments store keeps sealed data in.
-type vaultText struct{ *vault.Keyring }
-
-func (v vaultText) SealText(plaintext, aad []byte) (string, error) {
-	s, err := v.Seal(plaintext, aad)
-	if err != nil {
-		return "", err
+// merchantsOf finds the merchant of a payment for the buyer's pages.
+func merchantsOf(st store.Store) checkout.MerchantLookup {
+	return func(ctx context.Context, id string) (payments.Merchant, string, error) {
+		m, err := st.MerchantByClientID(ctx, id)
+		if err != nil {
+			return payments.Merchant{}, "", fmt.Errorf("merchant of a payment page: %w", err)
+		}
+		name := m.Name
+		if name == "" {
+			name = m.ClientID
+		}
+		return payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey, NotifyURL: m.NotifyURL}, name, nil
 	}
-	return s.String(), nil
-}
-
-func (v vaultText) OpenText(text string, aad []byte) ([]byte, error) {
-	s, err := vault.ParseSealed(text)
-	if err != nil {
-		return nil, err
-	}
-	return v.Open(s, aad)
 }
 
 // cidrList is a repeatable --notify-allow flag.
@@ -290,7 +289,7 @@ func withOps(api, pages http.Handler, st store.Store, m *metrics.Metrics) http.H
 		case "/metrics":
 			metricsHandler.ServeHTTP(w, r)
 		default:
-			if strings.HasPrefix(r.URL.Path, checkout.Prefix) {
+			if checkout.Handles(r.URL.Path) {
 				pages.ServeHTTP(w, r)
 				return
 			}

@@ -1,6 +1,7 @@
-// Package checkout serves the pages the buyer sees: the simulated issuer's 3-D Secure challenge
-// page behind normalUrl. Pages are plain HTML forms that work without JavaScript and load nothing
-// from elsewhere; the form field names are Antom's (the 3DS page posts otp).
+// Package checkout serves the pages the buyer sees behind normalUrl: the hosted card page and the
+// simulated issuer's 3-D Secure challenge page. Pages are plain HTML forms that work without
+// JavaScript and load nothing from elsewhere; the form field names are Antom's (the card page
+// posts cardNo, expiryMonth, expiryYear, cvv, cardholderName and saveCard; the 3DS page otp).
 package checkout
 
 import (
@@ -20,23 +21,41 @@ var templates embed.FS
 
 var pages = template.Must(template.ParseFS(templates, "templates/*.html"))
 
-// Challenges is what the challenge page needs of the payments service.
-type Challenges interface {
+// Service is what the pages need of the payments service.
+type Service interface {
 	ChallengePayment(ctx context.Context, token string) (payments.Payment, error)
 	SubmitCode(ctx context.Context, token, code string) (payments.Payment, error)
+	SubmitCard(ctx context.Context, m payments.Merchant, token string, f payments.CardForm) (payments.Payment, payments.FormErrors, error)
 }
 
-// Handler serves /threeds/{token}.
+// MerchantLookup finds the merchant a payment belongs to: the card page shows its name, and the
+// card's fingerprint is keyed per merchant.
+type MerchantLookup func(ctx context.Context, merchantID string) (m payments.Merchant, name string, err error)
+
+// Handler serves the buyer's pages: /checkout/{token} (the hosted card page) and
+// /threeds/{token} (the issuer's challenge). Both keys are the payment's one page token.
 type Handler struct {
-	svc Challenges
-	log *slog.Logger
+	svc       Service
+	merchants MerchantLookup
+	sandbox   bool
+	log       *slog.Logger
 }
 
-// New returns the page handler.
-func New(svc Challenges, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+// New returns the page handler. sandbox adds the test-card hints.
+func New(svc Service, merchants MerchantLookup, sandbox bool, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, merchants: merchants, sandbox: sandbox, log: log}
+}
 
-// Prefix is the path the challenge pages live under.
-const Prefix = "/threeds/"
+// Prefix is the path the challenge pages live under; CardPrefix the hosted card pages.
+const (
+	Prefix     = "/threeds/"
+	CardPrefix = "/checkout/"
+)
+
+// Handles reports whether path is one of the buyer's pages.
+func Handles(path string) bool {
+	return strings.HasPrefix(path, Prefix) || strings.HasPrefix(path, CardPrefix)
+}
 
 type view struct {
 	Title, Amount, Description, Card, Brand, Error, State, ReturnURL string
@@ -65,19 +84,33 @@ func viewOf(p payments.Payment) view {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Frame-Options", "DENY")
+	if token, ok := strings.CutPrefix(r.URL.Path, CardPrefix); ok {
+		if token == "" || strings.Contains(token, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.serveCard(w, r, token)
+		return
+	}
 	token, _ := strings.CutPrefix(r.URL.Path, Prefix)
 	if token == "" || strings.Contains(token, "/") {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		p, err := h.svc.ChallengePayment(r.Context(), token)
 		if err != nil {
 			h.fail(w, r, err)
+			return
+		}
+		if p.AwaitingCard() {
+			// The buyer has not entered the card yet: the card page comes first.
+			http.Redirect(w, r, CardPrefix+token, http.StatusSeeOther)
 			return
 		}
 		h.render(w, http.StatusOK, viewOf(p))
@@ -90,6 +123,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, err := h.svc.SubmitCode(r.Context(), token, strings.TrimSpace(r.PostForm.Get("otp")))
 		if err != nil {
 			h.fail(w, r, err)
+			return
+		}
+		if p.AwaitingCard() {
+			http.Redirect(w, r, CardPrefix+token, http.StatusSeeOther)
 			return
 		}
 		if p.ChallengeOpen() {
@@ -109,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, payments.ErrNotFound) {
-		h.render(w, http.StatusNotFound, view{Title: "Page not found", State: "This verification page does not exist or has expired."})
+		h.render(w, http.StatusNotFound, view{Title: "Page not found", State: "This payment page does not exist or has expired."})
 		return
 	}
 	h.log.ErrorContext(r.Context(), "challenge page", "err", err)

@@ -17,6 +17,7 @@ import (
 // Store is everything the gateway keeps.
 type Store interface {
 	payments.Store
+	payments.SealedStore
 	merchant.Store
 	keyring.Store
 	notify.Store

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // KeySize is the length of a KEK and of a data key: AES-256.
@@ -351,4 +352,48 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// RotateFile puts a fresh key at the front of the key file at path (it becomes current; the
+// older keys stay so that what they wrap still opens) and returns its id. The file is replaced
+// atomically, so a gateway following it (LiveFile) reads either the old keys or the new ones.
+func RotateFile(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	defer clear(raw)
+	if _, err := ParseKeys(string(raw)); err != nil {
+		return "", fmt.Errorf("vault: key file %s: %w", path, err)
+	}
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return "", fmt.Errorf("vault: generating a key id: %w", err)
+	}
+	kek, err := GenerateKEK("kek-" + time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(suffix))
+	if err != nil {
+		return "", err
+	}
+	first, err := EncodeKeys(kek)
+	clear(kek.Key)
+	if err != nil {
+		return "", err
+	}
+	line := first + "," + strings.TrimSpace(string(raw))
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("vault: rotating key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeSync(tmp, []byte(line+"\n")); err != nil {
+		return "", fmt.Errorf("vault: rotating key file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("vault: rotating key file: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync() // the rename itself must survive a crash
+		d.Close()
+	}
+	return kek.ID, nil
 }

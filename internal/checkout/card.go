@@ -1,0 +1,135 @@
+package checkout
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/internal/payments"
+)
+
+// cardView is what the hosted card page shows.
+type cardView struct {
+	Title, Merchant, Amount, Description, State, ReturnURL, Brand, Nonce string
+	Open, AskSave, Sandbox                                               bool
+	// Form echoes what the buyer typed after a refused post, except the security code, which is
+	// never sent back.
+	Form   payments.CardForm
+	Errors payments.FormErrors
+}
+
+func (h *Handler) cardViewOf(p payments.Payment, merchant string) cardView {
+	v := cardView{Merchant: merchant, Amount: p.Amount.String(), Description: p.Order.Description, ReturnURL: p.Order.RedirectURL,
+		Open: p.AwaitingCard(), AskSave: p.ShowsSaveCard(), Sandbox: h.sandbox}
+	switch {
+	case v.Open:
+		v.Title = "Pay by card"
+	case p.State == payments.StateSuccess:
+		v.Title, v.State = "Payment authorized", "Your payment was authorized. You can return to the shop."
+	case p.State == payments.StateProcessing:
+		v.Title, v.State = "Payment in process", "Your payment is being processed. The shop will confirm it."
+	case p.State == payments.StateCancelled:
+		v.Title, v.State = "Payment cancelled", "This payment was cancelled."
+	case p.CloseReason == payments.CloseExpired:
+		v.Title, v.State = "Payment expired", "This payment was not completed in time."
+	default:
+		v.Title, v.State = "Payment not completed", "This payment was not completed. You can return to the shop and try again."
+	}
+	return v
+}
+
+func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string) {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n := base64.RawStdEncoding.EncodeToString(nonce)
+	// The page's only script is the inline brand hint, allowed by its nonce; nothing loads from
+	// elsewhere, and the form posts only to this page.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+n+
+		"'; form-action 'self'; frame-ancestors 'none'")
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p, err := h.svc.ChallengePayment(ctx, token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if p.ChallengeOpen() {
+		// The card is in; the issuer wants the buyer challenged.
+		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
+		return
+	}
+	m, name, err := h.merchants(ctx, p.MerchantID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if r.Method != http.MethodPost {
+		v := h.cardViewOf(p, name)
+		v.Nonce = n
+		h.renderCard(w, http.StatusOK, v)
+		return
+	}
+
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f := payments.CardForm{
+		CardNo:         r.PostForm.Get("cardNo"),
+		ExpiryMonth:    r.PostForm.Get("expiryMonth"),
+		ExpiryYear:     r.PostForm.Get("expiryYear"),
+		CVV:            r.PostForm.Get("cvv"),
+		CardholderName: r.PostForm.Get("cardholderName"),
+		SaveCard:       r.PostForm.Get("saveCard") != "",
+	}
+	p, errs, err := h.svc.SubmitCard(ctx, m, token, f)
+	switch {
+	case err != nil:
+		h.fail(w, r, err)
+	case errs != nil:
+		v := h.cardViewOf(p, name)
+		v.Nonce, v.Errors = n, errs
+		f.CVV = ""
+		v.Form = f
+		if b, ok := card.DetectBrand(strings.Map(digitsOnly, f.CardNo)); ok {
+			v.Brand = string(b) // shown without JavaScript too, once posted
+		}
+		h.renderCard(w, http.StatusUnprocessableEntity, v)
+	case p.ChallengeOpen():
+		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
+	case p.AwaitingCard():
+		// Cannot happen after a valid card; show the form again rather than lose the buyer.
+		http.Redirect(w, r, CardPrefix+token, http.StatusSeeOther)
+	default:
+		// Authorized, declined or still in process: back to the merchant with nothing appended
+		// (seed 000); the merchant inquires or waits for the notification.
+		http.Redirect(w, r, p.Order.RedirectURL, http.StatusSeeOther)
+	}
+}
+
+func digitsOnly(r rune) rune {
+	if r >= '0' && r <= '9' {
+		return r
+	}
+	return -1
+}
+
+func (h *Handler) renderCard(w http.ResponseWriter, status int, v cardView) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, "card.html", v); err != nil {
+		h.log.Error("render card page", "err", err)
+	}
+}
