@@ -66,6 +66,11 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 		if tag.RowsAffected() != 1 {
 			return payments.ErrConflict
 		}
+		if t := c.NewToken; t != nil {
+			if err := insertToken(ctx, tx, *t); err != nil {
+				return err
+			}
+		}
 		if t := c.NewTxn; t != nil {
 			vals, err := rows.TxnValues(*t)
 			if err != nil {

@@ -58,6 +58,12 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWorkClaims", func(t *testing.T, s store.Store) { ConcurrentWorkClaims(t, s, s, s, s) }},
 		{"ClockOffsetNeverDecreases", testClockOffsetNeverDecreases},
 		{"AnotherMerchantSeesNothing", testAnotherMerchantSeesNothing},
+		{"TokenRoundTripAndScope", testTokenRoundTripAndScope},
+		{"TokenConflictIsAllOrNothing", testTokenConflictIsAllOrNothing},
+		{"ConcurrentTokenSave", testConcurrentTokenSave},
+		{"SealedAfterPagesTokens", testSealedAfterPagesTokens},
+		{"SealedAfterListsSealedPayments", testSealedAfterListsSealedPayments},
+		{"ReplaceSealed", testReplaceSealed},
 		{"PingDescribeClose", testPingDescribeClose},
 	}
 	for _, tc := range tests {

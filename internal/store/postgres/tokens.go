@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store/rows"
+)
+
+var _ payments.SealedStore = (*Store)(nil)
+
+// TokenByID implements payments.TokenStore. The merchant is part of the key, so another
+// merchant's token is not found, exactly like an unknown one.
+func (s *Store) TokenByID(ctx context.Context, merchantID, tokenID string) (payments.Token, error) {
+	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = $1 AND token_id = $2`, merchantID, tokenID)
+}
+
+// TokenByFingerprint implements payments.TokenStore.
+func (s *Store) TokenByFingerprint(ctx context.Context, merchantID, buyerID, fingerprint string) (payments.Token, error) {
+	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = $1 AND buyer_id = $2 AND fingerprint = $3`,
+		merchantID, buyerID, fingerprint)
+}
+
+func (s *Store) queryToken(ctx context.Context, q string, args ...any) (payments.Token, error) {
+	var row rows.TokenScan
+	err := s.pool.QueryRow(ctx, q, args...).Scan(row.Targets()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return payments.Token{}, payments.ErrNotFound
+	}
+	if err != nil {
+		return payments.Token{}, fmt.Errorf("query card token: %w", err)
+	}
+	return row.Token()
+}
+
+// insertToken writes the token an approval saved, in the approval's transaction. A unique
+// violation (the buyer already has this card, or, against all odds, the id is taken) is a
+// conflict: the whole change rolls back and the domain re-reads to find the existing token.
+func insertToken(ctx context.Context, tx pgx.Tx, t payments.Token) error {
+	vals, err := rows.TokenValues(t)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO card_tokens (`+rows.TokenColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, vals...)
+	if isUniqueViolation(err) {
+		return payments.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("insert card token: %w", err)
+	}
+	return nil
+}
+
+// sealedQueries are, per kind, the listing and the guarded swap of its envelopes. The table and
+// column names come from this fixed map, never from the caller.
+var sealedQueries = map[payments.SealedKind]struct{ list, replace string }{
+	payments.SealedTokens: {
+		list: `SELECT token_id, sealed FROM card_tokens WHERE token_id > $1 ORDER BY token_id LIMIT $2`,
+		// updated_at stays: rewrapping under a new key changes no card, and the store has no
+		// gateway clock (the sandbox one is offset) to stamp it with.
+		replace: `UPDATE card_tokens SET sealed = $1 WHERE token_id = $2 AND sealed = $3`,
+	},
+	payments.SealedPayments: {
+		list: `SELECT payment_id, sealed_card FROM payments WHERE sealed_card <> '' AND payment_id > $1 ORDER BY payment_id LIMIT $2`,
+		// The version bump makes a concurrent guarded Apply computed from the old row conflict
+		// and re-read, so it cannot write the old envelope back.
+		replace: `UPDATE payments SET sealed_card = $1, version = version + 1 WHERE payment_id = $2 AND sealed_card = $3`,
+	},
+}
+
+func sealedQuery(kind payments.SealedKind) (list, replace string, err error) {
+	q, ok := sealedQueries[kind]
+	if !ok {
+		return "", "", fmt.Errorf("sealed records: unknown kind %q", kind)
+	}
+	return q.list, q.replace, nil
+}
+
+// SealedAfter implements payments.SealedStore.
+func (s *Store) SealedAfter(ctx context.Context, kind payments.SealedKind, afterID string, limit int) ([]payments.SealedRecord, error) {
+	list, _, err := sealedQuery(kind)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.pool.Query(ctx, list, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	defer rs.Close()
+	var out []payments.SealedRecord
+	for rs.Next() {
+		var r payments.SealedRecord
+		if err := rs.Scan(&r.ID, &r.Sealed); err != nil {
+			return nil, fmt.Errorf("list %s: %w", kind, err)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// ReplaceSealed implements payments.SealedStore.
+func (s *Store) ReplaceSealed(ctx context.Context, kind payments.SealedKind, id, old, new string) (bool, error) {
+	_, replace, err := sealedQuery(kind)
+	if err != nil {
+		return false, err
+	}
+	// Rotation swaps envelopes only: an empty one would erase a pending challenge's card, or give
+	// a payment without one a card it never had.
+	if old == "" || new == "" {
+		return false, fmt.Errorf("replace %s %s: an envelope is empty", kind, id)
+	}
+	tag, err := s.pool.Exec(ctx, replace, new, id, old)
+	if err != nil {
+		return false, fmt.Errorf("replace %s %s: %w", kind, id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
