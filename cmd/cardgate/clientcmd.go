@@ -149,6 +149,10 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		reqID := fs.String("request-id", "", "paymentRequestId (default: a new one)")
 		notify := fs.String("notify-url", "", "paymentNotifyUrl")
 		with3DS := fs.Bool("3ds", false, "request 3-D Secure (is3DSAuthentication): the answer carries the challenge page in normalUrl")
+		hosted := fs.Bool("hosted", false, "send no card: the answer's normalUrl is the hosted card page where the buyer enters it")
+		tokenize := fs.String("tokenize-mode", "", "save the card: ENABLED, or ASKFORCONSENT (the hosted page asks the buyer)")
+		token := fs.String("token", "", "pay with a saved card: its cardToken (paymentMethodId), no card number or CVV")
+		buyer := fs.String("buyer-id", "cli-buyer", "order.buyer.referenceBuyerId (a saved card serves the buyer it was saved for)")
 		return func() (string, any, error) {
 			if *amount == "" {
 				*amount = "4200"
@@ -163,16 +167,27 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if *reqID == "" {
 				*reqID = requestID("cli-pay")
 			}
+			method := &protocol.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: &protocol.CardMetaData{
+				CardNo: *cardNo, ExpiryMonth: (*expiry)[:2], ExpiryYear: (*expiry)[3:], CVV: *cvv, Is3DSAuthentication: *with3DS,
+				CardholderName: &protocol.UserName{FirstName: "Test", LastName: "Buyer"}, TokenizeMode: *tokenize,
+			}}
+			switch {
+			case *token != "":
+				method.PaymentMethodID = *token
+				method.PaymentMethodMetaData = &protocol.CardMetaData{IsCardOnFile: true, Is3DSAuthentication: *with3DS}
+			case *hosted:
+				method.PaymentMethodMetaData = nil
+				if *tokenize != "" {
+					method.PaymentMethodMetaData = &protocol.CardMetaData{TokenizeMode: *tokenize}
+				}
+			}
 			return protocol.PathPay, &protocol.PayRequest{
 				ProductCode: "CASHIER_PAYMENT", PaymentRequestID: *reqID, PaymentAmount: amt,
 				PaymentRedirectURL: "https://merchant.example/return", PaymentNotifyURL: *notify,
 				PaymentFactor: &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: *capture},
-				PaymentMethod: &protocol.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: &protocol.CardMetaData{
-					CardNo: *cardNo, ExpiryMonth: (*expiry)[:2], ExpiryYear: (*expiry)[3:], CVV: *cvv, Is3DSAuthentication: *with3DS,
-					CardholderName: &protocol.UserName{FirstName: "Test", LastName: "Buyer"},
-				}},
+				PaymentMethod: method,
 				Order: &protocol.Order{ReferenceOrderID: *reqID, OrderDescription: "cardgate CLI payment", OrderAmount: amt,
-					Buyer: &protocol.Buyer{ReferenceBuyerID: "cli-buyer"}},
+					Buyer: &protocol.Buyer{ReferenceBuyerID: *buyer}},
 				Env: &protocol.Env{TerminalType: "WEB", ClientIP: "127.0.0.1"},
 			}, nil
 		}

@@ -27,7 +27,8 @@ Usage:
 
 Calls to a running gateway (credentials: --client-id/--private-key/--gateway-public-key, the
 CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit 0 on S, 1 on F, 3 on U):
-  cardgate pay [--card N] [--amount 4200 --currency SGD] [--capture-mode MANUAL]
+  cardgate pay [--card N] [--amount 4200 --currency SGD] [--capture-mode MANUAL] [--3ds]
+               [--hosted] [--tokenize-mode ENABLED|ASKFORCONSENT] [--token CARD_TOKEN --buyer-id ID]
   cardgate inquire --payment-id ID | --payment-request-id ID | --refund-id ID | --refund-request-id ID
   cardgate capture --payment-id ID --amount 4200 --currency SGD
   cardgate cancel --payment-id ID | --payment-request-id ID
