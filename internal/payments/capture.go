@@ -16,7 +16,7 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 	if req.CaptureRequestID == "" {
 		return Txn{}, Payment{}, required("captureRequestId")
 	}
-	if err := maxLen("captureRequestId", req.CaptureRequestID, 64); err != nil {
+	if err := idField("captureRequestId", req.CaptureRequestID, 64); err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if req.PaymentID == "" {

@@ -410,6 +410,9 @@ func rejectCases() []rejectCase {
 			del(m, meta+".expiryMonth")
 			del(m, meta+".expiryYear")
 		}, param, meta + ".cardNo"},
+		setTo("NUL in paymentRequestId", "paymentRequestId", "pay\x00ment", param, "paymentRequestId"),
+		setTo("line break in referenceOrderId", "order.referenceOrderId", "o1\nINFO forged", param, "order.referenceOrderId"),
+		setTo("NUL in referenceBuyerId", "order.buyer.referenceBuyerId", "b\x00", param, "order.buyer.referenceBuyerId"),
 		setTo("tokenizeMode unknown", meta+".tokenizeMode", "ALWAYS", param, meta+".tokenizeMode"),
 		{"paymentMethodId with a cardNo", func(m jsonObj) { set(m, "paymentMethod.paymentMethodId", "ctk_x") }, param, meta + ".cardNo"},
 		{"paymentMethodId too long", func(m jsonObj) {

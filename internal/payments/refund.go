@@ -16,7 +16,7 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 	if req.RefundRequestID == "" {
 		return Txn{}, Payment{}, required("refundRequestId")
 	}
-	if err := maxLen("refundRequestId", req.RefundRequestID, 64); err != nil {
+	if err := idField("refundRequestId", req.RefundRequestID, 64); err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if req.PaymentID == "" {
