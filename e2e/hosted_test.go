@@ -262,9 +262,6 @@ func hpScanDir(t *testing.T, when, dir string, outputs map[string][]byte, cards 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := files[filepath.Join(dir, "vault.key")]; !ok {
-		t.Errorf("%s: no vault.key in %s", when, dir)
-	}
 	if len(cards) == 0 {
 		t.Fatalf("%s: no cards to scan for", when)
 	}
@@ -290,6 +287,9 @@ func (r *tdsRun) hpScanAll(t *testing.T, when string) {
 	r.mu.Lock()
 	cards := append([]tdsCard(nil), r.cards...)
 	r.mu.Unlock()
+	if _, err := os.Stat(filepath.Join(r.g.dir, "vault.key")); err != nil {
+		t.Errorf("%s: the key file is not where the scan looks: %v", when, err)
+	}
 	hpScanDir(t, when, r.g.dir, map[string][]byte{"stdout": r.g.stdout.Bytes(), "stderr": r.g.stderr.Bytes()}, cards)
 }
 
