@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -56,6 +57,9 @@ func seedRequest(t *testing.T, name string) []byte {
 		set(t, m, "order.buyer.buyerEmail", "ken@example.com")
 		set(t, m, "order.buyer.buyerName.firstName", "Ken")
 		set(t, m, "env.clientIp", "172.16.0.1")
+	case "002-23-pay-request.json":
+		// Its paymentExpiryTime (2024-01-01) is past and would be refused; see hpSeedExpiry.
+		set(t, m, "paymentExpiryTime", hpSeedExpiry(t, m, 30*time.Minute))
 	}
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -77,6 +81,10 @@ func TestSeedRequests(t *testing.T) {
 		{"001-06-pay-request.json", protocol.CodeSuccess, "", "SUCCESS"},
 		{"003-24-pay-request.json", protocol.CodeSuccess, "", "SUCCESS"},
 		{"004-34-pay-request.json", protocol.CodeSuccess, "", "SUCCESS"},
+		// Hosted pays (no card data): U until the buyer enters the card on normalUrl (hosted_test.go).
+		{"001-07-pay-request.json", protocol.CodePaymentInProcess, "", "PROCESSING"},
+		{"002-11-pay-request.json", protocol.CodePaymentInProcess, "", "PROCESSING"},
+		{"002-23-pay-request.json", protocol.CodePaymentInProcess, "", "PROCESSING"},
 		{"004-50-pay-request.json", protocol.CodeParamIllegal, "paymentMethod.paymentMethodType", ""},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -99,8 +107,8 @@ func TestSeedRequests(t *testing.T) {
 			}
 		})
 	}
-	if n := g.count(`SELECT count(*) FROM payments`); n != 3 {
-		t.Errorf("payments stored: %d, want 3 (the refused wallet pay stores nothing)", n)
+	if n := g.count(`SELECT count(*) FROM payments`); n != 6 {
+		t.Errorf("payments stored: %d, want 6 (the refused wallet pay stores nothing)", n)
 	}
 }
 
