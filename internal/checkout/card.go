@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/cardgate/cardgate/internal/card"
@@ -47,10 +48,14 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		return
 	}
 	n := base64.RawStdEncoding.EncodeToString(nonce)
-	// The page's only script is the inline brand hint, allowed by its nonce; nothing loads from
-	// elsewhere, and the form posts only to this page.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+n+
-		"'; form-action 'self'; frame-ancestors 'none'")
+	csp := func(returnTo string) {
+		// The page's only script is the inline brand hint, allowed by its nonce; nothing loads
+		// from elsewhere. The form posts to this page, whose answer redirects to the merchant:
+		// browsers hold that redirect to form-action too, so the merchant's origin is allowed.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+n+
+			"'; form-action 'self'"+returnTo+"; frame-ancestors 'none'")
+	}
+	csp("")
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPost:
@@ -64,6 +69,7 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		h.fail(w, r, err)
 		return
 	}
+	csp(sourceOf(p.Order.RedirectURL))
 	if p.ChallengeOpen() {
 		// The card is in; the issuer wants the buyer challenged.
 		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
@@ -117,6 +123,26 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		// (seed 000); the merchant inquires or waits for the notification.
 		http.Redirect(w, r, p.Order.RedirectURL, http.StatusSeeOther)
 	}
+}
+
+// sourceOf is the CSP source expression of a redirect URL (" https://shop.example", or
+// " myapp:" for an app scheme), or "" when it cannot be written safely into the header.
+func sourceOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	for _, part := range []string{u.Scheme, u.Host} {
+		for _, c := range part {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-+:[]", c)) {
+				return ""
+			}
+		}
+	}
+	if u.Host == "" {
+		return " " + u.Scheme + ":"
+	}
+	return " " + u.Scheme + "://" + u.Host
 }
 
 func digitsOnly(r rune) rune {
