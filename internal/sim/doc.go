@@ -1,0 +1,32 @@
+// Package sim is a deterministic simulation of the payment core: a seeded random sequence of
+// merchant calls (pay with every kind of test card, 3-D Secure codes, capture, cancel, refund,
+// inquiry, replays of the same request id), clock moves with the due work they trigger, and
+// notification deliveries, run against the real SQLite store while faults are injected around it:
+// store errors before or after a commit (the latter is a lost commit acknowledgement), process
+// crashes in the middle of a call or between calls (the service and everything in memory are
+// thrown away, the store is reopened from its file and recovery runs the due work), and acquirer
+// timeouts before the request is sent or after it took effect (a lost response). After every step
+// the invariants of design.md are checked against the database.
+//
+// The fault wrappers live here; the driver and the invariant checks are in sim_test.go.
+//
+// Running it:
+//
+//	go test ./internal/sim                              # 500 seeds (CI, also under -race)
+//	go test ./internal/sim -run 'TestSimulation$' -sim.seeds 20000   # a nightly-sized run
+//	go test ./internal/sim -run 'TestSimulation$' -sim.seed 42 -v    # one seed, printing its trace
+//
+// A failure names its seed; rerunning that seed replays the same steps and faults.
+//
+// Determinism. Payment, transaction and acquirer ids come from crypto/rand, so the trace (and its
+// hash) records only what the seed decides: the operations, their answers' result codes and
+// statuses, stages, amounts and the faults injected, never an id. Everything time-dependent in the
+// domain reads a clock.Fixed that only the simulation moves. The few wall-clock dependencies are
+// neutralised: a replayed pay never waits for a first request still in flight (Config.DuplicateWait
+// is negative: calls are sequential, so none is in flight), and due work is listed without leases
+// (Service.DueWork, as a single instance may; the work leases of Service.ClaimWork run on the wall
+// clock and are the multi-instance suite's subject) and run in an order fixed by due time, kind and
+// the payment's creation order rather than by the random payment id the store breaks ties with.
+// Residual non-determinism that the hash excludes on purpose: ids, signatures and delivery
+// latencies stored with notification attempts.
+package sim
