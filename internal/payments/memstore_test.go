@@ -126,10 +126,11 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	if c.Payment.Version != c.FromVersion+1 {
 		return fmt.Errorf("change of payment %s from version %d to %d", cur.ID, c.FromVersion, c.Payment.Version)
 	}
-	// The columns the SQLite UPDATE sets; the rest (ids, amount, capture mode, order, creation
-	// time) are never rewritten.
+	// The columns the SQLite UPDATE sets; the rest (ids, amount, capture mode, creation time) are
+	// never rewritten.
 	next := cur
 	p := c.Payment
+	next.Order = p.Order
 	next.State, next.Version, next.ResultCode, next.ResultMsg, next.AcquirerState = p.State, p.Version, p.ResultCode, p.ResultMsg, p.AcquirerState
 	next.Card, next.Auth, next.UpdatedAt, next.AuthorizedAt, next.AuthExpiresAt, next.ExpiresAt = p.Card, p.Auth, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt
 	next.Capture, next.CapturedMinor, next.RefundedMinor, next.CapturedAt, next.CloseReason, next.ClosedAt = p.Capture, p.CapturedMinor, p.RefundedMinor, p.CapturedAt, p.CloseReason, p.ClosedAt

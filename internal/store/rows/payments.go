@@ -123,8 +123,10 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 }
 
 // PaymentChangeColumns are the columns a transition may change, in the order of
-// PaymentChangeValues; identity, amount, capture mode, order and creation time never change.
-var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth",
+// PaymentChangeValues; identity, amount, capture mode and creation time never change. The order's
+// facts do not either, but order_details also carries normalUrl, the 3-D Secure page: a soft
+// decline opens it after the payment exists and the authorization clears it.
+var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth", "order_details",
 	"updated_at", "authorized_at", "auth_expires_at", "expires_at",
 	"capture_state", "captured_minor", "refunded_minor", "captured_at", "close_reason", "closed_at",
 	"acquirer_due_at", "void_state", "threeds", "challenge_token", "challenge_attempts", "sealed_card"}
@@ -139,11 +141,15 @@ func PaymentChangeValues(p payments.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	order, err := json.Marshal(p.Order)
+	if err != nil {
+		return nil, err
+	}
 	threeDS, err := ThreeDS(p.ThreeDS)
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth),
+	return []any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt),
 		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
