@@ -15,6 +15,7 @@ type payRow struct {
 	sealed                                                  bool
 	types                                                   string
 	acquirerRef                                             string
+	acquirerState, normalURL                                string
 }
 
 type txnRow struct {
@@ -60,11 +61,12 @@ func (w *world) check(final bool) {
 	var pays []payRow
 	w.query(`SELECT payment_id, request_id, state, capture_state, close_reason, result_code, void_state, amount_minor, captured_minor,
 		refunded_minor, authorized_at, sealed_card <> '', typeof(amount_minor) || typeof(captured_minor) || typeof(refunded_minor),
-		coalesce(json_extract(auth, '$.acquirerTransactionId'), '') FROM payments`,
+		coalesce(json_extract(auth, '$.acquirerTransactionId'), ''), acquirer_state, coalesce(json_extract(order_details, '$.normalUrl'), '')
+		FROM payments`,
 		func(scan func(...any) error) error {
 			var p payRow
 			err := scan(&p.id, &p.reqID, &p.state, &p.capture, &p.closeReason, &p.code, &p.voidState, &p.amount, &p.captured, &p.refunded,
-				&p.authorizedAt, &p.sealed, &p.types, &p.acquirerRef)
+				&p.authorizedAt, &p.sealed, &p.types, &p.acquirerRef, &p.acquirerState, &p.normalURL)
 			pays = append(pays, p)
 			return err
 		})
@@ -201,6 +203,12 @@ func (w *world) check(final bool) {
 		// Card data is sealed only while the authorization is still to come.
 		if p.sealed && p.state != "PROCESSING" {
 			bad("sealed card kept in state %s", p.state)
+		}
+		// normalUrl is the 3-D Secure page's address: there while the buyer has a page to go to,
+		// gone with the sealed card once the authorization that follows the page is recorded.
+		challengeOpen := p.state == "PROCESSING" && p.sealed && p.acquirerState == ""
+		if (challengeOpen && p.normalURL == "") || (p.normalURL != "" && !p.sealed) {
+			bad("normalUrl %q stored in %s (acquirer %q, sealed card %v)", p.normalURL, p.state, p.acquirerState, p.sealed)
 		}
 		// Invariant 5: one PAYMENT_RESULT per payment whose result became known (approved,
 		// declined or expired); none while in process or for a payment cancelled before approval.

@@ -803,7 +803,8 @@ func (w *world) step(t testing.TB) {
 	if len(w.in.Step) > 0 && len(w.trace) > n {
 		w.trace[n] += fmt.Sprintf(" faults=%v", w.in.Step)
 	}
-	if w.in.Dead() {
+	// Recovery may crash too: start processes until one survives its recovery.
+	for w.in.Dead() {
 		w.tracef("  crash")
 		w.recoverFromCrash(t)
 	}
