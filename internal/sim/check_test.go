@@ -16,6 +16,8 @@ type payRow struct {
 	types                                                   string
 	acquirerRef                                             string
 	acquirerState, normalURL                                string
+	version, events                                         int
+	notifyURL                                               string
 }
 
 type txnRow struct {
@@ -27,6 +29,8 @@ type outboxRow struct {
 	id                                   int64
 	notifyType, ref, paymentID, status   string
 	attempts, scheduledTries, deliveries int
+	// What the body says: the result and the payment it is about.
+	code, resultStatus, bodyPaymentID string
 }
 
 func (w *world) query(q string, scan func(func(...any) error) error) {
@@ -61,12 +65,13 @@ func (w *world) check(final bool) {
 	var pays []payRow
 	w.query(`SELECT payment_id, request_id, state, capture_state, close_reason, result_code, void_state, amount_minor, captured_minor,
 		refunded_minor, authorized_at, sealed_card <> '', typeof(amount_minor) || typeof(captured_minor) || typeof(refunded_minor),
-		coalesce(json_extract(auth, '$.acquirerTransactionId'), ''), acquirer_state, coalesce(json_extract(order_details, '$.normalUrl'), '')
-		FROM payments`,
+		coalesce(json_extract(auth, '$.acquirerTransactionId'), ''), acquirer_state, coalesce(json_extract(order_details, '$.normalUrl'), ''),
+		version, (SELECT count(*) FROM payment_events e WHERE e.payment_id = payments.payment_id),
+		coalesce(json_extract(order_details, '$.notifyUrl'), '') FROM payments`,
 		func(scan func(...any) error) error {
 			var p payRow
 			err := scan(&p.id, &p.reqID, &p.state, &p.capture, &p.closeReason, &p.code, &p.voidState, &p.amount, &p.captured, &p.refunded,
-				&p.authorizedAt, &p.sealed, &p.types, &p.acquirerRef, &p.acquirerState, &p.normalURL)
+				&p.authorizedAt, &p.sealed, &p.types, &p.acquirerRef, &p.acquirerState, &p.normalURL, &p.version, &p.events, &p.notifyURL)
 			pays = append(pays, p)
 			return err
 		})
@@ -81,10 +86,13 @@ func (w *world) check(final bool) {
 	var outbox []outboxRow
 	w.query(`SELECT id, notify_type, ref, payment_id, status, attempts,
 		(SELECT count(*) FROM notify_attempts a WHERE a.outbox_id = o.id AND a.manual = 0),
-		(SELECT count(*) FROM notify_attempts a WHERE a.outbox_id = o.id AND a.delivered = 1) FROM outbox o ORDER BY id`,
+		(SELECT count(*) FROM notify_attempts a WHERE a.outbox_id = o.id AND a.delivered = 1),
+		coalesce(json_extract(body, '$.result.resultCode'), ''), coalesce(json_extract(body, '$.result.resultStatus'), ''),
+		coalesce(json_extract(body, '$.paymentId'), '') FROM outbox o ORDER BY id`,
 		func(scan func(...any) error) error {
 			var o outboxRow
-			err := scan(&o.id, &o.notifyType, &o.ref, &o.paymentID, &o.status, &o.attempts, &o.scheduledTries, &o.deliveries)
+			err := scan(&o.id, &o.notifyType, &o.ref, &o.paymentID, &o.status, &o.attempts, &o.scheduledTries, &o.deliveries,
+				&o.code, &o.resultStatus, &o.bodyPaymentID)
 			outbox = append(outbox, o)
 			return err
 		})
@@ -111,8 +119,14 @@ func (w *world) check(final bool) {
 		}
 	}
 	notices := map[[2]string]int{}
+	resultNotice, txnNotice := map[string]outboxRow{}, map[string]outboxRow{}
 	for _, o := range outbox {
 		notices[[2]string{o.notifyType, o.ref}]++
+		if o.notifyType == protocol.NotifyTypePaymentResult {
+			resultNotice[o.ref] = o
+		} else {
+			txnNotice[o.ref] = o
+		}
 		// Delivery: at least once, or retried on the schedule until the attempts run out.
 		switch {
 		case o.attempts != o.scheduledTries:
@@ -138,6 +152,10 @@ func (w *world) check(final bool) {
 		}
 		bad := func(format string, args ...any) { w.violatef("payment %s: "+format, append([]any{name}, args...)...) }
 
+		// Every transition writes its event in the same transaction: one per version.
+		if p.events != p.version {
+			bad("version %d with %d events", p.version, p.events)
+		}
 		if p.types != "integerintegerinteger" {
 			bad("amounts stored as %s", p.types)
 		}
@@ -212,12 +230,25 @@ func (w *world) check(final bool) {
 		}
 		// Invariant 5: one PAYMENT_RESULT per payment whose result became known (approved,
 		// declined or expired); none while in process or for a payment cancelled before approval.
+		// Nothing is notified where no notify URL is known.
 		want := 0
-		if p.state == "SUCCESS" || p.state == "FAIL" || (p.state == "CANCELLED" && p.authorizedAt != 0) {
+		if p.notifyURL != "" && (p.state == "SUCCESS" || p.state == "FAIL" || (p.state == "CANCELLED" && p.authorizedAt != 0)) {
 			want = 1
 		}
 		if got := notices[[2]string{protocol.NotifyTypePaymentResult, p.id}]; got != want {
 			bad("%d PAYMENT_RESULT notifications in state %s (authorized=%v), want %d", got, p.state, p.authorizedAt != 0, want)
+		}
+		if o, ok := resultNotice[p.id]; ok {
+			// The notification tells the result the payment has kept: approved, or the decline
+			// or expiry code it still shows.
+			switch {
+			case o.bodyPaymentID != p.id:
+				bad("PAYMENT_RESULT %d is about payment %q", o.id, o.bodyPaymentID)
+			case p.authorizedAt != 0 && (o.code != "SUCCESS" || o.resultStatus != "S"):
+				bad("approved, notified %s/%s", o.code, o.resultStatus)
+			case p.authorizedAt == 0 && (o.code != p.code || o.resultStatus != "F"):
+				bad("%s/%s, notified %s/%s", p.state, p.code, o.code, o.resultStatus)
+			}
 		}
 		for _, t := range txnsOf[p.id] {
 			typ := map[string]string{"CAPTURE": protocol.NotifyTypeCaptureResult, "REFUND": protocol.NotifyTypeRefundResult}[t.typ]
@@ -225,11 +256,14 @@ func (w *world) check(final bool) {
 				continue
 			}
 			want := 0
-			if t.status != "PROCESSING" {
-				want = 1
+			if t.status != "PROCESSING" && (p.notifyURL != "" || t.typ == "REFUND") {
+				want = 1 // a refund may name its own notify URL; the simulation's always do
 			}
 			if got := notices[[2]string{typ, t.id}]; got != want {
 				bad("%d %s notifications for a %s %s, want %d", got, typ, t.status, t.typ, want)
+			}
+			if o, ok := txnNotice[t.id]; ok && o.code != t.code {
+				bad("%s %s/%s notified %s", t.typ, t.status, t.code, o.code)
 			}
 		}
 		if final {

@@ -345,13 +345,17 @@ func (w *world) newPayRequest(c cardKind) *protocol.PayRequest {
 	if c.name == "soft-decline" && w.rng.IntN(2) == 0 {
 		meta.EnableAuthenticationUpgrade = true
 	}
+	notifyURL := w.recv.srv.URL + "/notify"
+	if w.rng.IntN(10) == 0 {
+		notifyURL = "" // the merchant has no default either: nothing can be notified
+	}
 	return &protocol.PayRequest{
 		ProductCode:        "CASHIER_PAYMENT",
 		PaymentRequestID:   fmt.Sprintf("pay-%d-%d", w.seed, w.nextReq),
 		PaymentAmount:      sgd(1 + w.rng.Int64N(50_000)),
 		PaymentMethod:      &protocol.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: meta},
 		PaymentRedirectURL: "https://shop.example/return",
-		PaymentNotifyURL:   w.recv.srv.URL + "/notify",
+		PaymentNotifyURL:   notifyURL,
 		PaymentFactor:      &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: mode},
 		Order: &protocol.Order{ReferenceOrderID: "order-1", OrderDescription: "simulated order",
 			Buyer: &protocol.Buyer{ReferenceBuyerID: "buyer-1"}},
@@ -579,7 +583,8 @@ func (w *world) opRefund(ctx context.Context) {
 	}
 	before, _ := w.stored(req.pay.reqID)
 	prior, priorErr := w.raw.TxnByRequestID(ctx, w.m.ID, payments.TxnRefund, req.reqID)
-	txn, p, err := w.svc.Refund(ctx, w.m, &protocol.RefundRequest{RefundRequestID: req.reqID, PaymentID: w.paymentID(req.pay), RefundAmount: sgd(req.amount)})
+	txn, p, err := w.svc.Refund(ctx, w.m, &protocol.RefundRequest{RefundRequestID: req.reqID, PaymentID: w.paymentID(req.pay), RefundAmount: sgd(req.amount),
+		RefundNotifyURL: w.recv.srv.URL + "/refunds"})
 	w.tracef("refund #%d %d of %d-%d replay=%v -> %s %s %s", req.pay.idx, req.amount, before.CapturedMinor, before.RefundedMinor, replay, answerOf(err), txnDesc(txn, err), describeIf(p, err))
 	if len(w.in.Step) > 0 || req.pay.id == "" {
 		return
@@ -648,6 +653,44 @@ func (w *world) opInquire(ctx context.Context) {
 		if cur, _ := w.stored(sp.reqID); cur.Version != p.Version || cur.ID != p.ID {
 			w.violatef("inquiry of #%d answered version %d, the store has %d", sp.idx, p.Version, cur.Version)
 		}
+	}
+}
+
+// intruder is another merchant: it must never see or change the simulated merchant's payments
+// (invariant 7), whatever ids it sends.
+var intruder = payments.Merchant{ID: "OTHERMERCHANT", FingerprintKey: []byte("another merchant's fingerprint key")}
+
+func (w *world) opIntruder(ctx context.Context) {
+	sp := w.pickPay(nil)
+	if sp == nil || sp.id == "" {
+		return
+	}
+	var before int64
+	_ = w.raw.DB().QueryRow(`SELECT total_changes()`).Scan(&before)
+	var err error
+	op := w.rng.IntN(5)
+	switch op {
+	case 0:
+		_, err = w.svc.Inquire(ctx, intruder, &protocol.InquiryPaymentRequest{PaymentID: sp.id})
+	case 1:
+		_, err = w.svc.Cancel(ctx, intruder, &protocol.CancelRequest{PaymentRequestID: sp.reqID})
+	case 2:
+		p, _ := w.stored(sp.reqID)
+		_, _, err = w.svc.Capture(ctx, intruder, &protocol.CaptureRequest{CaptureRequestID: "intruder-cap", PaymentID: sp.id, CaptureAmount: sgd(p.Amount.Minor)})
+	case 3:
+		_, _, err = w.svc.Refund(ctx, intruder, &protocol.RefundRequest{RefundRequestID: "intruder-ref", PaymentID: sp.id, RefundAmount: sgd(1)})
+	default:
+		// The same paymentRequestId is another merchant's own: it makes a payment of its own.
+		_, err = w.svc.Inquire(ctx, intruder, &protocol.InquiryPaymentRequest{PaymentRequestID: sp.reqID})
+	}
+	w.tracef("intruder op %d on #%d -> %s", op, sp.idx, answerOf(err))
+	var after int64
+	_ = w.raw.DB().QueryRow(`SELECT total_changes()`).Scan(&after)
+	switch {
+	case after != before:
+		w.violatef("another merchant's call %d on #%d wrote %d rows", op, sp.idx, after-before)
+	case len(w.in.Step) == 0 && codeOf(err) != protocol.CodeOrderNotExist:
+		w.violatef("another merchant's call %d on #%d answered %s, want ORDER_NOT_EXIST", op, sp.idx, answerOf(err))
 	}
 }
 
@@ -791,8 +834,10 @@ func (w *world) step(t testing.TB) {
 		w.opRefund(ctx)
 	case r < 75:
 		w.opInquire(ctx)
-	case r < 77:
+	case r < 76:
 		w.opInquireRefund(ctx)
+	case r < 77:
+		w.opIntruder(ctx)
 	case r < 93:
 		w.opAdvance()
 	case r < 97:
