@@ -21,13 +21,13 @@
 // Running it:
 //
 //	go test ./internal/sim                                  # 500 seeds of 100 steps
-//	go test -race ./internal/sim                            # 500 seeds of 15 steps (see below)
+//	go test -race ./internal/sim                            # 500 seeds of 10 steps (see below)
 //	go test ./internal/sim -run 'TestSimulation$' -sim.seeds 20000   # nightly-sized, ~20 min on 2 cores
 //	go test ./internal/sim -run 'TestSimulation$' -sim.seed 42 -v    # one seed, printing its trace
 //	go test ./internal/sim -run 'TestSimulation$' -sim.steps 300     # longer seeds
 //
 // A failure names its seed; rerunning that seed replays the same steps and faults. The race
-// detector makes the pure-Go SQLite about ten times slower, so under -race a seed runs 15 steps
+// detector makes the pure-Go SQLite about ten times slower, so under -race a seed runs 10 steps
 // (the seeds stay 500); .ci/run runs the 500 seeds full length once more without it.
 //
 // Determinism. Payment, transaction and acquirer ids come from crypto/rand, so the trace (and its

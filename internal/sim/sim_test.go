@@ -39,7 +39,7 @@ import (
 var (
 	flagSeeds = flag.Int("sim.seeds", 500, "number of seeds TestSimulation runs (nightly: 20000)")
 	flagSeed  = flag.Int64("sim.seed", -1, "run only this seed and print its trace")
-	flagSteps = flag.Int("sim.steps", 0, "operations per seed (default 100, 15 under the race detector)")
+	flagSteps = flag.Int("sim.steps", 0, "operations per seed (default 100, 10 under the race detector)")
 )
 
 var simStart = time.Date(2026, time.May, 15, 12, 0, 0, 0, time.UTC)
@@ -961,7 +961,7 @@ func stepsPerSeed() int {
 	case *flagSteps > 0:
 		return *flagSteps
 	case raceEnabled:
-		return 15
+		return 10
 	}
 	return 100
 }
