@@ -993,7 +993,8 @@ func TestSimulation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for s := range seeds {
-				results <- runSeed(t, s, steps)
+				// A subtest per seed: a seed's setup may FailNow, which only its own goroutine may do.
+				t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { results <- runSeed(t, s, steps) })
 			}
 		}()
 	}
@@ -1009,7 +1010,9 @@ func TestSimulation(t *testing.T) {
 	var totalSteps, violations, leaked, leakySeeds int
 	var firstLeak uint64
 	var slowest seedResult
+	ran := 0
 	for r := range results {
+		ran++
 		if r.took > slowest.took {
 			slowest = r
 		}
@@ -1035,7 +1038,7 @@ func TestSimulation(t *testing.T) {
 	for _, f := range Faults {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", f, faults[f]))
 	}
-	t.Logf("%d seeds, %d steps, %s; faults: %s; invariant violations: %d", n, totalSteps, time.Since(start).Round(time.Millisecond), strings.Join(kinds, " "), violations)
+	t.Logf("%d seeds, %d steps, %s; faults: %s; invariant violations: %d", ran, totalSteps, time.Since(start).Round(time.Millisecond), strings.Join(kinds, " "), violations)
 	t.Logf("slowest seed: %d, %s, %d trace lines", slowest.seed, slowest.took.Round(time.Millisecond), len(slowest.trace))
 	if leaked > 0 {
 		t.Logf("authorizations approved by the acquirer whose answer the gateway never received (not voided, see the report): %d in %d seeds, first seed %d", leaked, leakySeeds, firstLeak)
