@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"PaymentRoundTripAndGuards", testPaymentRoundTripAndGuards},
 		{"ConstraintsHoldWithoutTheDomain", testConstraintsHoldWithoutTheDomain},
 		{"ApplyIsAtomic", testApplyIsAtomic},
+		{"ApplyWritesTheChallengePage", testApplyWritesTheChallengePage},
 		{"ConcurrentGuardedApply", testConcurrentGuardedApply},
 		{"ConcurrentCreatePayment", testConcurrentCreatePayment},
 		{"KeysAndMerchants", testKeysAndMerchants},
