@@ -104,6 +104,10 @@ type Acquirer interface {
 	Refund(ctx context.Context, req RefundRequest) (OpResult, error)
 	// Void releases an authorization (or a late one that arrives after the payment closed).
 	Void(ctx context.Context, acquirerTransactionID string) error
+	// Reverse releases whatever authorization the acquirer holds for the gateway's own reference
+	// (AuthRequest.PaymentID): the reversal of an authorization whose answer never arrived, so
+	// whose acquirer reference the gateway does not know. Reversing nothing succeeds.
+	Reverse(ctx context.Context, paymentID string) error
 }
 
 // CaptureRequest settles an authorization.

@@ -188,6 +188,17 @@ func (o *observed) Refund(ctx context.Context, req acquirer.RefundRequest) (acqu
 	return r, err
 }
 
+func (o *observed) Reverse(ctx context.Context, paymentID string) error {
+	start := time.Now()
+	err := o.Acquirer.Reverse(ctx, paymentID)
+	outcome := "succeeded"
+	if err != nil {
+		outcome = "error"
+	}
+	o.observe("reverse", start, outcome)
+	return err
+}
+
 func (o *observed) Void(ctx context.Context, id string) error {
 	start := time.Now()
 	err := o.Acquirer.Void(ctx, id)

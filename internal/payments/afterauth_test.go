@@ -492,8 +492,14 @@ func TestLateApprovalAfterCancel(t *testing.T) {
 	if r := PayResponseOf(p).Result; r.ResultCode != "ORDER_IS_CANCELED" {
 		t.Errorf("pay answers %+v", r)
 	}
-	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpCancel, OpLateAuthVoided, OpVoidSent}) {
+	// The cancel reverses the authorization in flight by the gateway's reference (its answer is
+	// not in, so its own reference is unknown); the approval that arrives afterwards is voided by
+	// its reference too.
+	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpCancel, OpVoidSent, OpLateAuthVoided, OpVoidSent}) {
 		t.Errorf("events %v", got)
+	}
+	if n := h.acq.reversals.Load(); n != 1 {
+		t.Errorf("%d reversals at the acquirer, want 1", n)
 	}
 	if got := h.store.notifyTypesOf(p.ID); len(got) != 0 {
 		t.Errorf("notifications %v: cancel notifies nothing, and the late approval is no result", got)
@@ -522,8 +528,11 @@ func TestLateApprovalAfterExpiry(t *testing.T) {
 	if p.Stage() != StageExpired || p.ResultCode != protocol.CodeOrderIsClosed {
 		t.Fatalf("pay returned %s %s, want EXPIRED ORDER_IS_CLOSED", p.Stage(), p.ResultCode)
 	}
-	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpExpire, OpLateAuthVoided, OpVoidSent}) {
+	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpExpire, OpVoidSent, OpLateAuthVoided, OpVoidSent}) {
 		t.Errorf("events %v", got)
+	}
+	if n, v := h.acq.reversals.Load(), h.acq.voids.Load(); n != 1 || v != 1 {
+		t.Errorf("%d reversals and %d voids at the acquirer, want 1 and 1", n, v)
 	}
 	rows := h.store.outboxOf(p.ID)
 	if len(rows) != 1 || !strings.Contains(string(rows[0].Body), `"resultCode":"ORDER_IS_CLOSED"`) {
@@ -750,5 +759,37 @@ func TestAutomaticCaptureDoesNotTakeACaptureRequestID(t *testing.T) {
 	})
 	if err != nil || again.ID != txn.ID {
 		t.Fatalf("replay: %v %s vs %s", err, again.ID, txn.ID)
+	}
+}
+
+// TestLostAuthorizationIsReversed: the acquirer's answer to the authorization never arrives, so
+// its reference is unknown; when the payment closes the gateway reverses by its own reference,
+// so an approval the issuer granted is not left on the buyer's card.
+func TestLostAuthorizationIsReversed(t *testing.T) {
+	for _, close := range []string{"expiry", "cancel"} {
+		t.Run(close, func(t *testing.T) {
+			h := newHarness(t)
+			h.acq.err = context.DeadlineExceeded
+			p := h.pay(t, "4242424242424242", "lost-"+close, CaptureManual)
+			if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending || p.Auth.AcquirerTransactionID != "" {
+				t.Fatalf("after a lost answer: %s %s ref %q", p.Stage(), p.AcquirerState, p.Auth.AcquirerTransactionID)
+			}
+			h.acq.err = nil
+			if close == "expiry" {
+				h.clock.Advance(DefaultPaymentExpiry)
+				if errs := h.runDue(t); len(errs) != 0 {
+					t.Fatal(errs)
+				}
+			} else if _, err := h.svc.Cancel(context.Background(), merchantA, &protocol.CancelRequest{PaymentID: p.ID}); err != nil {
+				t.Fatal(err)
+			}
+			p, err := h.store.PaymentByID(context.Background(), merchantA.ID, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.VoidState != VoidDone || h.acq.reversals.Load() != 1 || h.acq.voids.Load() != 0 {
+				t.Fatalf("void %q, %d reversals, %d voids; want the authorization reversed once", p.VoidState, h.acq.reversals.Load(), h.acq.voids.Load())
+			}
+		})
 	}
 }

@@ -30,7 +30,7 @@ func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRe
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The payment was cancelled by the merchant."
 		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
 		next.SealedCard, next.Order.NormalURL = "", "" // no card data outlives the payment's chance to authorize
-		if p.Auth.AcquirerTransactionID != "" {
+		if p.owesRelease() {
 			// The acquirer holds (or may still grant) an authorization: release it.
 			next.VoidState = VoidPending
 		}
@@ -53,7 +53,14 @@ func (s *Service) sendVoid(ctx context.Context, p Payment) Payment {
 	if p.VoidState != VoidPending {
 		return p
 	}
-	if err := s.acquirer.Void(ctx, p.Auth.AcquirerTransactionID); err != nil {
+	var err error
+	if p.Auth.AcquirerTransactionID != "" {
+		err = s.acquirer.Void(ctx, p.Auth.AcquirerTransactionID)
+	} else {
+		// The authorization's answer never arrived: release it by the gateway's own reference.
+		err = s.acquirer.Reverse(ctx, p.ID)
+	}
+	if err != nil {
 		s.log.WarnContext(ctx, "acquirer void failed; will retry", "paymentId", p.ID, "err", err)
 		return p
 	}
@@ -66,6 +73,13 @@ func (s *Service) sendVoid(ctx context.Context, p Payment) Payment {
 		return p
 	}
 	return done
+}
+
+// owesRelease reports whether closing the payment must release an authorization at the acquirer:
+// one it granted (its reference is known), or one that was sent and never answered (the request
+// may have reached the issuer; only a reversal by the gateway's reference can release it).
+func (p Payment) owesRelease() bool {
+	return p.Auth.AcquirerTransactionID != "" || p.AcquirerState == AcquirerSent || p.AcquirerState == AcquirerPending
 }
 
 // find loads a payment by paymentId, or by paymentRequestId when no paymentId is given.

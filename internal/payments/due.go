@@ -68,7 +68,7 @@ func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsClosed, "The payment was not finished in time and is closed."
 		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
 		next.SealedCard, next.Order.NormalURL = "", "" // no card data outlives the payment's chance to authorize
-		if p.Auth.AcquirerTransactionID != "" {
+		if p.owesRelease() {
 			next.VoidState = VoidPending // an approval may still come: release it
 		}
 		return step{op: OpExpire, next: next, notify: s.paymentNotice}, nil

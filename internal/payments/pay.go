@@ -203,7 +203,10 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing {
 			// Cancelled or expired while the acquirer was deciding.
-			if res.Outcome != acquirer.Approved || p.VoidState != VoidNone {
+			if res.Outcome != acquirer.Approved || (p.VoidState != VoidNone && p.Auth.AcquirerTransactionID != "") {
+				// Nothing to release, or this authorization's void is owed or done already. (A
+				// reversal by the gateway's reference that went out before this answer is not
+				// trusted to cover it: the approval is voided by its own reference too.)
 				return step{}, nil
 			}
 			next := p

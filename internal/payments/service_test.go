@@ -32,7 +32,7 @@ type countingAcquirer struct {
 	// during runs inside Authorize, before the answer (e.g. to cancel the caller's context).
 	during func()
 
-	captures, refunds, voids, inquiries atomic.Int64
+	captures, refunds, voids, inquiries, reversals atomic.Int64
 	// captureErr, refundErr and voidErr fail those calls (the outcome is then unknown).
 	captureErr, refundErr, voidErr error
 	// refundAnswer, when set, is the acquirer's answer to every refund.
@@ -82,6 +82,14 @@ func (a *countingAcquirer) Refund(ctx context.Context, req acquirer.RefundReques
 		return *a.refundAnswer, nil
 	}
 	return a.next.Refund(ctx, req)
+}
+
+func (a *countingAcquirer) Reverse(ctx context.Context, paymentID string) error {
+	a.reversals.Add(1)
+	if a.voidErr != nil {
+		return a.voidErr
+	}
+	return a.next.Reverse(ctx, paymentID)
 }
 
 func (a *countingAcquirer) Void(ctx context.Context, id string) error {

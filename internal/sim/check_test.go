@@ -309,12 +309,13 @@ func (w *world) checkSettled(p payRow, name string, txns []txnRow) {
 			bad("captured at the acquirer, %s/%q at the gateway", p.state, p.capture)
 		}
 	case w.ledger.Voided[ref]:
+	case w.ledger.Reversed[p.id]:
+		// Released by the gateway's reference: the answer to the authorization was lost.
+		w.reversedHolds++
 	case p.acquirerRef == ref:
 		bad("approved at the acquirer, never captured nor voided (gateway: %s)", p.state)
 	default:
-		// The acquirer's answer to the authorization was lost: the gateway never learned the
-		// reference, so it can neither ask about it nor void it (see the package report).
-		w.leakedHolds++
+		bad("approved at the acquirer, the answer lost, and never reversed (gateway: %s)", p.state)
 	}
 	for _, t := range txns {
 		if _, refunded := w.ledger.Refunds[t.id]; refunded && t.status != "SUCCESS" {

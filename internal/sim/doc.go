@@ -12,11 +12,10 @@
 // Beyond design.md's invariants the checks hold the gateway to the acquirer's side of the story
 // (the wrapper keeps a ledger of what the acquirer did): once every deadline has passed, every
 // authorization the acquirer approved is captured or voided, and every refund it made is a
-// successful refund at the gateway. One gap is reported rather than failed: when the answer to
-// an authorization is lost, the gateway never learns the acquirer's reference, so it can neither
-// ask about the authorization nor void it (the Acquirer interface asks and voids by reference only);
-// the payment expires as ORDER_IS_CLOSED while the issuer keeps the hold. TestSimulation counts
-// these "authorizations approved by the acquirer whose answer the gateway never received".
+// successful refund at the gateway. When the answer to an authorization is lost, the gateway never
+// learns the acquirer's reference; closing such a payment (expiry or cancel) reverses the
+// authorization by the gateway's own reference (Acquirer.Reverse), and the checks require that.
+// TestSimulation counts these reversals.
 //
 // Running it:
 //

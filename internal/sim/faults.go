@@ -231,13 +231,14 @@ func (s *Store) ReleaseWork(ctx context.Context, paymentID string) error {
 type Ledger struct {
 	Approved map[string]string // payment id → acquirer transaction id
 	Voided   map[string]bool   // acquirer transaction id
+	Reversed map[string]bool   // payment id: a reversal by the gateway's reference
 	Captured map[string]bool   // acquirer transaction id
 	Refunds  map[string]int64  // refund id → amount refunded (an acquirer dedupes on the refund id)
 }
 
 // NewLedger returns an empty ledger.
 func NewLedger() *Ledger {
-	return &Ledger{Approved: map[string]string{}, Voided: map[string]bool{}, Captured: map[string]bool{}, Refunds: map[string]int64{}}
+	return &Ledger{Approved: map[string]string{}, Voided: map[string]bool{}, Reversed: map[string]bool{}, Captured: map[string]bool{}, Refunds: map[string]int64{}}
 }
 
 // Acquirer wraps an acquirer with injected timeouts and lost responses, and keeps the ledger.
@@ -310,6 +311,12 @@ func (a *Acquirer) Refund(ctx context.Context, req acquirer.RefundRequest) (acqu
 			a.Ledger.Refunds[req.RefundID] = req.Amount.Minor
 		}
 	})
+}
+
+// Reverse implements acquirer.Acquirer.
+func (a *Acquirer) Reverse(ctx context.Context, paymentID string) error {
+	_, err := call(a, func() (struct{}, error) { return struct{}{}, a.Inner.Reverse(ctx, paymentID) }, func(struct{}) { a.Ledger.Reversed[paymentID] = true })
+	return err
 }
 
 // Void implements acquirer.Acquirer.

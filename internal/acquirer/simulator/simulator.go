@@ -312,6 +312,18 @@ func (s *Simulator) Refund(ctx context.Context, req acquirer.RefundRequest) (acq
 	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: s.reference("ref", scenarioApprove, 0)}, nil
 }
 
+// Reverse implements acquirer.Acquirer. The simulator holds no money, so there is nothing to
+// release; it checks only that a reference was given.
+func (s *Simulator) Reverse(ctx context.Context, paymentID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if paymentID == "" {
+		return fmt.Errorf("simulator: reversal without a payment reference")
+	}
+	return nil
+}
+
 // Void implements acquirer.Acquirer.
 func (s *Simulator) Void(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
