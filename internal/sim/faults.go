@@ -173,7 +173,9 @@ func (s *Store) TokenByID(ctx context.Context, merchantID, tokenID string) (paym
 
 // TokenByFingerprint implements payments.Store.
 func (s *Store) TokenByFingerprint(ctx context.Context, merchantID, buyerID, fingerprint string) (payments.Token, error) {
-	return read(s, func() (payments.Token, error) { return s.Inner.TokenByFingerprint(ctx, merchantID, buyerID, fingerprint) })
+	return read(s, func() (payments.Token, error) {
+		return s.Inner.TokenByFingerprint(ctx, merchantID, buyerID, fingerprint)
+	})
 }
 
 // PaymentByChallengeToken implements payments.Store.

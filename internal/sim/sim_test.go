@@ -216,9 +216,9 @@ type world struct {
 	refunds []txnReq
 	nextReq int
 
-	trace       []string
-	violations  []string
-	steps       int
+	trace         []string
+	violations    []string
+	steps         int
 	reversedHolds int // authorizations whose answer was lost, released by the gateway's reference
 	// changes is the connection's total_changes() at the last check: a step that wrote nothing
 	// leaves the invariants as they were (-1 forces a check, after a restart).
