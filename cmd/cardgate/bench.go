@@ -130,11 +130,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	notifiedBefore := int64(0)
 	if rcv != nil {
 		// The warm-up's notifications are not the measurement's.
 		rcv.WaitFor(int64(bench.Mixes[*mixName].Notifications*(*concurrency+1)), 2*time.Second)
-		notifiedBefore = rcv.Valid()
+		rcv.Reset()
 	}
 
 	stopProfile := func() {}
@@ -156,9 +155,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	report.Summary = bench.Summarize(res)
 	if rcv != nil {
-		want := notifiedBefore + res.Iterations*int64(bench.Mixes[*mixName].Notifications)
-		rcv.WaitFor(want, 5*time.Second)
-		report.Notifications = rcv.Valid() - notifiedBefore
+		rcv.WaitFor(res.Iterations*int64(bench.Mixes[*mixName].Notifications), 5*time.Second)
+		report.Notifications = rcv.Valid()
 		report.NotificationsByType = rcv.ByType()
 		report.NotificationsInvalid = rcv.Invalid()
 	}

@@ -128,7 +128,6 @@ type runner struct {
 	first   string
 	codesMu sync.Mutex
 	codes   map[string]int64
-	seq     atomic.Int64
 	iters   atomic.Int64 // iterations started
 	done    atomic.Int64 // iterations finished, with or without error
 }
@@ -171,8 +170,12 @@ func (r *runner) count(key string) {
 	r.codesMu.Unlock()
 }
 
+// requestSeq numbers request ids across every run of the process (warm-up, template, measured
+// run), so that none reuses another's id within one RunID.
+var requestSeq atomic.Int64
+
 func (it *Iteration) requestID(kind string) string {
-	return "bench-" + it.r.cfg.RunID + "-" + kind + "-" + strconv.FormatInt(it.r.seq.Add(1), 10)
+	return "bench-" + it.r.cfg.RunID + "-" + kind + "-" + strconv.FormatInt(requestSeq.Add(1), 10)
 }
 
 // Pay pays 42.00 SGD with cardNo and returns the paymentId.

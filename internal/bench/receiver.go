@@ -97,5 +97,14 @@ func (r *Receiver) WaitFor(want int64, quiet time.Duration) {
 	}
 }
 
+// Reset forgets what was counted so far (the warm-up's notifications are not the measurement's).
+func (r *Receiver) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.valid.Store(0)
+	r.invalid.Store(0)
+	clear(r.byType)
+}
+
 // Close stops the receiver.
 func (r *Receiver) Close() error { return r.srv.Close() }
