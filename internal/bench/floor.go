@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
@@ -129,7 +130,13 @@ func TempSchema(ctx context.Context, dbURL, prefix string) (string, func(), erro
 	if err != nil {
 		return "", nil, errors.New("invalid database URL") // the error could quote a password
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
+	// Parsed as a pool's URL, so that pool settings (pool_max_conns) are not sent to the server
+	// as run-time parameters, which it refuses.
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return "", nil, errors.New("invalid database URL")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return "", nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
@@ -141,7 +148,7 @@ func TempSchema(ctx context.Context, dbURL, prefix string) (string, func(), erro
 	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, dbURL)
+		c, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 		if err != nil {
 			return
 		}

@@ -262,7 +262,8 @@ func Run(ctx context.Context, c *client.Client, cfg Config) (*Result, error) {
 	r := &runner{cfg: cfg, codes: map[string]int64{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if cfg.Count <= 0 {
+	if cfg.Count <= 0 && cfg.Rate <= 0 {
+		// The open loop ends by its schedule instead (rate × duration iterations).
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeout(ctx, cfg.Duration)
 		defer stop()
@@ -301,8 +302,12 @@ func Run(ctx context.Context, c *client.Client, cfg Config) (*Result, error) {
 		// answered, and its first call's latency counts from when it was due, so a slow gateway
 		// shows as latency rather than as a lower offered rate (no coordinated omission).
 		interval := time.Duration(float64(time.Second) / cfg.Rate)
+		end := start.Add(cfg.Duration)
 		for i := int64(0); ; i++ {
 			due := start.Add(time.Duration(i) * interval)
+			if cfg.Count <= 0 && !due.Before(end) {
+				break // exactly rate × duration iterations, however late the timer fires
+			}
 			if d := time.Until(due); d > 0 {
 				select {
 				case <-ctx.Done():
