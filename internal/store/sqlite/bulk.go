@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/rows"
@@ -15,7 +16,7 @@ import (
 // through CreatePayment/Apply would take hours). No outbox rows: nothing is owed for them.
 func (s *Store) ImportFinished(ctx context.Context, ps []payments.Payment, txns []payments.Txn, evs []payments.Event) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		insP, err := tx.PrepareContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		insP, err := tx.PrepareContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?`+strings.Repeat(",?", rows.PaymentColumnCount-1)+`)`)
 		if err != nil {
 			return fmt.Errorf("prepare payment insert: %w", err)
 		}
