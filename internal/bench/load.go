@@ -103,6 +103,10 @@ type Result struct {
 	FirstError  string
 	Codes       map[string]int64 // "pay S/SUCCESS": count
 	Latency     *Snapshot
+	// CPU is the CPU time this process used during the run: the load generator's, plus the
+	// server's when it runs in this process (a started gateway, the baseline). Unlike
+	// throughput it hardly moves when other work shares the machine.
+	CPU time.Duration
 }
 
 // RPS is API calls per second.
@@ -290,6 +294,7 @@ func Run(ctx context.Context, c *client.Client, cfg Config) (*Result, error) {
 
 	progressDone := make(chan struct{})
 	stopProgress := make(chan struct{})
+	cpu0 := processCPU()
 	start := time.Now()
 	go func() {
 		defer close(progressDone)
@@ -330,11 +335,12 @@ func Run(ctx context.Context, c *client.Client, cfg Config) (*Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	close(stopProgress)
 	<-progressDone
 
 	res := &Result{Mix: cfg.Mix, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Elapsed: elapsed,
-		Errors: r.errs.Load(), FirstError: r.first, Codes: r.codes, Latency: r.hist.Snapshot()}
+		Errors: r.errs.Load(), FirstError: r.first, Codes: r.codes, Latency: r.hist.Snapshot(), CPU: cpu}
 	res.Calls = res.Latency.N
 	res.Iterations = r.done.Load()
 	return res, nil

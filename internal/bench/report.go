@@ -23,16 +23,23 @@ type Summary struct {
 	FirstError string           `json:"firstError,omitempty"`
 	Codes      map[string]int64 `json:"codes"` // "pay S/SUCCESS": count
 	DurationS  float64          `json:"durationS"`
+	// CPUMsPerCall is the bench process's CPU per call (see Result.CPU): with the gateway started
+	// in the process, gateway plus load generator.
+	CPUMsPerCall float64 `json:"cpuMsPerCall"`
 }
 
 // Summarize turns a result into its figures.
 func Summarize(r *Result) Summary {
-	return Summary{
+	s := Summary{
 		RPS: round(r.RPS(), 1), P50Ms: ms(r.Latency.Percentile(0.50)), P90Ms: ms(r.Latency.Percentile(0.90)),
 		P99Ms: ms(r.Latency.Percentile(0.99)), MaxMs: ms(r.Latency.Percentile(1)),
 		Count: r.Calls, Iterations: r.Iterations, Errors: r.Errors, FirstError: r.FirstError, Codes: r.Codes,
 		DurationS: round(r.Elapsed.Seconds(), 3),
 	}
+	if r.Calls > 0 {
+		s.CPUMsPerCall = round(float64(r.CPU.Microseconds())/1000/float64(r.Calls), 3)
+	}
+	return s
 }
 
 // Report is the whole output of one bench run.
@@ -75,9 +82,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "store %s, preload %d, notify %v\n\n", r.Store, r.Preload, r.Notify)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\trequests/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcalls\terrors\t")
+	fmt.Fprintln(tw, "\trequests/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcalls\terrors\tCPU ms/call\t")
 	row := func(name string, s Summary) {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t\n", name, s.RPS, s.P50Ms, s.P90Ms, s.P99Ms, s.MaxMs, s.Count, s.Errors)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.2f\t\n", name, s.RPS, s.P50Ms, s.P90Ms, s.P99Ms, s.MaxMs, s.Count, s.Errors, s.CPUMsPerCall)
 	}
 	row("gateway", r.Summary)
 	if r.Baseline != nil {
