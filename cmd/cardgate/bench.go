@@ -47,6 +47,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and started gateway) while the gateway is measured")
 		logLevel    = fs.String("log-level", "info", "log level of the started gateway (its log goes to gateway.log in its temporary directory)")
 		progress    = fs.Bool("progress", true, "print a progress line on stderr every second")
+		rounds      = fs.Int("rounds", 0, "with --baseline, alternate gateway and baseline this many times, splitting the duration or count (default 4; 1 without --baseline)")
 	)
 	cf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -136,41 +137,90 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rcv.Reset()
 	}
 
-	stopProfile := func() {}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	// The floor is started and warmed before the measurement, so that the rounds can alternate.
+	var floor *floorServer
+	if *baseline {
+		if floor, err = startFloor(ctx, *storeKind, cf.store.database, tmp, *concurrency); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		defer floor.close()
+		bcfg := cfg
+		bcfg.Label, bcfg.NotifyURL = "baseline", ""
+		if err := bench.Warm(ctx, floor.client, bcfg); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+	}
+
+	// Gateway and baseline alternate in rounds, so that a change in what else runs on the
+	// machine weighs on both alike instead of on whichever ran second.
+	n := *rounds
+	if n <= 0 {
+		n = 1
+		if *baseline {
+			n = 4
+		}
+	}
+	if *count > 0 {
+		n = int(min(int64(n), *count))
+	}
+	var gwRounds, baseRounds []*bench.Result
+	owed := int64(0) // notifications the measured iterations owe
+	for i := range n {
+		rc := cfg
+		rc.Duration = *duration / time.Duration(n)
+		if *count > 0 {
+			rc.Count = *count / int64(n)
+			if i == n-1 {
+				rc.Count = *count - rc.Count*int64(n-1)
+			}
+		}
+		if n > 1 {
+			rc.Label = fmt.Sprintf("gateway %d/%d", i+1, n)
+		}
+		stopProfile := func() {}
+		if *cpuProfile != "" && i == 0 {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		}
+		res, err := bench.Run(ctx, c, rc)
+		stopProfile()
 		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
+		gwRounds = append(gwRounds, res)
+		if rcv != nil {
+			// Deliveries trail the answers; they finish before the baseline's round starts.
+			owed += res.Iterations * int64(bench.Mixes[*mixName].Notifications)
+			rcv.WaitFor(owed, 5*time.Second)
 		}
-		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		if floor != nil {
+			rc.Label, rc.NotifyURL = "baseline", ""
+			if n > 1 {
+				rc.Label = fmt.Sprintf("baseline %d/%d", i+1, n)
+			}
+			res, err := bench.Run(ctx, floor.client, rc)
+			if err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+			baseRounds = append(baseRounds, res)
+		}
 	}
-	res, err := bench.Run(ctx, c, cfg)
-	stopProfile()
-	if err != nil {
-		return err
-	}
-	report.Summary = bench.Summarize(res)
+	report.Rounds = n
+	report.Summary = bench.Summarize(bench.Merge(gwRounds...))
 	if rcv != nil {
-		rcv.WaitFor(res.Iterations*int64(bench.Mixes[*mixName].Notifications), 5*time.Second)
 		report.Notifications = rcv.Valid()
 		report.NotificationsByType = rcv.ByType()
 		report.NotificationsInvalid = rcv.Invalid()
 	}
-	if gw != nil {
-		// The baseline gets the machine to itself, as the gateway did.
-		gw.stop()
-	}
-
-	if *baseline {
-		b, err := runBaseline(ctx, cfg, *storeKind, cf.store.database, tmp, *concurrency)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		report.SetBaseline(b)
+	if floor != nil {
+		report.SetBaseline(bench.Summarize(bench.Merge(baseRounds...)))
 	}
 
 	if *asJSON {
@@ -317,56 +367,55 @@ func preloadStore(ctx context.Context, c *client.Client, cfg bench.Config, targe
 	return bench.Preload(ctx, imp, target.clientID, templateID, n, stderr)
 }
 
-// runBaseline measures the floor with the same load: a minimal server in this process on a
-// store of the same kind.
-func runBaseline(ctx context.Context, cfg bench.Config, kind, database, tmp string, concurrency int) (bench.Summary, error) {
-	var (
-		fst bench.FloorStore
-		err error
-	)
+// floorServer is the minimal server of --baseline, in this process, on a store of the same kind
+// as the gateway's, with a merchant client for it.
+type floorServer struct {
+	client *client.Client
+	close  func()
+}
+
+func startFloor(ctx context.Context, kind, database, tmp string, concurrency int) (fl *floorServer, err error) {
+	var fst bench.FloorStore
 	if kind == "postgres" {
 		fst, err = bench.OpenPostgresFloor(ctx, database)
 	} else {
 		fst, err = bench.OpenSQLiteFloor(ctx, filepath.Join(tmp, "baseline"))
 	}
 	if err != nil {
-		return bench.Summary{}, err
+		return nil, err
 	}
-	defer fst.Close()
+	defer func() {
+		if err != nil {
+			fst.Close()
+		}
+	}()
+	// Keys of its own: the floor stands for any gateway, not for this one's merchant.
 	merchantKey, err := protocol.GenerateKey()
 	if err != nil {
-		return bench.Summary{}, err
+		return nil, err
 	}
 	gatewayKey, err := protocol.GenerateKey()
 	if err != nil {
-		return bench.Summary{}, err
+		return nil, err
 	}
-	url, stop, err := serveFloor(fst, &merchantKey.PublicKey, gatewayKey)
-	if err != nil {
-		return bench.Summary{}, err
-	}
-	defer stop()
 	priv, err := protocol.EncodePrivateKeyPKCS8(merchantKey)
 	if err != nil {
-		return bench.Summary{}, err
+		return nil, err
 	}
 	pub, err := protocol.EncodePublicKey(&gatewayKey.PublicKey)
 	if err != nil {
-		return bench.Summary{}, err
+		return nil, err
+	}
+	url, stop, err := serveFloor(fst, &merchantKey.PublicKey, gatewayKey)
+	if err != nil {
+		return nil, err
 	}
 	c, err := benchClient(url, "SANDBOX_BASELINE", priv, pub, concurrency)
 	if err != nil {
-		return bench.Summary{}, err
+		stop()
+		return nil, err
 	}
-	cfg.Label, cfg.NotifyURL = "baseline", ""
-	if err := bench.Warm(ctx, c, cfg); err != nil {
-		return bench.Summary{}, err
-	}
-	res, err := bench.Run(ctx, c, cfg)
-	if err != nil {
-		return bench.Summary{}, err
-	}
-	return bench.Summarize(res), nil
+	return &floorServer{client: c, close: func() { stop(); fst.Close() }}, nil
 }
 
 func serveFloor(st bench.FloorStore, merchantPub *rsa.PublicKey, gatewayKey *rsa.PrivateKey) (string, func(), error) {

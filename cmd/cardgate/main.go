@@ -38,7 +38,7 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
 Load (starts a gateway on a temporary store unless --url is given; design.md "Performance"):
   cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
                  [--duration 10s | --count N] [--notify] [--baseline] [--preload N]
-                 [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]
+                 [--rounds N] [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]
 
 Run "cardgate <command> -h" for the flags of a command.
 `

@@ -108,3 +108,28 @@ func TestBucketEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestMerge: rounds merged are one run: counts, calls and time add up, percentiles come from
+// all the latencies, the max is the largest.
+func TestMerge(t *testing.T) {
+	var a, b Histogram
+	for v := 1; v <= 50; v++ {
+		a.Record(time.Duration(v) * time.Microsecond)
+	}
+	for v := 51; v <= 100; v++ {
+		b.Record(time.Duration(v) * time.Microsecond)
+	}
+	m := Merge(
+		&Result{Elapsed: time.Second, Calls: 50, Errors: 1, FirstError: "first", Codes: map[string]int64{"pay S/SUCCESS": 50}, Latency: a.Snapshot()},
+		&Result{Elapsed: time.Second, Calls: 50, Errors: 2, FirstError: "second", Codes: map[string]int64{"pay S/SUCCESS": 50}, Latency: b.Snapshot()},
+	)
+	if m.Calls != 100 || m.Errors != 3 || m.FirstError != "first" || m.Codes["pay S/SUCCESS"] != 100 || m.RPS() != 50 {
+		t.Fatalf("merged %+v", m)
+	}
+	if p50, p99 := m.Latency.Percentile(0.5), m.Latency.Percentile(0.99); p50 != 50*time.Microsecond || p99 != 99*time.Microsecond {
+		t.Fatalf("merged p50 %v p99 %v, want 50µs 99µs", p50, p99)
+	}
+	if m.Latency.Max != 100 {
+		t.Fatalf("merged max %d", m.Latency.Max)
+	}
+}

@@ -379,3 +379,31 @@ func (r *runner) progress(start time.Time, stop <-chan struct{}) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Merge adds up the rounds of one side of an alternating run (gateway, baseline, gateway, …)
+// into one result, as if they were one run of their summed length.
+func Merge(rs ...*Result) *Result {
+	if len(rs) == 0 {
+		return nil
+	}
+	m := &Result{Mix: rs[0].Mix, Concurrency: rs[0].Concurrency, Rate: rs[0].Rate, Codes: map[string]int64{}, Latency: &Snapshot{}}
+	for _, r := range rs {
+		m.Elapsed += r.Elapsed
+		m.Iterations += r.Iterations
+		m.Calls += r.Calls
+		m.Errors += r.Errors
+		m.CPU += r.CPU
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+		for k, v := range r.Codes {
+			m.Codes[k] += v
+		}
+		for i, c := range r.Latency.counts {
+			m.Latency.counts[i] += c
+		}
+		m.Latency.N += r.Latency.N
+		m.Latency.Max = max(m.Latency.Max, r.Latency.Max)
+	}
+	return m
+}

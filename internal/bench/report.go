@@ -50,6 +50,7 @@ type Report struct {
 	Rate                 float64          `json:"rate,omitempty"` // open loop: iterations offered per second
 	Store                string           `json:"store"`          // sqlite or postgres
 	Preload              int64            `json:"preload"`
+	Rounds               int              `json:"rounds"` // gateway and baseline alternated this many times
 	Notify               bool             `json:"notify"`
 	Notifications        int64            `json:"notifications"` // verified deliveries to the built-in receiver
 	NotificationsByType  map[string]int64 `json:"notificationsByType,omitempty"`
