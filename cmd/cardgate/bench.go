@@ -34,7 +34,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		cf          clientFlags
 		start       = fs.Bool("start", false, "start a gateway in this process on a temporary store (the default without --url)")
-		storeKind   = fs.String("store", "sqlite", "store of the started gateway and of the baseline: sqlite or postgres (postgres needs --database)")
+		storeKind   = fs.String("store", "sqlite", "store of the started gateway and of the baseline: sqlite or postgres (postgres needs --database; the default with --database)")
 		mixName     = fs.String("mix", "pay", "workload: "+bench.MixNames())
 		concurrency = fs.Int("concurrency", 32, "closed loop: concurrent workers")
 		rate        = fs.Float64("rate", 0, "open loop: iterations started per second (overrides --concurrency)")
@@ -44,7 +44,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		baseline    = fs.Bool("baseline", false, "also measure a minimal server (verify, decode, one durable insert, encode, sign) with the same load and report the ratios")
 		preload     = fs.Int64("preload", 0, "before measuring, insert this many approved and captured payments of the bench merchant")
 		asJSON      = fs.Bool("json", false, "print the result as one JSON object")
-		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and started gateway) while the gateway is measured")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and started gateway) during the first gateway round")
 		logLevel    = fs.String("log-level", "info", "log level of the started gateway (its log goes to gateway.log in its temporary directory)")
 		progress    = fs.Bool("progress", true, "print a progress line on stderr every second")
 		rounds      = fs.Int("rounds", 0, "with --baseline, alternate gateway and baseline this many times, splitting the duration or count (default 4; 1 without --baseline)")
@@ -53,8 +53,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	urlGiven := false
-	fs.Visit(func(f *flag.Flag) { urlGiven = urlGiven || f.Name == "url" })
+	urlGiven, storeGiven := false, false
+	fs.Visit(func(f *flag.Flag) {
+		urlGiven = urlGiven || f.Name == "url"
+		storeGiven = storeGiven || f.Name == "store"
+	})
+	if !storeGiven && cf.store.database != "" {
+		*storeKind = "postgres" // --database names a PostgreSQL store, as for serve
+	}
 	if *start && urlGiven {
 		return errors.New("--start and --url exclude each other")
 	}
