@@ -40,7 +40,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rate        = fs.Float64("rate", 0, "open loop: iterations started per second (overrides --concurrency)")
 		duration    = fs.Duration("duration", 10*time.Second, "how long to measure")
 		count       = fs.Int64("count", 0, "iterations to run instead of a duration")
-		notifyOn    = fs.Bool("notify", false, "give a paymentNotifyUrl of a built-in receiver that verifies and acknowledges every notification")
+		notifyOn    = fs.Bool("notify", false, "give a paymentNotifyUrl of a built-in receiver on 127.0.0.1 that verifies and acknowledges every notification (a --url gateway must run on this host, and in production mode with --notify-allow 127.0.0.1/32)")
 		baseline    = fs.Bool("baseline", false, "also measure a minimal server (verify, decode, one durable insert, encode, sign) with the same load and report the ratios")
 		preload     = fs.Int64("preload", 0, "before measuring, insert this many approved and captured payments of the bench merchant")
 		asJSON      = fs.Bool("json", false, "print the result as one JSON object")
