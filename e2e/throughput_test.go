@@ -3,18 +3,13 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/rsa"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/bench"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -224,8 +218,10 @@ func measurePays(b *testing.B, clients []*client.Client) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
 
-// benchMinimalServer measures the protocol floor of a pay: verify the request's RSA signature,
-// one durable SQLite commit (WAL, synchronous=NORMAL, as cardgate's store), sign the answer. Nothing else: no decoding rules, no payment state, no capture.
+// benchMinimalServer measures the protocol floor of a pay with internal/bench's floor server
+// (the one `cardgate bench --baseline` runs): verify the request's RSA signature, decode, one
+// durable SQLite commit with cardgate's own pragmas, encode, sign the answer. Nothing else: no
+// decoding rules, no payment state, no capture.
 func benchMinimalServer(b *testing.B) {
 	merchantKey, err := protocol.GenerateKey()
 	if err != nil {
@@ -235,25 +231,12 @@ func benchMinimalServer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "floor.db")+"?"+q.Encode())
+	st, err := bench.OpenSQLiteFloor(context.Background(), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
-	// One connection: writers queue in database/sql's pool. With more, concurrent BEGIN IMMEDIATEs
-	// wait in SQLite's busy handler, which sleeps in steps of up to 100 ms, and the floor measures
-	// that backoff instead (about 290 pays/s instead of 700 here).
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE payments (id INTEGER PRIMARY KEY, client_id TEXT NOT NULL,
-		request_time TEXT NOT NULL, body BLOB NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(minimalPayHandler(db, &merchantKey.PublicKey, gatewayKey))
+	b.Cleanup(func() { st.Close() })
+	srv := httptest.NewServer(bench.FloorHandler(st, &merchantKey.PublicKey, gatewayKey))
 	b.Cleanup(srv.Close)
 
 	priv, err := protocol.EncodePrivateKeyPKCS8(merchantKey)
@@ -265,57 +248,4 @@ func benchMinimalServer(b *testing.B) {
 		b.Fatal(err)
 	}
 	measurePays(b, []*client.Client{benchClient(b, srv.URL, "SANDBOX_FLOOR", priv, pub)})
-}
-
-func minimalPayHandler(db *sql.DB, merchantPub *rsa.PublicKey, gatewayKey *rsa.PrivateKey) http.HandlerFunc {
-	var seq atomic.Int64
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		clientID, reqTime := r.Header.Get("client-id"), r.Header.Get("request-time")
-		sh, err := protocol.ParseSignatureHeader(r.Header.Get("signature"))
-		if err == nil {
-			err = protocol.Verify(merchantPub, protocol.SigningContent(r.Method, r.URL.Path, clientID, reqTime, body), sh.Signature)
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		ctx := r.Context()
-		tx, err := db.BeginTx(ctx, nil)
-		if err == nil {
-			if _, err = tx.ExecContext(ctx, `INSERT INTO payments (client_id, request_time, body) VALUES (?,?,?)`, clientID, reqTime, body); err != nil {
-				_ = tx.Rollback()
-			} else {
-				err = tx.Commit()
-			}
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		var req struct {
-			PaymentRequestID string `json:"paymentRequestId"`
-		}
-		_ = json.Unmarshal(body, &req)
-		out, _ := json.Marshal(protocol.PayResponse{
-			Result:           protocol.SuccessResult(),
-			PaymentRequestID: req.PaymentRequestID,
-			PaymentID:        "FLOOR" + strconv.FormatInt(seq.Add(1), 10),
-		})
-		respTime := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		sig, err := protocol.Sign(gatewayKey, protocol.SigningContent(http.MethodPost, r.URL.Path, clientID, respTime, out))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-		w.Header().Set("client-id", clientID)
-		w.Header().Set("response-time", respTime)
-		w.Header().Set("signature", protocol.SignatureHeader{KeyVersion: "1", Signature: sig}.String())
-		_, _ = w.Write(out)
-	}
 }

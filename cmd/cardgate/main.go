@@ -19,7 +19,7 @@ const usage = `cardgate — a self-hostable card payment gateway, wire-compatibl
 Usage:
   cardgate serve [--addr 127.0.0.1:8080] [--data DIR] [--public-url URL] [--mode sandbox|production]
                  [--tls-cert FILE --tls-key FILE] [--log-level info] [--refund-window 365d]
-                 [--notify-timeout 10s] [--notify-allow CIDR]...
+                 [--notify-timeout 10s] [--notify-allow CIDR]... [--cpuprofile FILE]
   cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
   cardgate merchant set [--data DIR] --client-id ID --notify-url URL
@@ -36,6 +36,11 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate clock advance --by 15m
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
+
+Load (starts a gateway on a temporary store unless --url is given; design.md "Performance"):
+  cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
+                 [--duration 10s | --count N] [--notify] [--baseline] [--preload N]
+                 [--rounds N] [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]
 
 Run "cardgate <command> -h" for the flags of a command.
 `
@@ -63,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "init":
 		return initCmd(ctx, args[1:], stdout, stderr)
 	case "merchant":

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
 		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 		allow     cidrList
 	)
 	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable)")
@@ -67,6 +69,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile() // runs first: the profile is complete before the file closes
+	}
 
 	st, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
