@@ -24,19 +24,10 @@ type cardView struct {
 func (h *Handler) cardViewOf(p payments.Payment, merchant string) cardView {
 	v := cardView{Merchant: merchant, Amount: p.Amount.String(), Description: p.Order.Description, ReturnURL: p.Order.RedirectURL,
 		Open: p.AwaitingCard(), AskSave: p.ShowsSaveCard(), Sandbox: h.sandbox}
-	switch {
-	case v.Open:
+	if v.Open {
 		v.Title = "Pay by card"
-	case p.State == payments.StateSuccess:
-		v.Title, v.State = "Payment authorized", "Your payment was authorized. You can return to the shop."
-	case p.State == payments.StateProcessing:
-		v.Title, v.State = "Payment in process", "Your payment is being processed. The shop will confirm it."
-	case p.State == payments.StateCancelled:
-		v.Title, v.State = "Payment cancelled", "This payment was cancelled."
-	case p.CloseReason == payments.CloseExpired:
-		v.Title, v.State = "Payment expired", "This payment was not completed in time."
-	default:
-		v.Title, v.State = "Payment not completed", "This payment was not completed. You can return to the shop and try again."
+	} else {
+		v.Title, v.State = outcome(p)
 	}
 	return v
 }

@@ -63,22 +63,30 @@ type view struct {
 	Open                                                             bool
 }
 
+// outcome is what the buyer's pages say of a payment that no longer waits for them.
+func outcome(p payments.Payment) (title, state string) {
+	switch {
+	case p.State == payments.StateSuccess:
+		return "Payment authorized", "Your payment was authorized. You can return to the shop."
+	case p.State == payments.StateProcessing:
+		return "Payment in process", "Your payment is being processed. The shop will confirm it."
+	case p.State == payments.StateCancelled:
+		return "Payment cancelled", "This payment was cancelled."
+	case p.CloseReason == payments.CloseExpired:
+		return "Payment expired", "This payment was not completed in time."
+	}
+	return "Payment not completed", "This payment was not completed. You can return to the shop and try again."
+}
+
 func viewOf(p payments.Payment) view {
 	v := view{
 		Amount: p.Amount.String(), Description: p.Order.Description, Card: "•••• " + p.Card.LastFour, Brand: p.Card.Brand,
 		ReturnURL: p.Order.RedirectURL, Open: p.ChallengeOpen(), AttemptsLeft: payments.MaxChallengeAttempts - p.ChallengeAttempts,
 	}
-	switch {
-	case v.Open:
+	if v.Open {
 		v.Title = "Verify your payment"
-	case p.State == payments.StateSuccess:
-		v.Title, v.State = "Payment authorized", "Your payment was authorized."
-	case p.State == payments.StateProcessing:
-		v.Title, v.State = "Payment in process", "Your payment is being processed."
-	case p.State == payments.StateCancelled:
-		v.Title, v.State = "Payment cancelled", "This payment was cancelled."
-	default:
-		v.Title, v.State = "Payment not completed", "This payment was not completed."
+	} else {
+		v.Title, v.State = outcome(p)
 	}
 	return v
 }

@@ -11,22 +11,6 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// textVault is the vault as serve wires it: envelopes in text columns.
-type textVault struct{ *vault.Keyring }
-
-func (v textVault) SealText(plaintext, aad []byte) (string, error) {
-	s, err := v.Seal(plaintext, aad)
-	return s.String(), err
-}
-
-func (v textVault) OpenText(text string, aad []byte) ([]byte, error) {
-	s, err := vault.ParseSealed(text)
-	if err != nil {
-		return nil, err
-	}
-	return v.Open(s, aad)
-}
-
 func newHostedHarness(t *testing.T) *harness {
 	t.Helper()
 	h := newHarness(t)
@@ -39,7 +23,7 @@ func newHostedHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.svc.cfg.PublicURL = "https://pay.example"
-	h.svc.With3DS(threeds.Simulator{}, textVault{keys})
+	h.svc.With3DS(threeds.Simulator{}, vault.Fixed(keys))
 	return h
 }
 
