@@ -15,6 +15,10 @@ import (
 // database is its own; production keys still come only from configuration and never from the
 // database they protect.
 
+// StoreRefresh is how often a gateway re-reads a sandbox's stored keys before sealing: a rotation
+// is followed by every instance within it.
+const StoreRefresh = time.Second
+
 // ErrNoStoredKeys reports a store that keeps no sandbox keys: a production database (whose keys
 // come from configuration), or a sandbox that has not yet served with stored keys.
 var ErrNoStoredKeys = errors.New("vault: the database keeps no sandbox vault keys")
