@@ -328,3 +328,55 @@ func TestThreeDSProductionIgnoresSandboxKeysPostgres(t *testing.T) {
 	logs := map[string][]byte{"p1": p1.logs.Bytes(), "p2": p2.logs.Bytes(), "p3": p3.logs.Bytes(), "pg_dump": pgDump(t, dbURL)}
 	hpScanDir(t, "stopped", data, logs, []tdsCard{rotChallenge})
 }
+
+// TestSandboxAdoptsKeyFilePostgres: a sandbox on PostgreSQL that kept its key in DATA/vault.key
+// (as before issue 11; here a gateway given the file's keys with --vault-keys seals under it)
+// moves the file's keys into the database on its next start, so its pending challenge and saved
+// card still open, now on another instance that never had the file.
+func TestSandboxAdoptsKeyFilePostgres(t *testing.T) {
+	dbURL, dirA, dirB := freshSchema(t), t.TempDir(), t.TempDir()
+	creds := pgInit(t, dbURL, dirA)
+	keyFile := filepath.Join(dirA, "vault.key")
+	if _, err := vault.LoadOrCreateFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	fileKEK := firstKEK(t, keyFile)
+	db := openPG(t, dbURL)
+
+	before := newInstance(t, "--database", dbURL, "--data", dirA, "--vault-keys", strings.TrimSpace(string(mustRead(t, keyFile))))
+	before.start()
+	lo := newRotLoad(clientFor(t, before, creds), "adopt")
+	if err := lo.tokenize(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := lo.challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sealedKEK(t, db, p.paymentID); got != fileKEK {
+		t.Fatalf("card sealed under %s, want the key file's %s", got, fileKEK)
+	}
+	before.kill(syscall.SIGTERM)
+	if ids := storedKEKs(t, db); len(ids) != 0 {
+		t.Fatalf("a gateway with --vault-keys stored sandbox keys %v", ids)
+	}
+
+	a := newInstance(t, "--database", dbURL, "--data", dirA)
+	a.start()
+	if ids := storedKEKs(t, db); len(ids) != 1 || ids[0] != fileKEK {
+		t.Fatalf("stored keys %v, want the key file's [%s]", ids, fileKEK)
+	}
+	if !bytes.Contains(a.logs.Bytes(), []byte("keys of the key file are now kept in the database")) {
+		t.Errorf("the adoption is not logged:\n%s", a.logs.Bytes())
+	}
+	b := newInstance(t, "--database", dbURL, "--data", dirB)
+	b.start()
+	noKeyFile(t, dirB)
+	lb := newRotLoad(clientFor(t, b, creds), "adopt-b")
+	lb.tokens = lo.tokens
+	lb.allTokensPay(t)
+	lb.complete(t, onInstance(p, before, b))
+	a.kill(syscall.SIGTERM)
+	b.kill(syscall.SIGTERM)
+	hpScanDir(t, "stopped", dirB, map[string][]byte{"before": before.logs.Bytes(), "A": a.logs.Bytes(), "B": b.logs.Bytes(), "pg_dump": pgDump(t, dbURL)}, rotCardsAll())
+}
