@@ -128,9 +128,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock))
 	svc := payments.NewService(st, acq, payClock, log,
 		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake, PublicURL: base})
-	// The vault's keys come from configuration, never from the database they protect; the
-	// sandbox keeps a generated key in a file beside its data, or, on PostgreSQL, where its
-	// instances may run on several hosts, in the database they share.
+	// Production's vault keys come from configuration only, never from the database they
+	// protect; the sandbox keeps a generated key in a file beside its data, or, on PostgreSQL,
+	// where its instances may run on several hosts, in the database they share.
 	var keys *vault.Live
 	ks, sharedKeys := st.(vault.KeyStore)
 	switch {
