@@ -45,7 +45,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
-		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key")
+		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key, or on PostgreSQL in the database")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 		allow     cidrList
 	)
@@ -128,9 +128,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock))
 	svc := payments.NewService(st, acq, payClock, log,
 		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake, PublicURL: base})
-	// The vault's keys come from configuration, never from the database they protect; the
-	// sandbox keeps a generated key in a file beside its data.
+	// Production's vault keys come from configuration only, never from the database they
+	// protect; the sandbox keeps a generated key in a file beside its data, or, on PostgreSQL,
+	// where its instances may run on several hosts, in the database they share.
 	var keys *vault.Live
+	ks, sharedKeys := st.(vault.KeyStore)
 	switch {
 	case *vaultKeys != "":
 		k, err := vault.ParseKeys(*vaultKeys)
@@ -138,6 +140,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--vault-keys: %w", err)
 		}
 		keys = vault.Fixed(k)
+	case *mode == "sandbox" && sharedKeys:
+		if keys, err = sandboxStoreKeys(ctx, ks, filepath.Join(sf.data, "vault.key"), log); err != nil {
+			return err
+		}
 	case *mode == "sandbox":
 		if err := os.MkdirAll(sf.data, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
@@ -216,6 +222,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	log.Info("shutting down")
 	return srv.Shutdown(shutdownCtx)
+}
+
+// sandboxStoreKeys gives a sandbox on PostgreSQL the keys every instance shares: those in the
+// database, stored by the first instance to start (from the key file it had kept until then, if
+// any), re-read at most once a second so that `vault rotate` reaches every instance.
+func sandboxStoreKeys(ctx context.Context, ks vault.KeyStore, keyFile string, log *slog.Logger) (*vault.Live, error) {
+	adopted, err := vault.SeedStore(ctx, ks, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := vault.LiveStore(ctx, ks, vault.StoreRefresh)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	if adopted {
+		log.Info("vault: the keys of the key file are now kept in the database, for every sandbox instance; the file is no longer read",
+			"file", keyFile, "current", k.CurrentID())
+	} else {
+		log.Info("vault: sandbox keys kept in the database, shared by every instance", "current", k.CurrentID())
+	}
+	return keys, nil
 }
 
 func printSandboxBanner(w io.Writer, base string, m merchant.Merchant, gw keyring.Key, created bool) error {

@@ -4,7 +4,8 @@
 // re-wrapping data keys without re-encrypting data.
 //
 // Keys come from configuration, the environment or a key file beside the database; never from the
-// database they protect. A Keyring keeps no raw key bytes (only the ciphers built from them), and
+// database they protect, except in a sandbox on PostgreSQL, whose instances share their keys
+// through it (store.go). A Keyring keeps no raw key bytes (only the ciphers built from them), and
 // KEK and Keyring print their ids only, whatever the verb.
 package vault
 
@@ -133,15 +134,26 @@ func validateKEKs(keys []KEK) error {
 // current. Spaces around entries are ignored; standard or URL-safe base64, padded or not.
 // Errors never echo key material.
 func ParseKeys(s string) (*Keyring, error) {
+	keys, err := parseKEKs(s)
+	if err != nil {
+		return nil, err
+	}
+	defer clearKEKs(keys)
+	return NewKeyring(keys[0], keys[1:]...)
+}
+
+// parseKEKs is ParseKeys without building the ciphers; the caller clears the keys it returns.
+func parseKEKs(s string) ([]KEK, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, fmt.Errorf("%w: no keys", ErrInvalidKeys)
 	}
 	entries := strings.Split(s, ",")
 	keys := make([]KEK, 0, len(entries))
+	ok := false
 	defer func() {
-		for _, k := range keys {
-			clear(k.Key)
+		if !ok {
+			clearKEKs(keys)
 		}
 	}()
 	for i, e := range entries {
@@ -163,7 +175,32 @@ func ParseKeys(s string) (*Keyring, error) {
 		}
 		keys = append(keys, KEK{ID: id, Key: key})
 	}
-	return NewKeyring(keys[0], keys[1:]...)
+	if err := validateKEKs(keys); err != nil {
+		return nil, err
+	}
+	ok = true
+	return keys, nil
+}
+
+func clearKEKs(keys []KEK) {
+	for _, k := range keys {
+		clear(k.Key)
+	}
+}
+
+// ReadKeyFile returns the keys of a key file (the ParseKeys format), the current first, for a
+// sandbox that moves its keys from the file into its database. The caller should clear them.
+func ReadKeyFile(path string) ([]KEK, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // *PathError names the path, not the content
+	}
+	defer clear(b)
+	keys, err := parseKEKs(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("vault: key file %s: %w", path, err)
+	}
+	return keys, nil
 }
 
 func decodeKey(s string) ([]byte, bool) {
@@ -186,11 +223,7 @@ func LoadOrCreateFile(path string) (*Keyring, error) {
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return k, err
 	}
-	idSuffix := make([]byte, 4)
-	if _, err := rand.Read(idSuffix); err != nil {
-		return nil, fmt.Errorf("vault: generating a key id: %w", err)
-	}
-	kek, err := GenerateKEK("sandbox-" + hex.EncodeToString(idSuffix))
+	kek, err := generateNamed("sandbox-")
 	if err != nil {
 		return nil, err
 	}
@@ -366,11 +399,7 @@ func RotateFile(path string) (string, error) {
 	if _, err := ParseKeys(string(raw)); err != nil {
 		return "", fmt.Errorf("vault: key file %s: %w", path, err)
 	}
-	suffix := make([]byte, 4)
-	if _, err := rand.Read(suffix); err != nil {
-		return "", fmt.Errorf("vault: generating a key id: %w", err)
-	}
-	kek, err := GenerateKEK("kek-" + time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(suffix))
+	kek, err := generateNamed(rotatedPrefix())
 	if err != nil {
 		return "", err
 	}
@@ -397,3 +426,16 @@ func RotateFile(path string) (string, error) {
 	}
 	return kek.ID, nil
 }
+
+// generateNamed is GenerateKEK with the id prefix followed by 8 random hex digits, so that keys
+// made by different processes at once never share an id.
+func generateNamed(prefix string) (KEK, error) {
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return KEK{}, fmt.Errorf("vault: generating a key id: %w", err)
+	}
+	return GenerateKEK(prefix + hex.EncodeToString(suffix))
+}
+
+// rotatedPrefix starts the id of a key made by `vault rotate`: it says the day it was made.
+func rotatedPrefix() string { return "kek-" + time.Now().UTC().Format("20060102") + "-" }

@@ -470,3 +470,61 @@ func nonCanonical(enc string) string {
 	last := strings.IndexByte(alphabet, enc[len(enc)-1])
 	return enc[:len(enc)-1] + string(alphabet[last|1])
 }
+
+// TestReadKeyFile: the keys a sandbox moves from its key file into its database, in the file's
+// order (the current first); errors name the file, never a key.
+func TestReadKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		content *string // nil: no file
+		wantIDs string
+		wantErr error
+	}{
+		{"two keys, the first current", ptr("k1:" + b64k1 + ",k2:" + b64k2 + "\n"), "k1,k2", nil},
+		{"one key", ptr("k2:" + b64url), "k2", nil},
+		{"no file", nil, "", os.ErrNotExist},
+		{"empty file", ptr(""), "", ErrInvalidKeys},
+		{"short key", ptr("k1:" + short), "", ErrInvalidKeys},
+		{"duplicate ids", ptr("k1:" + b64k1 + ",k1:" + b64k2), "", ErrInvalidKeys},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".key")
+			if tc.content != nil {
+				if err := os.WriteFile(path, []byte(*tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keys, err := ReadKeyFile(path)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err %v, want %v", err, tc.wantErr)
+				}
+				for _, k := range []string{b64k1, b64k2, short} {
+					if strings.Contains(err.Error(), k) {
+						t.Errorf("error %q shows a key", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]string, len(keys))
+			for i, k := range keys {
+				ids[i] = k.ID
+				if len(k.Key) != KeySize {
+					t.Errorf("key %s is %d bytes", k.ID, len(k.Key))
+				}
+			}
+			if got := strings.Join(ids, ","); got != tc.wantIDs {
+				t.Errorf("ids %s, want %s", got, tc.wantIDs)
+			}
+			if !bytes.Equal(keys[len(keys)-1].Key, key2) {
+				t.Errorf("the last key's bytes differ from the file's")
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

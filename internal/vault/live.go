@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,14 +13,18 @@ import (
 // Live is the keyring a running gateway seals and opens with: `cardgate vault rotate` can change
 // its keys while the gateway runs. Keys given in configuration are fixed for the process (a
 // rotation there is a rolling restart with the new key first, then `vault rotate`); keys read
-// from a key file follow the file: before each seal the file is checked for a change, and an
-// envelope under a key the keyring does not know reloads it once before failing.
+// from a key file follow the file: before each seal the file is checked for a change; keys kept
+// by the store (a sandbox on PostgreSQL, LiveStore) are re-read at most once per refresh period.
+// Either way an envelope under a key the keyring does not know reloads it once before failing.
 type Live struct {
 	cur  atomic.Pointer[Keyring]
-	path string // "" for fixed keys
+	path string   // the key file followed, or ""
+	ks   KeyStore // the store whose keys are followed, or nil
 
-	mu   sync.Mutex
-	seen fileStamp
+	mu     sync.Mutex
+	seen   fileStamp // of the key file
+	loaded time.Time // when ks was last read
+	every  time.Duration
 }
 
 type fileStamp struct {
@@ -49,9 +54,13 @@ func LiveFile(path string) (*Live, error) {
 	return l, nil
 }
 
-// Keyring returns the current keys, reloading a changed key file first.
+// Keyring returns the current keys, reloading a changed key file, or the store's keys once
+// the refresh period has passed, first.
 func (l *Live) Keyring() (*Keyring, error) {
-	if l.path == "" {
+	switch {
+	case l.ks != nil:
+		return l.refresh(false)
+	case l.path == "":
 		return l.cur.Load(), nil
 	}
 	st, err := os.Stat(l.path)
@@ -73,6 +82,41 @@ func (l *Live) Keyring() (*Keyring, error) {
 	return k, nil
 }
 
+// refresh re-reads the store's keys when the refresh period has passed, or now if force.
+func (l *Live) refresh(force bool) (*Keyring, error) {
+	if !force {
+		l.mu.Lock()
+		due := time.Since(l.loaded) >= l.every
+		l.mu.Unlock()
+		if !due {
+			return l.cur.Load(), nil
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !force && time.Since(l.loaded) < l.every {
+		return l.cur.Load(), nil // another caller reloaded meanwhile
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	k, err := loadStore(ctx, l.ks)
+	if err != nil {
+		if force {
+			return nil, err
+		}
+		// Keys are only ever added, so the keys already read still seal what the store accepts;
+		// the next period tries again.
+		l.loaded = time.Now()
+		return l.cur.Load(), nil
+	}
+	l.cur.Store(k)
+	l.loaded = time.Now()
+	return k, nil
+}
+
+// follows reports whether the keys can change under the process.
+func (l *Live) follows() bool { return l.path != "" || l.ks != nil }
+
 // SealText seals plaintext under the current key and returns the envelope's text form.
 func (l *Live) SealText(plaintext, aad []byte) (string, error) {
 	k, err := l.Keyring()
@@ -93,9 +137,15 @@ func (l *Live) OpenText(text string, aad []byte) ([]byte, error) {
 		return nil, err
 	}
 	out, err := l.cur.Load().Open(s, aad)
-	if err != nil && errors.Is(err, ErrUnknownKEK) && l.path != "" {
-		// Sealed by an instance that already follows a rotated key file.
-		k, kerr := l.Keyring()
+	if err != nil && errors.Is(err, ErrUnknownKEK) && l.follows() {
+		// Sealed by an instance that already follows a rotated key file or store.
+		var k *Keyring
+		var kerr error
+		if l.ks != nil {
+			k, kerr = l.refresh(true)
+		} else {
+			k, kerr = l.Keyring()
+		}
 		if kerr != nil {
 			return nil, kerr
 		}
