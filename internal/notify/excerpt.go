@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"strings"
 	"unicode"
 )
 
@@ -9,13 +10,14 @@ import (
 // survives: enough to recognise an error page, too little to carry another service's secrets out.
 const MaxExcerpt = 200
 
-// Excerpt is what is kept of an answer: valid UTF-8 (invalid bytes become U+FFFD), line breaks
-// and tabs as spaces, control and invisible format characters (bidi overrides, zero-width
-// joiners) dropped, at most MaxExcerpt characters, the last one "…" when cut. Excerpt of an
-// excerpt is the excerpt itself.
+// Excerpt is what is kept of an answer: valid UTF-8 (each run of invalid bytes becomes U+FFFD),
+// line breaks and tabs as spaces, control and invisible format characters (bidi overrides,
+// zero-width joiners) dropped, at most MaxExcerpt characters, the last one "…" when cut. An
+// excerpt of an excerpt is the excerpt itself, so answers stored before this rule can be cut
+// again when shown.
 func Excerpt(s string) string {
 	out := make([]rune, 0, min(len(s), MaxExcerpt+1))
-	for _, r := range s { // ranging over a string yields U+FFFD for each invalid byte
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
 		switch {
 		case r == '\n' || r == '\r' || r == '\t':
 			r = ' '

@@ -3,7 +3,10 @@ package notify
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzAcknowledged: whatever a merchant answers, judging it never panics; only HTTP 200 with a
@@ -51,6 +54,60 @@ func FuzzAcknowledged(f *testing.F) {
 		}
 		if again, _ := acknowledged(status, body); !again {
 			t.Fatalf("%q acknowledged once, not twice", body)
+		}
+	})
+}
+
+// FuzzExcerpt: whatever a merchant's endpoint answers, what is kept is valid UTF-8 of at most
+// MaxExcerpt characters with no control or invisible format characters, a prefix of the
+// sanitized answer (up to the ellipsis of a cut), and an excerpt of it is itself.
+func FuzzExcerpt(f *testing.F) {
+	for _, s := range []string{
+		"",
+		`{"result":{"resultCode":"SUCCESS","resultStatus":"S"}}`,
+		"<html>\r\n<body>502 Bad Gateway</body></html>",
+		"INTERNAL-SECRET\x00\x1b[31m\u202e",
+		"\xff\xfe\xed\xa0\x80", // invalid UTF-8, a CESU-8 lone surrogate
+		strings.Repeat("é", 300),
+		strings.Repeat("a", 200) + "…",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Excerpt(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("Excerpt(%q) = %q: invalid UTF-8", s, got)
+		}
+		n := utf8.RuneCountInString(got)
+		if n > MaxExcerpt {
+			t.Fatalf("Excerpt(%q): %d characters", s, n)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("Excerpt(%q) = %q keeps %U", s, got, r)
+			}
+		}
+		if again := Excerpt(got); again != got {
+			t.Fatalf("Excerpt(Excerpt(%q)) = %q, not %q", s, again, got)
+		}
+		// Independently: the answer's printable characters, in order.
+		var want []rune
+		for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+			if r == '\n' || r == '\r' || r == '\t' {
+				r = ' '
+			}
+			if !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r) {
+				want = append(want, r)
+			}
+		}
+		if len(want) <= MaxExcerpt {
+			if got != string(want) {
+				t.Fatalf("Excerpt(%q) = %q, want %q", s, got, string(want))
+			}
+			return
+		}
+		if got != string(want[:MaxExcerpt-1])+"…" {
+			t.Fatalf("Excerpt(%q) = %q, want the first %d characters and an ellipsis", s, got, MaxExcerpt-1)
 		}
 	})
 }

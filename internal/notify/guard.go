@@ -179,6 +179,7 @@ func embeddedIPv4(a netip.Addr) ([]netip.Addr, string) {
 	if !a.Is6() {
 		return nil, ""
 	}
+	a = a.WithZone("") // Check refuses zones; this reading must not depend on it
 	b := a.As16()
 	v4 := func(i int) netip.Addr { return netip.AddrFrom4([4]byte(b[i : i+4])) }
 	zero := func(from, to int) bool {
