@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Policy decides which addresses a notification may be posted to. The check runs on the address
@@ -327,12 +328,25 @@ func (p Policy) dialer(timeoutDial func() *net.Dialer) func(ctx context.Context,
 		// Each admitted answer is dialled as a literal, so the dial cannot look the name up
 		// again and get another answer.
 		var firstErr error
+		admitted := addrs[:0:0]
 		for _, a := range addrs {
 			if err := p.Check(a); err != nil {
 				firstErr = cmpErr(firstErr, err)
 				continue
 			}
-			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+			admitted = append(admitted, a)
+		}
+		start := time.Now()
+		for i, a := range admitted {
+			// Share the timeout among the answers left, as net.Dialer does, so one dead
+			// address does not spend the whole attempt.
+			dctx, cancel := ctx, context.CancelFunc(func() {})
+			if left := d.Timeout - time.Since(start); d.Timeout > 0 {
+				per := max(left/time.Duration(len(admitted)-i), min(2*time.Second, left))
+				dctx, cancel = context.WithTimeout(ctx, per)
+			}
+			c, err := d.DialContext(dctx, network, net.JoinHostPort(a.String(), port))
+			cancel()
 			if err == nil {
 				return c, nil
 			}
