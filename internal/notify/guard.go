@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -327,15 +328,19 @@ func (p Policy) dialer(timeoutDial func() *net.Dialer) func(ctx context.Context,
 		}
 		// Each admitted answer is dialled as a literal, so the dial cannot look the name up
 		// again and get another answer.
-		var firstErr error
+		var refused error
 		admitted := addrs[:0:0]
 		for _, a := range addrs {
 			if err := p.Check(a); err != nil {
-				firstErr = cmpErr(firstErr, err)
+				refused = cmp.Or(refused, err)
 				continue
 			}
 			admitted = append(admitted, a)
 		}
+		if len(admitted) == 0 {
+			return nil, cmp.Or(refused, fmt.Errorf("notify: look up %s: no addresses", host))
+		}
+		var dialErr error
 		start := time.Now()
 		for i, a := range admitted {
 			// Share the timeout among the answers left, as net.Dialer does, so one dead
@@ -350,23 +355,14 @@ func (p Policy) dialer(timeoutDial func() *net.Dialer) func(ctx context.Context,
 			if err == nil {
 				return c, nil
 			}
-			firstErr = cmpErr(firstErr, err)
+			dialErr = cmp.Or(dialErr, err)
 			if ctx.Err() != nil {
 				break
 			}
 		}
-		if firstErr == nil {
-			firstErr = fmt.Errorf("notify: look up %s: no addresses", host)
-		}
-		return nil, firstErr
+		// An admitted address was tried: its failure is what the merchant can act on.
+		return nil, dialErr
 	}
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 func ipNetwork(network string) string {
