@@ -61,8 +61,6 @@ var metadataNames = map[string]bool{
 	"metadata":                     true,
 	"metadata.google.internal":     true,
 	"metadata.goog":                true,
-	"metadata.azure.internal":      true,
-	"metadata.ec2.internal":        true,
 	"instance-data":                true,
 	"instance-data.ec2.internal":   true,
 	"metadata.tencentyun.com":      true,
