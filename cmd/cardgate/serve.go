@@ -49,7 +49,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 		allow     cidrList
 	)
-	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable)")
+	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable; never opens link-local or metadata addresses)")
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

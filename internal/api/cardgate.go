@@ -41,7 +41,8 @@ func (s *Server) merchantSettings(ctx context.Context, m merchant.Merchant, body
 func attemptOf(a notify.Attempt) protocol.NotificationAttempt {
 	return protocol.NotificationAttempt{
 		Attempt: a.Attempt, Manual: a.Manual, Time: protocol.FormatTime(a.At.UTC()), HTTPStatus: a.HTTPStatus,
-		LatencyMS: a.Latency.Milliseconds(), Response: a.Response, Error: a.Error, Delivered: a.Delivered,
+		LatencyMS: a.Latency.Milliseconds(), Response: notify.Excerpt(a.Response), // rows older than the excerpt rule too
+		Error: a.Error, Delivered: a.Delivered,
 	}
 }
 

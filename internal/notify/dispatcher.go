@@ -287,9 +287,6 @@ func (d *Dispatcher) attempt(ctx context.Context, m Message) error {
 	return d.store.RecordAttempt(ctx, m, a)
 }
 
-// maxSnippet bounds what is kept of a merchant's answer.
-const maxSnippet = 512
-
 // post signs and posts the message once.
 func (d *Dispatcher) post(ctx context.Context, m Message) Attempt {
 	a := Attempt{OutboxID: m.ID, At: d.clock.Now()}
@@ -329,7 +326,7 @@ func (d *Dispatcher) post(ctx context.Context, m Message) Attempt {
 	defer resp.Body.Close()
 	a.HTTPStatus = resp.StatusCode
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	a.Response = string(body[:min(len(body), maxSnippet)])
+	a.Response = Excerpt(string(body))
 	if err != nil {
 		a.Error = "read answer: " + err.Error()
 		return a
@@ -350,7 +347,8 @@ func acknowledged(status int, body []byte) (bool, string) {
 		return false, "answer is not the JSON acknowledgement"
 	}
 	if ack.Result.ResultCode != string(protocol.CodeSuccess) || ack.Result.ResultStatus != string(protocol.StatusSuccess) {
-		return false, fmt.Sprintf("answer result %s/%s is not SUCCESS/S", ack.Result.ResultCode, ack.Result.ResultStatus)
+		// Quoted and cut: the codes are the endpoint's words, shown back to the merchant.
+		return false, fmt.Sprintf("answer result %.32q/%.32q is not SUCCESS/S", ack.Result.ResultCode, ack.Result.ResultStatus)
 	}
 	return true, ""
 }

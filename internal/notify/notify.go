@@ -57,7 +57,7 @@ type Attempt struct {
 	At         time.Time
 	HTTPStatus int // 0 when no HTTP answer came
 	Latency    time.Duration
-	Response   string // the first bytes of the answer
+	Response   string // an Excerpt of the answer; empty when none came
 	Error      string
 	Delivered  bool
 }

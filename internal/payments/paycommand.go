@@ -132,7 +132,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		return cmd, err
 	}
 	if r.PaymentNotifyURL != "" {
-		if err := absoluteURL("paymentNotifyUrl", r.PaymentNotifyURL, true); err != nil {
+		if err := notifyURL("paymentNotifyUrl", r.PaymentNotifyURL); err != nil {
 			return cmd, err
 		}
 	}
@@ -415,6 +415,3 @@ func cvvShape(cvv string, b card.Brand) bool {
 	}
 	return true
 }
-
-// ValidateNotifyURL checks a notification URL the way pay checks paymentNotifyUrl.
-func ValidateNotifyURL(path, raw string) error { return absoluteURL(path, raw, true) }

@@ -33,7 +33,7 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 		return Txn{}, Payment{}, err
 	}
 	if req.RefundNotifyURL != "" {
-		if err := absoluteURL("refundNotifyUrl", req.RefundNotifyURL, true); err != nil {
+		if err := notifyURL("refundNotifyUrl", req.RefundNotifyURL); err != nil {
 			return Txn{}, Payment{}, err
 		}
 		if err := maxLen("refundNotifyUrl", req.RefundNotifyURL, 1024); err != nil {
