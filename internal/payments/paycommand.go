@@ -70,21 +70,6 @@ func illegal(path, format string, args ...any) error {
 	return protocol.Errorf(protocol.CodeParamIllegal, path+" "+format, args...)
 }
 
-// idField checks an identifier: at most n bytes and no control characters. A NUL or a line break
-// in an id would be stored by one store and refused by another (PostgreSQL's TEXT cannot hold
-// NUL), and could forge lines in logs.
-func idField(path, v string, n int) error {
-	if err := maxLen(path, v, n); err != nil {
-		return err
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			return illegal(path, "must not contain control characters")
-		}
-	}
-	return nil
-}
-
 func maxLen(path, v string, n int) error {
 	if len(v) > n {
 		return illegal(path, "must be at most %d characters", n)
@@ -107,7 +92,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	if r.PaymentRequestID == "" {
 		return cmd, required("paymentRequestId")
 	}
-	if err := idField("paymentRequestId", r.PaymentRequestID, 64); err != nil {
+	if err := idField("paymentRequestId", r.PaymentRequestID, maxRequestID); err != nil {
 		return cmd, err
 	}
 	cmd.RequestID = r.PaymentRequestID
@@ -186,7 +171,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	case r.PaymentMethod.PaymentMethodID != "":
 		// A saved card: the service opens the token; the request carries no card number and
 		// needs no CVV (isCardOnFile is optional, design.md "Tokens").
-		if err := idField("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, 128); err != nil {
+		if err := idField("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, maxTokenID); err != nil {
 			return cmd, err
 		}
 		if meta != nil && meta.CardNo != "" {
