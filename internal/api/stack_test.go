@@ -255,6 +255,9 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	if o.log != nil {
+		log = o.log
+	}
 	// The payments run on the sandbox clock as `serve --mode sandbox` wires it: real time plus an
 	// offset kept in the store. Only a sandbox stack serves the clock's advance call.
 	offset, err := st.ClockOffset(ctx)
@@ -270,7 +273,12 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 		runner = jobs.NewSandbox(svc, payClock, st, log)
 		cfg.Sandbox = runner
 	}
-	srv := httptest.NewServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
+	cfg.BadBody = o.badBody
+	srv := httptest.NewUnstartedServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
+	if o.server != nil {
+		o.server(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &stack{srv: srv, store: st, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client(), clock: payClock, runner: runner}
 }
@@ -279,6 +287,11 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 type stackOptions struct {
 	// sandbox serves /sandbox/v1/clock/advance through a jobs runner, as `serve --mode sandbox`.
 	sandbox bool
+	// log receives the API's log (discarded when nil); badBody is api.Config.BadBody; server
+	// adjusts the http.Server (timeouts) before it starts.
+	log     *slog.Logger
+	badBody func(reason string)
+	server  func(*http.Server)
 }
 
 func newStack(t testing.TB) *stack { return newStackWith(t, stackOptions{}) }
