@@ -196,3 +196,24 @@ func TestPageTokensRefusedBeforeTheStore(t *testing.T) {
 		t.Errorf("unknown token: %v after %d lookups, want ErrNotFound after 1", err, counted.n.Load())
 	}
 }
+
+// TestAmountBounds: capture and refund take amounts of at most 16 digits, as pay does (Antom's
+// Amount.value is String(16)), and name the field.
+func TestAmountBounds(t *testing.T) {
+	e := newEnv(t)
+	p := e.pay(t, "4242424242424242", "bounds-1", payments.CaptureManual)
+	ctx := context.Background()
+	for _, v := range []string{"10000000000000000", "999999999999999999", "99999999999999999999"} {
+		_, _, err := e.svc.Capture(ctx, e.m, &protocol.CaptureRequest{CaptureRequestID: "c-" + v[:3], PaymentID: p.ID, CaptureAmount: sgd(v)})
+		if r := protocol.ResultOf(err); r.ResultCode != "PARAM_ILLEGAL" || !strings.HasPrefix(r.ResultMessage, "captureAmount.value must be at most 16 digits") {
+			t.Errorf("capture of %s: %s %q", v, r.ResultCode, r.ResultMessage)
+		}
+		_, _, err = e.svc.Refund(ctx, e.m, &protocol.RefundRequest{RefundRequestID: "r-" + v[:3], PaymentID: p.ID, RefundAmount: sgd(v)})
+		if r := protocol.ResultOf(err); r.ResultCode != "PARAM_ILLEGAL" || !strings.HasPrefix(r.ResultMessage, "refundAmount.value must be at most 16 digits") {
+			t.Errorf("refund of %s: %s %q", v, r.ResultCode, r.ResultMessage)
+		}
+	}
+	if txns := e.txns(t, p); len(txns) != 0 {
+		t.Errorf("refused amounts wrote transactions: %+v", txns)
+	}
+}

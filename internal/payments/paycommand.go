@@ -14,6 +14,12 @@ import (
 // DefaultPaymentExpiry is how long an unfinished payment stays open (seed 002: 14 minutes).
 const DefaultPaymentExpiry = 14 * time.Minute
 
+// MaxPaymentExpiry bounds paymentExpiryTime. Antom's longest default timeout for cards is 7 days
+// ("Payment method default timeout", docs.antom.com/ac/pm/default_timeout), the same as an
+// authorization's validity: a payment kept open longer could never be captured in time, and
+// 9999-12-31 would keep its row and its buyer page alive forever.
+const MaxPaymentExpiry = 7 * 24 * time.Hour
+
 // AutoCaptureGrace is how long after approval an AUTOMATIC payment may stay uncaptured before the
 // due-work runner captures it (the process that approved it died before capturing).
 const AutoCaptureGrace = 30 * time.Second
@@ -160,6 +166,9 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		if !t.After(now) {
 			return cmd, illegal("paymentExpiryTime", "must be in the future")
 		}
+		if t.Sub(now) > MaxPaymentExpiry {
+			return cmd, illegal("paymentExpiryTime", "must be at most 7 days after the request")
+		}
 		cmd.ExpiresAt = t
 	}
 
@@ -226,6 +235,8 @@ func parseAmount(path string, a *protocol.Amount) (money.Amount, error) {
 	switch {
 	case errors.Is(err, money.ErrCurrencyNotSupported):
 		return amt, protocol.Errorf(protocol.CodeCurrencyNotSupport, "%s.currency %q is not a supported ISO 4217 currency", path, a.Currency)
+	case err != nil && len(a.Value) > money.MaxDigits:
+		return amt, illegal(path+".value", "must be at most %d digits (Antom's Amount.value is String(%d))", money.MaxDigits, money.MaxDigits)
 	case err != nil:
 		return amt, illegal(path+".value", "must be a whole number of minor units without sign or decimal point, such as \"4200\" for 42.00 %s", a.Currency)
 	case amt.Minor == 0:
