@@ -347,9 +347,6 @@ func TestBrowserHostedValidation(t *testing.T) {
 			t.Errorf("the refused page writes %q back", secret)
 		}
 	}
-	if got := hbText(t, ctx, "#cardNo-note"); got != "Enter the card number again." {
-		t.Errorf("#cardNo-note %q, want the buyer told to type the number again", got)
-	}
 	// Each message sits right under its field and is tied to it for screen readers.
 	var near []string
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -494,6 +491,9 @@ func TestBrowserHostedNoJavaScript(t *testing.T) {
 	}
 	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("cardNo"))); err != nil || v != "" {
 		t.Errorf("#cardNo after the refused post: %q (%v), want it empty", v, err)
+	}
+	if got := hbText(t, ctx, "#cardNo-note"); got != "Enter the card number again." {
+		t.Errorf("#cardNo-note %q, want the buyer told to type the number again", got)
 	}
 	if page := h.html(t, ctx, true); strings.Contains(page, "5555 5555 5555 4444") {
 		t.Errorf("the refused page writes the card number back")
