@@ -53,7 +53,7 @@ func (c *reasonCounter) get(reason string) int {
 }
 
 // readTimeout is the test server's read timeout: short, so that slow bodies time out quickly.
-const readTimeout = 300 * time.Millisecond
+const readTimeout = 500 * time.Millisecond
 
 func newBodyStack(t *testing.T) (*stack, *logBuffer, *reasonCounter) {
 	t.Helper()
@@ -62,7 +62,9 @@ func newBodyStack(t *testing.T) (*stack, *logBuffer, *reasonCounter) {
 		log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		badBody: bad.observe,
 		server: func(srv *http.Server) {
-			srv.ReadTimeout, srv.WriteTimeout = readTimeout, 10*time.Second
+			// The headers get a generous timeout of their own, as in serve: under a loaded
+			// machine a connection must not lose its request line before the body is late.
+			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, readTimeout, 10*time.Second
 		},
 	})
 	return s, logs, bad
