@@ -553,6 +553,16 @@ func TestHostedCardPage(t *testing.T) {
 		if n := r.count(t, `SELECT count(*) FROM payments`); n != payments {
 			t.Errorf("payments %d → %d after a post to an unknown page", payments, n)
 		}
+		// Tokens the gateway could not have made (a NUL, invalid UTF-8, too long) are not found
+		// either, without a store error (PostgreSQL refuses a NUL) or an ERROR line.
+		for _, p := range []string{"/checkout/%00", "/checkout/abc%00def", "/threeds/%FF", "/checkout/" + strings.Repeat("A", 65)} {
+			if status, _ := r.page(t, r.g.url+p); status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", p, status)
+			}
+		}
+		if strings.Contains(string(r.g.stderr.Bytes()), "level=ERROR") {
+			t.Errorf("ERROR lines after unknown pages:\n%s", r.g.stderr.Bytes())
+		}
 	})
 
 	t.Run("Replay", func(t *testing.T) {
