@@ -89,8 +89,9 @@ func (r *tdsRun) hpOpen(t *testing.T, resp *protocol.PayResponse, raw []byte) st
 }
 
 // hpPostCard posts the card form as the buyer's browser does and returns the status, the raw
-// Location and the page. A refused form (422) shows the number the buyer typed back to that
-// buyer, so its page is left out of the scan; every other answer is kept for it.
+// Location and the page. Every answer is kept for the card-data scan, a refused form (422)
+// included: the page never writes the card number back (only the sandbox hint names a test
+// card, on purpose, and is left out).
 func (r *tdsRun) hpPostCard(t *testing.T, pageURL string, form url.Values) (int, string, string) {
 	t.Helper()
 	resp, err := r.web.PostForm(pageURL, form)
@@ -102,8 +103,9 @@ func (r *tdsRun) hpPostCard(t *testing.T, pageURL string, form url.Values) (int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		r.keep("POST card page", b)
+	r.keep("POST card page", hbSandboxHint.ReplaceAll(b, nil))
+	if pan := form.Get("cardNo"); pan != "" && strings.Contains(string(b), pan) {
+		t.Errorf("card page answer writes the card number back")
 	}
 	if cvv := form.Get("cvv"); cvv != "" && strings.Contains(string(b), `value="`+cvv+`"`) {
 		t.Errorf("card page answer echoes the security code")
@@ -550,6 +552,16 @@ func TestHostedCardPage(t *testing.T) {
 		}
 		if n := r.count(t, `SELECT count(*) FROM payments`); n != payments {
 			t.Errorf("payments %d → %d after a post to an unknown page", payments, n)
+		}
+		// Tokens the gateway could not have made (a NUL, invalid UTF-8, too long) are not found
+		// either, without a store error (PostgreSQL refuses a NUL) or an ERROR line.
+		for _, p := range []string{"/checkout/%00", "/checkout/abc%00def", "/threeds/%FF", "/checkout/" + strings.Repeat("A", 65)} {
+			if status, _ := r.page(t, r.g.url+p); status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", p, status)
+			}
+		}
+		if strings.Contains(string(r.g.stderr.Bytes()), "level=ERROR") {
+			t.Errorf("ERROR lines after unknown pages:\n%s", r.g.stderr.Bytes())
 		}
 	})
 

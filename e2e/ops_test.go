@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -33,6 +35,9 @@ func TestOperatorEndpoints(t *testing.T) {
 	}
 	g.pay(payRequest("4242424242424242", "123"))
 	g.pay(payRequest("4000000000000002", "123"))
+	if answer := cutShortBody(t, g.url); !strings.Contains(answer, `"resultCode":"PARAM_ILLEGAL"`) {
+		t.Errorf("a body cut short answered:\n%s", answer)
+	}
 	_, metrics := get(t, g.url+"/metrics")
 	for _, want := range []string{
 		`cardgate_api_requests_total{api="payments/pay",result_code="SUCCESS"} 1`,
@@ -43,6 +48,8 @@ func TestOperatorEndpoints(t *testing.T) {
 		`cardgate_outbox_pending `,
 		`cardgate_outbox_oldest_pending_age_seconds `,
 		`cardgate_notification_attempts_total{`,
+		`cardgate_http_bad_bodies_total{reason="aborted"} 1`,
+		`cardgate_http_bad_bodies_total{reason="timeout"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -52,4 +59,32 @@ func TestOperatorEndpoints(t *testing.T) {
 	if !strings.Contains(string(g.stderr.Bytes()), "requestId=") {
 		t.Error("the access log has no request ids")
 	}
+	if strings.Contains(string(g.stderr.Bytes()), "level=ERROR") {
+		t.Errorf("ERROR lines in the log:\n%s", g.stderr.Bytes())
+	}
+}
+
+// cutShortBody sends an API call whose body stops before its Content-Length (the client closes
+// its side) and returns the raw answer.
+func cutShortBody(t *testing.T, base string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /ams/api/v1/payments/inquiryPayment HTTP/1.1\r\nHost: cardgate\r\n"+
+		"Content-Type: application/json\r\nclient-id: SANDBOX_X\r\nContent-Length: 100\r\n\r\n{\"paymentId\":")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	return string(b)
 }

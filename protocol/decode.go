@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // FieldError names the JSON path of a request field that could not be decoded.
@@ -35,10 +34,13 @@ func (e *FieldError) Error() string {
 // keys match the json tag exactly, falling back to a case-insensitive match as encoding/json does.
 // A value that cannot be converted is a *FieldError naming its path.
 func Decode(body []byte, v any) error {
-	// encoding/json would silently turn invalid UTF-8 into U+FFFD, so the decoded request would
-	// differ from the bytes the merchant signed; RFC 8259 requires UTF-8.
-	if !utf8.Valid(body) {
-		return &FieldError{Reason: "request body is not valid UTF-8"}
+	// encoding/json would silently turn invalid UTF-8 and lone surrogate escapes into U+FFFD, so
+	// the decoded request would differ from the bytes the merchant signed (text.go).
+	if at, reason := scanText(body); at >= 0 {
+		if path, ok := pathAt(body, at); ok && path != "" {
+			return &FieldError{Path: path, Reason: reason}
+		}
+		return &FieldError{Reason: "request body " + reason}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

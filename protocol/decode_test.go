@@ -171,11 +171,8 @@ func TestDecodeRefusesBody(t *testing.T) {
 		{"number", `42`, "must be a JSON object"},
 		{"true", `true`, "must be a JSON object"},
 		{"null", `null`, "must be a JSON object"},
-		{"invalid UTF-8 in a value", "{\"s\":\"\xff\"}", "UTF-8"},
-		{"invalid UTF-8 in a key", "{\"\xc3\x28\":\"x\"}", "UTF-8"},
-		{"invalid UTF-8 in an ignored field", "{\"unknown\":\"a\xed\xa0\x80b\"}", "UTF-8"},
-		{"truncated UTF-8 sequence", "{\"s\":\"\xe2\x82\"}", "UTF-8"},
 		{"control character in a string", "{\"s\":\"a\x01b\"}", "not valid JSON"},
+		{"invalid UTF-8 outside strings", "{\"s\":\"x\"\xff}", "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if keys != nil {
 		svc.With3DS(threeds.Simulator{}, keys)
 	}
-	apiCfg := api.Config{Notifications: notifications{st, dispatcher}, Observe: mets.ObserveAPI}
+	apiCfg := api.Config{Notifications: notifications{st, dispatcher}, Observe: mets.ObserveAPI, BadBody: mets.ObserveBadBody}
 	var runner *jobs.Runner
 	if offset != nil {
 		runner = jobs.NewSandbox(svc, offset, st, log).WithDeliveries(dispatcher)
@@ -201,7 +201,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      35 * time.Second, // > ReadTimeout: a body that timed out still gets its PARAM_ILLEGAL
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -19,7 +20,15 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, path, client
 	if clientID == "" {
 		return merchant.Merchant{}, protocol.Errorf(protocol.CodeKeyNotFound, "client-id header is missing")
 	}
-	m, err := s.merchants.get(ctx, clientID)
+	var m merchant.Merchant
+	// No merchant has a client id that an id check refuses (a NUL or invalid UTF-8 there would
+	// be a store error on PostgreSQL): it is simply not registered.
+	err := payments.ValidateID("client-id", clientID)
+	if err == nil {
+		m, err = s.merchants.get(ctx, clientID)
+	} else {
+		err = merchant.ErrNotFound
+	}
 	if errors.Is(err, merchant.ErrNotFound) {
 		return m, protocol.Errorf(protocol.CodeKeyNotFound, "no key is registered for client-id %s", clientID)
 	}

@@ -63,6 +63,9 @@ func (s *Server) notificationsList(ctx context.Context, m merchant.Merchant, bod
 	if req.PaymentID == "" {
 		return nil, protocol.Errorf(protocol.CodeParamIllegal, "paymentId is required")
 	}
+	if err := payments.ValidateID("paymentId", req.PaymentID); err != nil {
+		return nil, err
+	}
 	msgs, err := s.cfg.Notifications.Messages(ctx, m.ClientID, req.PaymentID)
 	if err != nil {
 		return nil, err

@@ -121,6 +121,8 @@ func TestPayIllegalValues(t *testing.T) {
 		{"notify URL not http", set("paymentNotifyUrl", "ftp://example.com/n"), "PARAM_ILLEGAL", "paymentNotifyUrl"},
 		{"buyer without identifier", set("order.buyer", map[string]any{"buyerName": map[string]any{"firstName": "A"}}), "PARAM_ILLEGAL", "order.buyer"},
 		{"amount as a JSON object", set("paymentAmount.value", map[string]any{"v": 1}), "PARAM_ILLEGAL", "paymentAmount.value"},
+		{"amount of 18 nines (the attack)", set("paymentAmount.value", "999999999999999999"), "PARAM_ILLEGAL", "at most 16 digits"},
+		{"paymentExpiryTime 9999-12-31 (the attack)", set("paymentExpiryTime", "9999-12-31T23:59:59+08:00"), "PARAM_ILLEGAL", "paymentExpiryTime must be at most 7 days"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,8 +139,13 @@ func TestPayIllegalValues(t *testing.T) {
 			}
 			s.expectNothingStored(t, before)
 			// A refused pay leaves no trace an inquiry could find (design.md test cards).
+			// An id that pay refuses is refused by inquiry the same way.
 			if id, ok := req["paymentRequestId"].(string); ok {
-				expectResult(t, s.inquire(t, map[string]any{"paymentRequestId": id}), "ORDER_NOT_EXIST", "F")
+				want := "ORDER_NOT_EXIST"
+				if len(id) > 64 {
+					want = "PARAM_ILLEGAL"
+				}
+				expectResult(t, s.inquire(t, map[string]any{"paymentRequestId": id}), want, "F")
 			}
 		})
 	}

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -38,7 +40,20 @@ type Config struct {
 	Notifications Notifications
 	// Observe, when set, is told of every call once it is answered (metrics).
 	Observe func(path, resultCode string, d time.Duration)
+	// BadBody, when set, is told of every request body that could not be read, by reason:
+	// BodyTimeout, BodyAborted or BodyTooLarge (metrics).
+	BadBody func(reason string)
 }
+
+// Why a request body could not be read. All three are the client's doing (a body slower than the
+// server's read timeout, a connection closed or reset mid-body, a body over the limit), so they
+// are answered PARAM_ILLEGAL and logged as information, never as the gateway's error: anyone who
+// can reach the port could otherwise write ERROR lines at will.
+const (
+	BodyTimeout  = "timeout"
+	BodyAborted  = "aborted"
+	BodyTooLarge = "too_large"
+)
 
 // Sandbox is what the sandbox control calls act on.
 type Sandbox interface {
@@ -147,12 +162,8 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 		return fail(protocol.Errorf(protocol.CodeMethodNotSupported, "%s is not supported, use POST", r.Method))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return fail(protocol.Errorf(protocol.CodeParamIllegal, "request body exceeds %d bytes", s.cfg.MaxBodyBytes))
-	}
 	if err != nil {
-		return fail(fmt.Errorf("read body: %w", err))
+		return fail(s.badBody(ctx, path, clientID, err))
 	}
 	m, err := s.authenticate(ctx, r, path, clientID, body)
 	if err != nil {
@@ -163,6 +174,26 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 		return fail(err)
 	}
 	return resp, resultCodeOf(resp)
+}
+
+// badBody counts and logs a body that could not be read, and says what the client did wrong.
+func (s *Server) badBody(ctx context.Context, path, clientID string, err error) error {
+	reason, refusal := BodyAborted, protocol.Errorf(protocol.CodeParamIllegal, "request body was cut short before its end")
+	var (
+		tooBig *http.MaxBytesError
+		ne     net.Error
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		reason, refusal = BodyTooLarge, protocol.Errorf(protocol.CodeParamIllegal, "request body exceeds %d bytes", s.cfg.MaxBodyBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		reason, refusal = BodyTimeout, protocol.Errorf(protocol.CodeParamIllegal, "request body did not arrive within the server's read timeout")
+	}
+	s.log.InfoContext(ctx, "request body not read", "path", path, "clientId", clientID, "reason", reason, "err", err)
+	if s.cfg.BadBody != nil {
+		s.cfg.BadBody(reason)
+	}
+	return refusal
 }
 
 // resultCodeOf reads the result code of any response for the access log: every response type

@@ -27,6 +27,7 @@ import (
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -209,7 +210,7 @@ func (a *countingAcquirer) Authorize(ctx context.Context, req acquirer.AuthReque
 // merchant, the payments service on the simulator, the API, served over real HTTP.
 type stack struct {
 	srv      *httptest.Server
-	store    *sqlite.Store
+	store    *sqlite.Store // nil on PostgreSQL
 	merchant merchant.Merchant
 	key      *rsa.PrivateKey // the merchant's private key, as an SDK holds it
 	gwPub    *rsa.PublicKey  // the gateway public key, as an SDK is configured with it
@@ -223,9 +224,18 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	loadFixture(t)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	var (
+		st  store.Store
+		sq  *sqlite.Store
+		err error
+	)
+	if o.postgres {
+		st = openPostgres(t)
+	} else {
+		if sq, err = sqlite.Open(ctx, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		st = sq
 	}
 	t.Cleanup(func() { st.Close() })
 	if err := st.AddGatewayKey(ctx, fixture.gateway); err != nil {
@@ -255,6 +265,9 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	if o.log != nil {
+		log = o.log
+	}
 	// The payments run on the sandbox clock as `serve --mode sandbox` wires it: real time plus an
 	// offset kept in the store. Only a sandbox stack serves the clock's advance call.
 	offset, err := st.ClockOffset(ctx)
@@ -270,15 +283,28 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 		runner = jobs.NewSandbox(svc, payClock, st, log)
 		cfg.Sandbox = runner
 	}
-	srv := httptest.NewServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
+	cfg.BadBody = o.badBody
+	srv := httptest.NewUnstartedServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
+	if o.server != nil {
+		o.server(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &stack{srv: srv, store: st, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client(), clock: payClock, runner: runner}
+	return &stack{srv: srv, store: sq, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client(), clock: payClock, runner: runner}
 }
 
 // stackOptions choose how a stack is wired.
 type stackOptions struct {
 	// sandbox serves /sandbox/v1/clock/advance through a jobs runner, as `serve --mode sandbox`.
 	sandbox bool
+	// postgres runs the stack on PostgreSQL (a fresh schema) instead of SQLite; the stack's
+	// store field, and so its row counts, are then unavailable.
+	postgres bool
+	// log receives the API's log (discarded when nil); badBody is api.Config.BadBody; server
+	// adjusts the http.Server (timeouts) before it starts.
+	log     *slog.Logger
+	badBody func(reason string)
+	server  func(*http.Server)
 }
 
 func newStack(t testing.TB) *stack { return newStackWith(t, stackOptions{}) }

@@ -7,16 +7,16 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/payments"
 )
 
 // cardView is what the hosted card page shows.
 type cardView struct {
-	Title, Merchant, Amount, Description, State, ReturnURL, Brand, Nonce string
-	Open, AskSave, Sandbox                                               bool
-	// Form echoes what the buyer typed after a refused post, except the security code, which is
-	// never sent back.
+	Title, Merchant, Amount, Description, State, ReturnURL, Nonce string
+	Open, AskSave, Sandbox                                        bool
+	// Form echoes what the buyer typed after a refused post, except the card number and the
+	// security code: the page never writes card data back into itself, where the browser's
+	// cache, history or an extension could keep it (the template has no value for either).
 	Form   payments.CardForm
 	Errors payments.FormErrors
 }
@@ -98,11 +98,8 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 	case errs != nil:
 		v := h.cardViewOf(p, name)
 		v.Nonce, v.Errors = n, errs
-		f.CVV = ""
+		f.CardNo, f.CVV = "", ""
 		v.Form = f
-		if b, ok := card.DetectBrand(strings.Map(digitsOnly, f.CardNo)); ok {
-			v.Brand = string(b) // shown without JavaScript too, once posted
-		}
 		h.renderCard(w, http.StatusUnprocessableEntity, v)
 	case p.ChallengeOpen():
 		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
@@ -134,13 +131,6 @@ func sourceOf(raw string) string {
 		return " " + u.Scheme + ":"
 	}
 	return " " + u.Scheme + "://" + u.Host
-}
-
-func digitsOnly(r rune) rune {
-	if r >= '0' && r <= '9' {
-		return r
-	}
-	return -1
 }
 
 func (h *Handler) renderCard(w http.ResponseWriter, status int, v cardView) {

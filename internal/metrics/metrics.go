@@ -24,6 +24,7 @@ type Metrics struct {
 	acqCalls  *prometheus.HistogramVec
 	attempts  *prometheus.CounterVec
 	attemptMS *prometheus.HistogramVec
+	badBodies *prometheus.CounterVec
 }
 
 // OutboxStats reports the outbox for the depth and age gauges.
@@ -53,8 +54,14 @@ func New(stats OutboxStats, now func() time.Time) *Metrics {
 			Name: "cardgate_notification_attempt_duration_seconds", Help: "Notification delivery latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"delivered"}),
+		badBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cardgate_http_bad_bodies_total", Help: "API request bodies that could not be read: timeout, aborted or too_large.",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS,
+	for _, reason := range []string{"timeout", "aborted", "too_large"} {
+		m.badBodies.WithLabelValues(reason) // present at 0 before the first, so a rate can be taken
+	}
+	m.reg.MustRegister(m.badBodies, m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{stats: stats, now: now,
@@ -86,6 +93,9 @@ func apiName(path string) string {
 	}
 	return "unknown"
 }
+
+// ObserveBadBody records an API request whose body could not be read (api.BodyTimeout, …).
+func (m *Metrics) ObserveBadBody(reason string) { m.badBodies.WithLabelValues(reason).Inc() }
 
 // ObserveAttempt records one notification attempt.
 func (m *Metrics) ObserveAttempt(notifyType string, delivered bool, d time.Duration) {

@@ -15,10 +15,12 @@ var (
 	ErrInvalidValue         = errors.New("money: invalid amount value")
 )
 
-// maxDigits bounds the wire value. 18 decimal digits always fit in an int64
-// (whose maximum has 19), so the length check alone rules out overflow and no
-// value can wrap around into a negative or a smaller amount.
-const maxDigits = 18
+// MaxDigits bounds the wire value: Antom's Amount.value is String(16) ("Usage
+// rules of the Amount object", docs.antom.com/ac/ref/cc), so 9999999999999999
+// minor units is the largest amount the wire allows. 16 digits also fit an
+// int64 (whose maximum has 19) with room for sums: the length check alone rules
+// out overflow, and captured plus refunded totals cannot wrap either.
+const MaxDigits = 16
 
 // Amount is a quantity of money in the minor unit of its currency
 // (Minor 4200 with SGD is 42.00 SGD).
@@ -35,7 +37,7 @@ type Amount struct {
 // minor units.
 //
 // The value grammar is strict — digits only, no sign, no decimal point, no
-// spaces, no leading zeros except "0" itself, at most 18 digits — because the
+// spaces, no leading zeros except "0" itself, at most 16 digits — because the
 // value is compared byte for byte when a request is replayed, and a lenient
 // parser would make "007" and "7" the same payment while the stored request
 // says otherwise. Zero is accepted; whether zero makes sense is the caller's
@@ -56,8 +58,8 @@ func parseMinor(value string) (int64, error) {
 	switch {
 	case value == "":
 		return 0, fmt.Errorf("%w: empty", ErrInvalidValue)
-	case len(value) > maxDigits:
-		return 0, fmt.Errorf("%w: more than %d digits", ErrInvalidValue, maxDigits)
+	case len(value) > MaxDigits:
+		return 0, fmt.Errorf("%w: more than %d digits", ErrInvalidValue, MaxDigits)
 	}
 	var n int64
 	for i := 0; i < len(value); i++ {

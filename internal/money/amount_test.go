@@ -19,7 +19,9 @@ func TestParse(t *testing.T) {
 		{"one minor unit", "EUR", "1", 1, 2, nil},
 		{"JPY has no decimals", "JPY", "4200", 4200, 0, nil},
 		{"BHD has three", "BHD", "1234", 1234, 3, nil},
-		{"18 digits", "USD", "999999999999999999", 999999999999999999, 2, nil},
+		{"16 digits, the wire's most", "USD", "9999999999999999", 9999999999999999, 2, nil},
+		{"17 digits", "USD", "10000000000000000", 0, 0, ErrInvalidValue},
+		{"18 digits", "USD", "999999999999999999", 0, 0, ErrInvalidValue},
 		{"trailing zeros", "USD", "1000", 1000, 2, nil},
 
 		{"unknown currency", "ABC", "100", 0, 0, ErrCurrencyNotSupported},

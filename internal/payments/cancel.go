@@ -84,6 +84,9 @@ func (p Payment) owesRelease() bool {
 
 // find loads a payment by paymentId, or by paymentRequestId when no paymentId is given.
 func (s *Service) find(ctx context.Context, m Merchant, paymentID, requestID string) (Payment, error) {
+	if err := idFields(idCheck{"paymentId", paymentID, maxGatewayID}, idCheck{"paymentRequestId", requestID, maxRequestID}); err != nil {
+		return Payment{}, err
+	}
 	var (
 		p   Payment
 		err error

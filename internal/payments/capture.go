@@ -16,11 +16,14 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 	if req.CaptureRequestID == "" {
 		return Txn{}, Payment{}, required("captureRequestId")
 	}
-	if err := idField("captureRequestId", req.CaptureRequestID, 64); err != nil {
+	if err := idField("captureRequestId", req.CaptureRequestID, maxRequestID); err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if req.PaymentID == "" {
 		return Txn{}, Payment{}, required("paymentId")
+	}
+	if err := idField("paymentId", req.PaymentID, maxGatewayID); err != nil {
+		return Txn{}, Payment{}, err
 	}
 	amount, err := parseAmount("captureAmount", req.CaptureAmount)
 	if err != nil {

@@ -134,7 +134,7 @@ func ParseCardForm(f CardForm, now time.Time) (PayCommand, FormErrors) {
 // authorizes nothing more. It returns the payment as it stands afterwards.
 func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f CardForm) (Payment, FormErrors, error) {
 	ctx = context.WithoutCancel(ctx)
-	p, err := s.store.PaymentByChallengeToken(ctx, token)
+	p, err := s.paymentByPageToken(ctx, token)
 	if err != nil {
 		return Payment{}, nil, err
 	}

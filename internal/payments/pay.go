@@ -18,6 +18,10 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 	// A replay is judged as of the original request: a paymentExpiryTime or card expiry that has
 	// passed since must not turn the payment's answer into a validation error.
 	if req.PaymentRequestID != "" {
+		// Checked before the lookup: the store must never see an id that pay would refuse.
+		if err := idField("paymentRequestId", req.PaymentRequestID, maxRequestID); err != nil {
+			return Payment{}, err
+		}
 		existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
 		if err == nil {
 			cmd, err := s.payCommand(ctx, m, req, existing.CreatedAt)

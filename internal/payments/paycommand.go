@@ -14,6 +14,12 @@ import (
 // DefaultPaymentExpiry is how long an unfinished payment stays open (seed 002: 14 minutes).
 const DefaultPaymentExpiry = 14 * time.Minute
 
+// MaxPaymentExpiry bounds paymentExpiryTime. Antom's longest default timeout for cards is 7 days
+// ("Payment method default timeout", docs.antom.com/ac/pm/default_timeout), the same as an
+// authorization's validity: a payment kept open longer could never be captured in time, and
+// 9999-12-31 would keep its row and its buyer page alive forever.
+const MaxPaymentExpiry = 7 * 24 * time.Hour
+
 // AutoCaptureGrace is how long after approval an AUTOMATIC payment may stay uncaptured before the
 // due-work runner captures it (the process that approved it died before capturing).
 const AutoCaptureGrace = 30 * time.Second
@@ -70,21 +76,6 @@ func illegal(path, format string, args ...any) error {
 	return protocol.Errorf(protocol.CodeParamIllegal, path+" "+format, args...)
 }
 
-// idField checks an identifier: at most n bytes and no control characters. A NUL or a line break
-// in an id would be stored by one store and refused by another (PostgreSQL's TEXT cannot hold
-// NUL), and could forge lines in logs.
-func idField(path, v string, n int) error {
-	if err := maxLen(path, v, n); err != nil {
-		return err
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			return illegal(path, "must not contain control characters")
-		}
-	}
-	return nil
-}
-
 func maxLen(path, v string, n int) error {
 	if len(v) > n {
 		return illegal(path, "must be at most %d characters", n)
@@ -107,7 +98,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	if r.PaymentRequestID == "" {
 		return cmd, required("paymentRequestId")
 	}
-	if err := idField("paymentRequestId", r.PaymentRequestID, 64); err != nil {
+	if err := idField("paymentRequestId", r.PaymentRequestID, maxRequestID); err != nil {
 		return cmd, err
 	}
 	cmd.RequestID = r.PaymentRequestID
@@ -175,6 +166,9 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		if !t.After(now) {
 			return cmd, illegal("paymentExpiryTime", "must be in the future")
 		}
+		if t.Sub(now) > MaxPaymentExpiry {
+			return cmd, illegal("paymentExpiryTime", "must be at most 7 days after the request")
+		}
 		cmd.ExpiresAt = t
 	}
 
@@ -186,7 +180,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	case r.PaymentMethod.PaymentMethodID != "":
 		// A saved card: the service opens the token; the request carries no card number and
 		// needs no CVV (isCardOnFile is optional, design.md "Tokens").
-		if err := idField("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, 128); err != nil {
+		if err := idField("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, maxTokenID); err != nil {
 			return cmd, err
 		}
 		if meta != nil && meta.CardNo != "" {
@@ -241,6 +235,8 @@ func parseAmount(path string, a *protocol.Amount) (money.Amount, error) {
 	switch {
 	case errors.Is(err, money.ErrCurrencyNotSupported):
 		return amt, protocol.Errorf(protocol.CodeCurrencyNotSupport, "%s.currency %q is not a supported ISO 4217 currency", path, a.Currency)
+	case err != nil && len(a.Value) > money.MaxDigits:
+		return amt, illegal(path+".value", "must be at most %d digits (Antom's Amount.value is String(%d))", money.MaxDigits, money.MaxDigits)
 	case err != nil:
 		return amt, illegal(path+".value", "must be a whole number of minor units without sign or decimal point, such as \"4200\" for 42.00 %s", a.Currency)
 	case amt.Minor == 0:

@@ -334,6 +334,21 @@ func TestParsePayRequestLenient(t *testing.T) {
 				t.Errorf("ExpiresAt = %v, want now + 30 min", cmd.ExpiresAt)
 			}
 		}},
+		{"paymentExpiryTime exactly 7 days ahead", func(m jsonObj) {
+			set(m, "paymentExpiryTime", testNow.Add(MaxPaymentExpiry).Format(time.RFC3339))
+		}, func(t *testing.T, cmd PayCommand) {
+			if !cmd.ExpiresAt.Equal(testNow.Add(MaxPaymentExpiry)) {
+				t.Errorf("ExpiresAt = %v, want now + 7 days", cmd.ExpiresAt)
+			}
+		}},
+		{"amount of 16 digits, the wire's most", func(m jsonObj) {
+			set(m, "paymentAmount.value", "9999999999999999")
+			set(m, "order.orderAmount.value", "9999999999999999")
+		}, func(t *testing.T, cmd PayCommand) {
+			if cmd.Amount.Minor != 9999999999999999 {
+				t.Errorf("Amount = %v", cmd.Amount)
+			}
+		}},
 		{"paymentRequestId of 64 characters", func(m jsonObj) { set(m, "paymentRequestId", strings.Repeat("r", 64)) }, nil},
 		{"buyer by phone only", func(m jsonObj) { set(m, "order.buyer", jsonObj{"buyerPhoneNo": "+6512345678"}) }, nil},
 		{"buyer by email only", func(m jsonObj) { set(m, "order.buyer", jsonObj{"buyerEmail": "a@example.com"}) }, nil},
@@ -502,6 +517,12 @@ func rejectCases() []rejectCase {
 		setTo("paymentExpiryTime now", "paymentExpiryTime", testNow.Format(time.RFC3339), param, "paymentExpiryTime"),
 		setTo("paymentExpiryTime garbage", "paymentExpiryTime", "tomorrow", param, "paymentExpiryTime"),
 		setTo("paymentExpiryTime without offset", "paymentExpiryTime", "2030-01-20 08:51:06", param, "paymentExpiryTime"),
+		setTo("paymentExpiryTime year 9999", "paymentExpiryTime", "9999-12-31T23:59:59Z", param, "paymentExpiryTime"),
+		setTo("paymentExpiryTime a second past 7 days", "paymentExpiryTime", testNow.Add(MaxPaymentExpiry+time.Second).Format(time.RFC3339), param, "paymentExpiryTime"),
+
+		setTo("amount of 17 digits", "paymentAmount.value", "10000000000000000", param, "paymentAmount.value"),
+		setTo("amount of 18 nines", "paymentAmount.value", "999999999999999999", param, "paymentAmount.value"),
+		setTo("order amount of 17 digits", "order.orderAmount.value", "10000000000000000", param, "order.orderAmount.value"),
 	}
 	return cases
 }

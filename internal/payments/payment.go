@@ -308,4 +308,8 @@ var (
 	ErrNotFound  = errors.New("payments: not found")
 	ErrDuplicate = errors.New("payments: duplicate request id")
 	ErrConflict  = errors.New("payments: concurrent change")
+	// ErrInvalidText is a write of an id or text that holds a NUL or invalid UTF-8, which a store
+	// refuses (PostgreSQL cannot keep it). It carries PARAM_ILLEGAL: should an unchecked field
+	// ever reach a store, the merchant is told the request is wrong, not to retry it.
+	ErrInvalidText error = protocol.Errorf(protocol.CodeParamIllegal, "the request holds a NUL character or invalid UTF-8 text")
 )

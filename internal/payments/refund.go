@@ -16,20 +16,20 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 	if req.RefundRequestID == "" {
 		return Txn{}, Payment{}, required("refundRequestId")
 	}
-	if err := idField("refundRequestId", req.RefundRequestID, 64); err != nil {
+	if err := idField("refundRequestId", req.RefundRequestID, maxRequestID); err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if req.PaymentID == "" {
 		return Txn{}, Payment{}, required("paymentId")
+	}
+	if err := idFields(idCheck{"paymentId", req.PaymentID, maxGatewayID}, idCheck{"referenceRefundId", req.ReferenceRefundID, maxRequestID}); err != nil {
+		return Txn{}, Payment{}, err
 	}
 	amount, err := parseAmount("refundAmount", req.RefundAmount)
 	if err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if err := maxLen("refundReason", req.RefundReason, 256); err != nil {
-		return Txn{}, Payment{}, err
-	}
-	if err := maxLen("referenceRefundId", req.ReferenceRefundID, 64); err != nil {
 		return Txn{}, Payment{}, err
 	}
 	if req.RefundNotifyURL != "" {
@@ -113,6 +113,9 @@ func refundNotice(p Payment, t *Txn) *OutboxMessage {
 
 // InquireRefund finds a refund by refundId or, when that is empty, by refundRequestId.
 func (s *Service) InquireRefund(ctx context.Context, m Merchant, req *protocol.InquiryRefundRequest) (Txn, error) {
+	if err := idFields(idCheck{"refundId", req.RefundID, maxGatewayID}, idCheck{"refundRequestId", req.RefundRequestID, maxRequestID}); err != nil {
+		return Txn{}, err
+	}
 	var (
 		t   Txn
 		err error

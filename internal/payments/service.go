@@ -208,6 +208,9 @@ func (s *Service) paymentNotice(p Payment, _ *Txn) *OutboxMessage {
 
 // Inquire finds a payment by paymentId or, when that is empty, by paymentRequestId.
 func (s *Service) Inquire(ctx context.Context, m Merchant, req *protocol.InquiryPaymentRequest) (Payment, error) {
+	if err := idFields(idCheck{"paymentId", req.PaymentID, maxGatewayID}, idCheck{"paymentRequestId", req.PaymentRequestID, maxRequestID}); err != nil {
+		return Payment{}, err
+	}
 	var (
 		p   Payment
 		err error

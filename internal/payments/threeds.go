@@ -88,7 +88,7 @@ func (s *Service) openChallenge(p *Payment, cmd PayCommand) error {
 
 // ChallengePayment returns the payment a challenge page belongs to.
 func (s *Service) ChallengePayment(ctx context.Context, token string) (Payment, error) {
-	return s.store.PaymentByChallengeToken(ctx, token)
+	return s.paymentByPageToken(ctx, token)
 }
 
 // ChallengeOpen reports whether the payment still waits for its challenge code.
@@ -101,7 +101,7 @@ func (p Payment) ChallengeOpen() bool {
 // third, which fails the payment. It returns the payment as it stands afterwards.
 func (s *Service) SubmitCode(ctx context.Context, token, code string) (Payment, error) {
 	ctx = context.WithoutCancel(ctx)
-	p, err := s.store.PaymentByChallengeToken(ctx, token)
+	p, err := s.paymentByPageToken(ctx, token)
 	if err != nil {
 		return Payment{}, err
 	}

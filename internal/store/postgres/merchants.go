@@ -9,6 +9,8 @@ import (
 
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
+
+	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
 var (
@@ -48,6 +50,9 @@ func (s *Store) SandboxMerchant(ctx context.Context) (merchant.Merchant, error) 
 }
 
 func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merchant.Merchant, error) {
+	if !rows.Storable(args...) {
+		return merchant.Merchant{}, merchant.ErrNotFound // no row can hold it (rows.Storable)
+	}
 	var (
 		m       merchant.Merchant
 		sandbox int

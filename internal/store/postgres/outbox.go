@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cardgate/cardgate/internal/notify"
+
+	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
 var _ notify.Store = (*Store)(nil)
@@ -156,6 +158,9 @@ func (s *Store) DueMessages(ctx context.Context, t time.Time, limit int) ([]noti
 
 // Messages implements notify.Store.
 func (s *Store) Messages(ctx context.Context, merchantID, paymentID string) ([]notify.Message, error) {
+	if !rows.Storable(merchantID, paymentID) {
+		return nil, nil
+	}
 	msgs, err := scanMessages(s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE client_id = $1 AND payment_id = $2 ORDER BY id`, merchantID, paymentID))
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)

@@ -26,6 +26,9 @@ func (s *Store) TokenByFingerprint(ctx context.Context, merchantID, buyerID, fin
 }
 
 func (s *Store) queryToken(ctx context.Context, q string, args ...any) (payments.Token, error) {
+	if !rows.Storable(args...) {
+		return payments.Token{}, payments.ErrNotFound // no row can hold it (rows.Storable)
+	}
 	var row rows.TokenScan
 	err := s.pool.QueryRow(ctx, q, args...).Scan(row.Targets()...)
 	if errors.Is(err, pgx.ErrNoRows) {

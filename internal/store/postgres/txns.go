@@ -24,6 +24,9 @@ func scanTxn(r pgx.Row) (payments.Txn, error) {
 }
 
 func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.Txn, error) {
+	if !rows.Storable(args...) {
+		return payments.Txn{}, payments.ErrNotFound // no row can hold it (rows.Storable)
+	}
 	t, err := scanTxn(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, payments.ErrNotFound
@@ -48,6 +51,9 @@ func (s *Store) TxnByID(ctx context.Context, merchantID string, typ payments.Txn
 
 // Txns implements payments.Store: oldest first, insertion order (seq) among equal times.
 func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
+	if !rows.Storable(merchantID, paymentID) {
+		return nil, nil
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = $1 AND payment_id = $2
 		ORDER BY created_at, seq`, merchantID, paymentID)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -59,11 +60,11 @@ func PaymentValues(p payments.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
+	return checked([]any{p.ID, p.MerchantID, p.RequestID, string(p.State), p.Version, p.Amount.Currency.Code, p.Amount.Minor,
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.CreatedAt), MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt), MS(p.AcquirerDueAt), string(p.VoidState),
-		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
+		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard})
 }
 
 // ThreeDS encodes a payment's 3-D Secure details: nothing for a payment without 3-D Secure.
@@ -149,10 +150,10 @@ func PaymentChangeValues(p payments.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
+	return checked([]any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt),
-		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard}, nil
+		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard})
 }
 
 // SetClause renders "col = <placeholder>, …" for PaymentChangeColumns, placeholder(i) giving the
@@ -166,4 +167,25 @@ func SetClause(placeholder func(i int) string) string {
 		b.WriteString(c + " = " + placeholder(i+1))
 	}
 	return b.String()
+}
+
+// Storable reports whether every string among vals can be kept in a TEXT column of both stores.
+// PostgreSQL refuses NUL and invalid UTF-8 (SQLSTATE 22021) where SQLite would keep them, so both
+// stores refuse them alike: a lookup by such an id finds nothing, a write is ErrInvalidText. The
+// service checks ids before any store call; this is the store's own guard.
+func Storable(vals ...any) bool {
+	for _, v := range vals {
+		if s, ok := v.(string); ok && (strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)) {
+			return false
+		}
+	}
+	return true
+}
+
+// checked returns vals, or payments.ErrInvalidText when one of them cannot be stored.
+func checked(vals []any) ([]any, error) {
+	if !Storable(vals...) {
+		return nil, payments.ErrInvalidText
+	}
+	return vals, nil
 }

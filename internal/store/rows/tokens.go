@@ -18,7 +18,7 @@ func TokenValues(t payments.Token) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode token %s card: %w", t.ID, err)
 	}
-	return []any{t.ID, t.MerchantID, t.BuyerID, t.Card.Fingerprint, string(card), t.Sealed, MS(t.CreatedAt), MS(t.UpdatedAt)}, nil
+	return checked([]any{t.ID, t.MerchantID, t.BuyerID, t.Card.Fingerprint, string(card), t.Sealed, MS(t.CreatedAt), MS(t.UpdatedAt)})
 }
 
 // TokenScan receives a row of TokenColumns.

@@ -55,6 +55,6 @@ func TxnValues(t payments.Txn) ([]any, error) {
 	if t.Internal {
 		internal = 1
 	}
-	return []any{t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
-		string(t.ResultCode), t.ResultMsg, string(details), MS(t.CreatedAt), MS(t.UpdatedAt), MS(t.DueAt), internal}, nil
+	return checked([]any{t.ID, t.PaymentID, t.MerchantID, string(t.Type), t.RequestID, string(t.Status), t.Amount.Currency.Code, t.Amount.Minor,
+		string(t.ResultCode), t.ResultMsg, string(details), MS(t.CreatedAt), MS(t.UpdatedAt), MS(t.DueAt), internal})
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/notify"
+
+	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
 var _ notify.Store = (*Store)(nil)
@@ -146,6 +148,9 @@ func (s *Store) DueMessages(ctx context.Context, t time.Time, limit int) ([]noti
 
 // Messages implements notify.Store.
 func (s *Store) Messages(ctx context.Context, merchantID, paymentID string) ([]notify.Message, error) {
+	if !rows.Storable(merchantID, paymentID) {
+		return nil, nil
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE client_id = ? AND payment_id = ? ORDER BY id`, merchantID, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)

@@ -135,6 +135,9 @@ func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID st
 }
 
 func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (payments.Payment, error) {
+	if !rows.Storable(args...) {
+		return payments.Payment{}, payments.ErrNotFound // no row can hold it (rows.Storable)
+	}
 	var row rows.PaymentScan
 	err := s.db.QueryRowContext(ctx, q, args...).Scan(row.Targets()...)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -24,6 +24,9 @@ func scanTxn(scan func(...any) error) (payments.Txn, error) {
 }
 
 func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.Txn, error) {
+	if !rows.Storable(args...) {
+		return payments.Txn{}, payments.ErrNotFound // no row can hold it (rows.Storable)
+	}
 	t, err := scanTxn(s.db.QueryRowContext(ctx, q, args...).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, payments.ErrNotFound
@@ -48,6 +51,9 @@ func (s *Store) TxnByID(ctx context.Context, merchantID string, typ payments.Txn
 
 // Txns implements payments.Store.
 func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
+	if !rows.Storable(merchantID, paymentID) {
+		return nil, nil
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND payment_id = ?
 		ORDER BY created_at, rowid`, merchantID, paymentID)
 	if err != nil {

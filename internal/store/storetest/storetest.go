@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWorkClaims", func(t *testing.T, s store.Store) { ConcurrentWorkClaims(t, s, s, s, s) }},
 		{"ClockOffsetNeverDecreases", testClockOffsetNeverDecreases},
 		{"AnotherMerchantSeesNothing", testAnotherMerchantSeesNothing},
+		{"UnstorableTextIsRefused", testUnstorableTextIsRefused},
 		{"TokenRoundTripAndScope", testTokenRoundTripAndScope},
 		{"TokenConflictIsAllOrNothing", testTokenConflictIsAllOrNothing},
 		{"ConcurrentTokenSave", testConcurrentTokenSave},

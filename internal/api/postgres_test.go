@@ -1,0 +1,107 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cardgate/cardgate/internal/store/postgres"
+)
+
+// openPostgres opens a store on a fresh schema of the test server (CARDGATE_TEST_POSTGRES, as
+// the store contract suite uses it), dropped when the test ends. It fails, never skips, when the
+// server cannot be reached.
+func openPostgres(t testing.TB) *postgres.Store {
+	t.Helper()
+	base := os.Getenv("CARDGATE_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL (CARDGATE_TEST_POSTGRES) cannot be reached: %v", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "cg_api_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestIDsOnPostgres is the attack's item on the store that failed it: a NUL (or invalid UTF-8)
+// in an id reached PostgreSQL, which answered SQLSTATE 22021, and the merchant got
+// U/UNKNOWN_EXCEPTION — an invitation to retry for ever. Every call now answers F/PARAM_ILLEGAL
+// naming the field, on PostgreSQL as on SQLite, and logs no ERROR.
+func TestIDsOnPostgres(t *testing.T) {
+	logs := &logBuffer{}
+	s := newStackWith(t, stackOptions{postgres: true, log: slogTo(logs)})
+	paid := s.pay(t, payRequest(t, "pg-ids-1"))
+	expectResult(t, paid, "SUCCESS", "S")
+	for _, a := range []struct{ path, field, body string }{
+		{liveInquiry, "paymentId", `{"paymentId":"P\u0000"}`},
+		{liveInquiry, "paymentRequestId", `{"paymentRequestId":"pg-ids-1\u0000"}`},
+		{livePay, "paymentRequestId", ""},
+		{liveCancel, "paymentId", `{"paymentId":"\u0000"}`},
+		{liveCapture, "paymentId", `{"captureRequestId":"c1","paymentId":"P\u0000","captureAmount":{"currency":"SGD","value":"4200"}}`},
+		{liveRefund, "refundRequestId", `{"refundRequestId":"r\u0000","paymentId":"P1","refundAmount":{"currency":"SGD","value":"1"}}`},
+		{liveInquiryRefund, "refundId", `{"refundId":"R\u0000"}`},
+		{liveInquiryRefund, "refundRequestId", "{\"refundRequestId\":\"R\xff\"}"},
+	} {
+		body := []byte(a.body)
+		if a.path == livePay {
+			req := payRequest(t, "@ID@")
+			body = bytes.Replace(mustJSON(t, req), []byte(`"@ID@"`), []byte(`"R\u0000"`), 1)
+		}
+		r := s.call(t, a.path, body)
+		expectResult(t, r, "PARAM_ILLEGAL", "F")
+		if got := r.message(); !bytes.HasPrefix([]byte(got), []byte(a.field+" ")) {
+			t.Errorf("%s: resultMessage %q, want it to name %s", a.path, got, a.field)
+		}
+	}
+	// The good payment is still found, by both its ids.
+	expectResult(t, s.inquire(t, map[string]any{"paymentRequestId": "pg-ids-1"}), "SUCCESS", "S")
+	if n := logs.count("level=ERROR"); n != 0 {
+		t.Errorf("%d ERROR lines for refused ids", n)
+	}
+}
+
+func slogTo(b *logBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
