@@ -197,24 +197,26 @@ type txnReq struct {
 
 // world is one seed's gateway, merchant and acquirer.
 type world struct {
-	seed    uint64
-	rng     *mrand.Rand
-	in      *Injector
-	ledger  *Ledger
-	dir     string
-	raw     *sqlite.Store
-	svc     *payments.Service
-	disp    *notify.Dispatcher
-	clk     *clock.Fixed
-	keys    *vault.Keyring
-	key     keyring.Key
-	m       payments.Merchant
-	recv    *receiver
-	log     *slog.Logger
-	pays    []*simPay
-	caps    []txnReq
-	refunds []txnReq
-	nextReq int
+	seed   uint64
+	rng    *mrand.Rand
+	in     *Injector
+	ledger *Ledger
+	// simBooks is the simulator's own ledger (simulator.Ledger), kept across restarts.
+	simBooks *simulator.MemoryLedger
+	dir      string
+	raw      *sqlite.Store
+	svc      *payments.Service
+	disp     *notify.Dispatcher
+	clk      *clock.Fixed
+	keys     *vault.Keyring
+	key      keyring.Key
+	m        payments.Merchant
+	recv     *receiver
+	log      *slog.Logger
+	pays     []*simPay
+	caps     []txnReq
+	refunds  []txnReq
+	nextReq  int
 
 	trace         []string
 	violations    []string
@@ -241,7 +243,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 		t.Fatal(err)
 	}
 	w := &world{
-		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), dir: t.TempDir(),
+		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), simBooks: simulator.NewMemoryLedger(), dir: t.TempDir(),
 		clk: clock.NewFixed(simStart), keys: keys, key: gatewayKey(t), log: slog.New(slog.DiscardHandler),
 		finalSeen: map[string]string{}, wasSuccess: map[string]bool{}, wasCaptured: map[string]bool{}, txnFinalSeen: map[string]string{},
 	}
@@ -249,7 +251,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 	level := []float64{0, 0.5, 1, 1, 2}[w.rng.IntN(5)]
 	w.in = NewInjector(seed, Rates{
 		StoreBefore: 0.01 * level, StoreAfter: 0.01 * level, Crash: 0.004 * level,
-		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level,
+		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level, CrashMidAuth: 0.03 * level,
 	})
 	w.recv = newReceiver()
 	t.Cleanup(w.recv.srv.Close)
@@ -268,7 +270,8 @@ func (w *world) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	w.raw, w.changes = st, -1
-	acq := &Acquirer{Inner: simulator.New("SIM", w.clk), In: w.in, Ledger: w.ledger}
+	// The acquirer's books outlive the gateway's processes, as serve's table does.
+	acq := &Acquirer{Inner: simulator.New("SIM", w.clk).WithLedger(w.simBooks), In: w.in, Ledger: w.ledger}
 	w.svc = payments.NewService(&Store{Inner: st, In: w.in}, acq, w.clk, w.log, payments.Config{
 		// Calls are sequential: no first request is ever still in flight when its replay comes,
 		// and waiting for one would make the run depend on the wall clock.
