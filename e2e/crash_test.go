@@ -157,8 +157,10 @@ type crashConfig struct {
 	payments  int
 	kills     int
 	workers   int
-	// holdEvery: every holdEvery-th payment uses 4000000000000077, whose authorization the
-	// simulator holds 2 s, so that kills catch authorizations in flight.
+	// holdEvery: every holdEvery-th payment uses a card whose authorization takes 2 s, so that
+	// kills catch authorizations in flight: alternately 4000000000000077 (booked by the acquirer,
+	// then held) and 4000000000000085 (2 s on its way to the acquirer, so never booked when the
+	// sender is killed meanwhile).
 	holdEvery int
 }
 
@@ -321,7 +323,7 @@ func crashRun(t *testing.T, cfg crashConfig) {
 				o := &results[i]
 				pan := "4242424242424242"
 				if cfg.holdEvery > 0 && i%cfg.holdEvery == 0 {
-					pan = "4000000000000077"
+					pan = []string{"4000000000000077", "4000000000000085"}[i/cfg.holdEvery%2]
 				}
 				req := payRequest(pan, "123")
 				req.PaymentNotifyURL = hook.URL + "/notify"

@@ -218,6 +218,7 @@ var serviceCards = map[string]struct {
 	"4000000000000036": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
 	"4000000000000028": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
 	"4000000000000077": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after a 2 s hold
+	"4000000000000085": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after 2 s in transit
 	// The acquirer times out or never answers: still in process, nothing to notify yet.
 	"4000000000000119": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},
 	"4000000000000044": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},

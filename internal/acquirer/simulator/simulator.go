@@ -39,6 +39,9 @@ type Behaviour struct {
 	// it, before answering: an authorization in flight, so that a gateway stopped meanwhile leaves
 	// one the acquirer knows and the gateway does not (the crash tests' card).
 	Hold time.Duration
+	// Transit delays the request this long (wall time) before the acquirer books it: a gateway
+	// stopped meanwhile leaves an authorization that never reached the acquirer.
+	Transit time.Duration
 }
 
 // ThreeDSBehaviour is a card's 3-D Secure row.
@@ -71,6 +74,7 @@ var Cards = map[string]Behaviour{
 	"4000000000000028": {Outcome: acquirer.Approved, CaptureDelay: time.Minute},
 	"4000000000000044": {Outcome: acquirer.NoAnswer},
 	"4000000000000077": {Outcome: acquirer.Approved, Hold: 2 * time.Second},
+	"4000000000000085": {Outcome: acquirer.Approved, Transit: 2 * time.Second},
 }
 
 // BehaviourOf returns the behaviour of a card number; unlisted cards are approved.
@@ -196,6 +200,9 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 		return acquirer.AuthResult{}, errors.New("simulator: authorization without a payment reference")
 	}
 	res, b := s.decide(req)
+	if err := wait(ctx, b.Transit); err != nil {
+		return acquirer.AuthResult{}, err
+	}
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return acquirer.AuthResult{}, fmt.Errorf("simulator: encode authorization: %w", err)
@@ -204,14 +211,23 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 		// Not booked, so not granted: the gateway hears an unknown outcome and asks again.
 		return acquirer.AuthResult{}, fmt.Errorf("simulator: book authorization: %w", err)
 	}
-	if b.Hold > 0 {
-		select {
-		case <-ctx.Done():
-			return acquirer.AuthResult{}, ctx.Err()
-		case <-time.After(b.Hold):
-		}
+	if err := wait(ctx, b.Hold); err != nil {
+		return acquirer.AuthResult{}, err
 	}
 	return res, nil
+}
+
+// wait sleeps d of wall time, or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // InquireByReference implements acquirer.Acquirer from the ledger: the authorization booked under
