@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,27 @@ type crashConfig struct {
 	payments  int
 	kills     int
 	workers   int
+	// holdEvery: every holdEvery-th payment uses a card whose authorization takes 2 s, so that
+	// kills catch authorizations in flight: alternately 4000000000000077 (booked by the acquirer,
+	// then held) and 4000000000000085 (2 s on its way to the acquirer, so never booked when the
+	// sender is killed meanwhile).
+	holdEvery int
+}
+
+// inFlightLease is payments.DefaultInFlightLease, which serve uses: the in-flight payments of a
+// killed instance must be final within it plus a minute of the kill.
+const inFlightLease = time.Minute
+
+// inFlight is a payment whose authorization was in flight on an instance that was killed: its
+// pay answered U; killedAt is the kill that broke its first attempt, finalAt when an inquiry first
+// showed its final state.
+type inFlight struct {
+	paymentID    string
+	killedAt     time.Time
+	finalAt      time.Time
+	status, code string
+	// lapsedAt is when its lease ran out: paymentCreateTime (to the second) plus the lease.
+	lapsedAt time.Time
 }
 
 // outcome is what a merchant learned of one payment.
@@ -164,6 +186,7 @@ type outcome struct {
 	payStatus            string
 	captured             bool
 	refunded             int64
+	inFlight             *inFlight
 }
 
 // crashRun drives payments with captures and refunds through cfg.instances processes on one
@@ -202,17 +225,57 @@ func crashRun(t *testing.T, cfg crashConfig) {
 		}
 		clients[i] = c
 	}
-	// call retries a request on another instance until one answers: the same request id makes
-	// the retry safe (idempotency), which is exactly what a merchant does on a timeout.
-	call := func(do func(c *client.Client) error) error {
+	// callAt retries a request on another instance until one answers: the same request id makes
+	// the retry safe (idempotency), which is exactly what a merchant does on a timeout. It
+	// returns when the first attempt failed (zero if none did).
+	callAt := func(do func(c *client.Client) error) (time.Time, error) {
 		var err error
+		var failedAt time.Time
 		for attempt := range 60 {
 			if err = do(clients[(attempt+rand.IntN(len(clients)))%len(clients)]); err == nil {
-				return nil
+				return failedAt, nil
+			}
+			if failedAt.IsZero() {
+				failedAt = time.Now()
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		return failedAt, err
+	}
+	call := func(do func(c *client.Client) error) error {
+		_, err := callAt(do)
 		return err
+	}
+	// The kills, in order, to tell which one broke an attempt.
+	var killsMu sync.Mutex
+	var killTimes []time.Time
+	killBefore := func(t time.Time) time.Time {
+		killsMu.Lock()
+		defer killsMu.Unlock()
+		var last time.Time
+		for _, k := range killTimes {
+			if !k.After(t) {
+				last = k
+			}
+		}
+		return last
+	}
+	// watch polls a payment left in flight by a kill until an inquiry shows it final.
+	var watchers sync.WaitGroup
+	watch := func(f *inFlight) {
+		defer watchers.Done()
+		deadline := f.killedAt.Add(inFlightLease + 90*time.Second)
+		for time.Now().Before(deadline) {
+			inq, err := clients[rand.IntN(len(clients))].InquiryPayment(context.Background(), &protocol.InquiryPaymentRequest{PaymentID: f.paymentID})
+			if err == nil && inq.Result.ResultStatus == "S" && inq.PaymentStatus != "PROCESSING" {
+				f.finalAt, f.status, f.code = time.Now(), inq.PaymentStatus, inq.PaymentResultCode
+				if created, err := time.Parse(time.RFC3339, inq.PaymentCreateTime); err == nil {
+					f.lapsedAt = created.Add(inFlightLease)
+				}
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
 	}
 
 	results := make([]outcome, cfg.payments)
@@ -233,6 +296,9 @@ func crashRun(t *testing.T, cfg crashConfig) {
 			case <-time.After(time.Duration(300+rand.IntN(500)) * time.Millisecond):
 			}
 			in := insts[rand.IntN(len(insts))]
+			killsMu.Lock()
+			killTimes = append(killTimes, time.Now())
+			killsMu.Unlock()
 			in.kill(syscall.SIGKILL)
 			kills++
 			if err := in.tryStart(); err != nil {
@@ -255,7 +321,11 @@ func crashRun(t *testing.T, cfg crashConfig) {
 					return
 				}
 				o := &results[i]
-				req := payRequest("4242424242424242", "123")
+				pan := "4242424242424242"
+				if cfg.holdEvery > 0 && i%cfg.holdEvery == 0 {
+					pan = []string{"4000000000000077", "4000000000000085"}[i/cfg.holdEvery%2]
+				}
+				req := payRequest(pan, "123")
 				req.PaymentNotifyURL = hook.URL + "/notify"
 				o.requestID = req.PaymentRequestID
 				manual := i%2 == 0
@@ -263,11 +333,18 @@ func crashRun(t *testing.T, cfg crashConfig) {
 					req.PaymentFactor.CaptureMode = "MANUAL"
 				}
 				var pay *protocol.PayResponse
-				if err := call(func(c *client.Client) (err error) { pay, err = c.Pay(ctx, req); return }); err != nil {
+				failedAt, err := callAt(func(c *client.Client) (err error) { pay, err = c.Pay(ctx, req); return })
+				if err != nil {
 					callErrs.Add(1)
 					continue
 				}
 				o.paymentID, o.payStatus = pay.PaymentID, pay.Result.ResultStatus
+				if pay.Result.ResultStatus == "U" && !failedAt.IsZero() {
+					// The instance that sent the authorization was killed during it.
+					o.inFlight = &inFlight{paymentID: pay.PaymentID, killedAt: killBefore(failedAt)}
+					watchers.Add(1)
+					go watch(o.inFlight)
+				}
 				if pay.Result.ResultStatus != "S" {
 					continue
 				}
@@ -297,6 +374,8 @@ func crashRun(t *testing.T, cfg crashConfig) {
 		t.Fatal(kr.err)
 	}
 	kills := kr.kills
+	watchers.Wait()
+	checkInFlight(t, results, recv)
 
 	// Let the survivors (and restarted instances) finish the deliveries, then check.
 	for _, in := range insts {
@@ -392,6 +471,55 @@ func verify(t *testing.T, cfg crashConfig, insts []*instance, clients []*client.
 	}
 }
 
+// checkInFlight requires every payment left in flight by a kill to be final within the in-flight
+// lease plus a minute of the kill (not at its 14-minute expiry), and reports the kill→final times.
+func checkInFlight(t *testing.T, results []outcome, recv *receiver) {
+	var took, afterLapse []time.Duration
+	statuses := map[string]int{}
+	for _, o := range results {
+		f := o.inFlight
+		if f == nil {
+			continue
+		}
+		if f.finalAt.IsZero() {
+			t.Errorf("payment %s, in flight at the kill at %s, still not final %s later", f.paymentID, f.killedAt.Format(time.TimeOnly), time.Since(f.killedAt).Round(time.Second))
+			continue
+		}
+		d := f.finalAt.Sub(f.killedAt)
+		took = append(took, d)
+		if !f.lapsedAt.IsZero() {
+			afterLapse = append(afterLapse, f.finalAt.Sub(f.lapsedAt))
+		}
+		statuses[f.status+" "+f.code]++
+		if d > inFlightLease+time.Minute {
+			t.Errorf("payment %s final %s after the kill, more than the lease (%s) and a minute", f.paymentID, d.Round(time.Millisecond), inFlightLease)
+		}
+		if f.code == "ORDER_IS_CLOSED" {
+			t.Errorf("payment %s was closed by its expiry, not resolved", f.paymentID)
+		}
+		// Its result, whichever it is, reaches the merchant.
+		key := protocol.NotifyTypePaymentResult + " " + f.paymentID + " "
+		for deadline := time.Now().Add(30 * time.Second); recv.count(key) == 0 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if recv.count(key) == 0 {
+			t.Errorf("payment %s resolved %s %s but never notified", f.paymentID, f.status, f.code)
+		}
+	}
+	if len(took) == 0 {
+		t.Errorf("no kill caught an authorization in flight: the run proves nothing about them")
+		return
+	}
+	slices.Sort(took)
+	slices.Sort(afterLapse)
+	t.Logf("%d payments in flight at a kill, all final: kill→final median %s, max %s, min %s; outcomes %v",
+		len(took), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), took[0].Round(time.Millisecond), statuses)
+	if len(afterLapse) > 0 {
+		t.Logf("lease lapse→final (the lapse known to the second): median %s, max %s",
+			afterLapse[len(afterLapse)/2].Round(time.Millisecond), afterLapse[len(afterLapse)-1].Round(time.Millisecond))
+	}
+}
+
 func hasCapture(inq *protocol.InquiryPaymentResponse) bool {
 	for _, tx := range inq.Transactions {
 		if tx.TransactionType == "CAPTURE" && tx.TransactionStatus == "SUCCESS" {
@@ -410,8 +538,9 @@ func starts(insts []*instance) []int {
 }
 
 // TestCrashSQLite: one instance on the embedded store, killed with SIGKILL again and again while
-// payments, captures and refunds flow; after restarts every success is stored and notified, and
-// nothing is captured twice.
+// payments, captures and refunds flow; after restarts every success is stored and notified,
+// nothing is captured twice, and the payments whose authorization was in flight at a kill are
+// final within a minute of its lease.
 func TestCrashSQLite(t *testing.T) {
-	crashRun(t, crashConfig{instances: 1, storeArgs: []string{"--data", t.TempDir()}, payments: 300, kills: 5, workers: 4})
+	crashRun(t, crashConfig{instances: 1, storeArgs: []string{"--data", t.TempDir()}, payments: 300, kills: 5, workers: 4, holdEvery: 10})
 }

@@ -125,7 +125,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Policy:  notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},
 		Observe: mets.ObserveAttempt,
 	})
-	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock))
+	// The simulator books its authorizations in the store, as an acquirer keeps its own books: an
+	// instance killed during an authorization leaves it where the others can ask about it.
+	acq := mets.Acquirer(simulator.New("CARDGATE_SIM", payClock).WithLedger(st.SimulatorLedger()))
 	svc := payments.NewService(st, acq, payClock, log,
 		payments.Config{RefundWindow: refundWindow, OnOutbox: dispatcher.Wake, PublicURL: base})
 	// Production's vault keys come from configuration only, never from the database they

@@ -5,6 +5,7 @@ package acquirer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/card"
@@ -108,7 +109,16 @@ type Acquirer interface {
 	// (AuthRequest.PaymentID): the reversal of an authorization whose answer never arrived, so
 	// whose acquirer reference the gateway does not know. Reversing nothing succeeds.
 	Reverse(ctx context.Context, paymentID string) error
+	// InquireByReference asks about the authorization the acquirer holds for the gateway's own
+	// reference (AuthRequest.PaymentID): the inquiry of an authorization whose sender died before
+	// its answer was recorded, so whose acquirer reference the gateway does not know. ErrNotFound:
+	// the acquirer never received it (or it was reversed), so nothing is held.
+	InquireByReference(ctx context.Context, paymentID string) (AuthResult, error)
 }
+
+// ErrNotFound is InquireByReference's answer for a reference the acquirer holds no authorization
+// under.
+var ErrNotFound = errors.New("acquirer: no authorization under this reference")
 
 // CaptureRequest settles an authorization.
 type CaptureRequest struct {

@@ -1,7 +1,7 @@
 // Package jobs runs time-driven work: payments that expire, authorizations voided after 7 days,
-// late acquirer answers, captures to finish, voids owed. The work itself is in the payments
-// service; this package decides when it runs: on a ticker, and in the sandbox when the clock is
-// moved forward.
+// late acquirer answers, authorizations left in flight by an instance that died, captures to
+// finish, voids owed. The work itself is in the payments service; this package decides when it
+// runs: on a ticker, and in the sandbox when the clock is moved forward.
 package jobs
 
 import (

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -207,6 +208,17 @@ func (o *observed) Reverse(ctx context.Context, paymentID string) error {
 	}
 	o.observe("reverse", start, outcome)
 	return err
+}
+
+func (o *observed) InquireByReference(ctx context.Context, paymentID string) (acquirer.AuthResult, error) {
+	start := time.Now()
+	r, err := o.Acquirer.InquireByReference(ctx, paymentID)
+	outcome := authOutcome(r, err)
+	if errors.Is(err, acquirer.ErrNotFound) {
+		outcome = "not-found"
+	}
+	o.observe("inquire_by_reference", start, outcome)
+	return r, err
 }
 
 func (o *observed) Void(ctx context.Context, id string) error {

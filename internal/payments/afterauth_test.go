@@ -517,7 +517,9 @@ func TestLateApprovalAfterCancel(t *testing.T) {
 
 // TestLateApprovalAfterExpiry: the payment expires while the acquirer is deciding.
 func TestLateApprovalAfterExpiry(t *testing.T) {
-	h := newHarness(t)
+	// The in-flight lease outlasts the expiry here: what is under test is the expiry overtaking
+	// an answer, not the resolution of an authorization whose sender died (inflight_test.go).
+	h := newHarness(t, Config{InFlightLease: DefaultPaymentExpiry + time.Minute})
 	h.acq.during = func() {
 		h.clock.Advance(DefaultPaymentExpiry)
 		if errs := h.runDue(t); len(errs) != 0 {

@@ -28,7 +28,7 @@ func (s *Service) Cancel(ctx context.Context, m Merchant, req *protocol.CancelRe
 		now := s.clock.Now()
 		next := p
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsCanceled, "The payment was cancelled by the merchant."
-		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
+		next.ClosedAt, next.AcquirerDueAt, next.InFlightUntil = now, zeroTime, zeroTime
 		next.SealedCard, next.Order.NormalURL = "", "" // no card data outlives the payment's chance to authorize
 		if p.owesRelease() {
 			// The acquirer holds (or may still grant) an authorization: release it.

@@ -36,6 +36,8 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 		}
 		_, err = s.recordAuth(ctx, p, res, nil)
 		return err
+	case DueResolve:
+		return s.resolve(ctx, p, now)
 	case DueCaptureStatus, DueRefundStatus:
 		return s.txnStatus(ctx, p, d.TxnID, now)
 	case DueAutoCapture:
@@ -66,12 +68,48 @@ func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
 		}
 		next := p
 		next.ResultCode, next.ResultMsg = protocol.CodeOrderIsClosed, "The payment was not finished in time and is closed."
-		next.ClosedAt, next.AcquirerDueAt = now, zeroTime
+		next.ClosedAt, next.AcquirerDueAt, next.InFlightUntil = now, zeroTime, zeroTime
 		next.SealedCard, next.Order.NormalURL = "", "" // no card data outlives the payment's chance to authorize
 		if p.owesRelease() {
 			next.VoidState = VoidPending // an approval may still come: release it
 		}
 		return step{op: OpExpire, next: next, notify: s.paymentNotice}, nil
+	})
+	if err == nil && st.op != "" {
+		s.sendVoid(ctx, done)
+	}
+	return err
+}
+
+// resolve settles an authorization whose sender died before recording its answer, once its
+// in-flight lease has passed: the acquirer is asked by the gateway's reference, and its answer is
+// recorded as the sender would have (an approval is notified, and captured when automatic). When
+// the acquirer knows of no authorization, or does not answer, the payment fails with PROCESS_FAIL
+// and the authorization is reversed by the gateway's reference, so that one still on its way
+// cannot leave money held (it is voided when it arrives, as any late approval).
+func (s *Service) resolve(ctx context.Context, p Payment, now time.Time) error {
+	if p.Stage() != StageProcessing || p.InFlightUntil.IsZero() || p.InFlightUntil.After(now) {
+		return nil
+	}
+	res, err := s.acquirer.InquireByReference(ctx, p.ID)
+	if err == nil {
+		s.log.InfoContext(ctx, "in-flight authorization resolved at the acquirer", "paymentId", p.ID, "outcome", res.Outcome)
+		_, err = s.recordAuth(ctx, p, res, nil)
+		return err
+	}
+	if !errors.Is(err, acquirer.ErrNotFound) {
+		s.log.WarnContext(ctx, "acquirer inquiry by reference failed; failing the payment", "paymentId", p.ID, "err", err)
+	}
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
+		if p.Stage() != StageProcessing || p.InFlightUntil.IsZero() || p.InFlightUntil.After(now) {
+			return step{}, nil // the answer was recorded meanwhile
+		}
+		next := p
+		next.ResultCode, next.ResultMsg = protocol.CodeProcessFail, "The authorization's outcome was lost and it was reversed."
+		next.ClosedAt, next.AcquirerDueAt, next.InFlightUntil = now, zeroTime, zeroTime
+		next.SealedCard, next.Order.NormalURL = "", ""
+		next.VoidState = VoidPending
+		return step{op: OpAuthUnresolved, next: next, notify: s.paymentNotice}, nil
 	})
 	if err == nil && st.op != "" {
 		s.sendVoid(ctx, done)

@@ -170,6 +170,7 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 			return step{op: OpChallenge, next: next}, nil
 		}
 		next.AcquirerState = AcquirerSent
+		next.InFlightUntil = s.clock.Now().Add(s.cfg.InFlightLease)
 		return step{op: OpCardEntered, next: next}, nil
 	})
 	switch {

@@ -38,6 +38,9 @@ type memStore struct {
 	outRefs  map[[2]string]bool // (notify type, ref)
 	// applyHook, when set, runs before each Apply (under no lock), to interleave tests with it.
 	applyHook func(c Change)
+	// failApply, when set, may refuse a change before it is written (the instance died, the
+	// database went away).
+	failApply func(c Change) error
 	leases    map[string]time.Time // payment id → work lease end (wall clock)
 	tokens    map[string]Token     // by token id
 }
@@ -117,6 +120,11 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.failApply != nil {
+		if err := s.failApply(c); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Everything is checked before anything is written, so a refused change leaves no trace.
@@ -134,7 +142,7 @@ func (s *memStore) Apply(ctx context.Context, c Change) error {
 	next.State, next.Version, next.ResultCode, next.ResultMsg, next.AcquirerState = p.State, p.Version, p.ResultCode, p.ResultMsg, p.AcquirerState
 	next.Card, next.Auth, next.Order, next.UpdatedAt, next.AuthorizedAt, next.AuthExpiresAt, next.ExpiresAt = p.Card, p.Auth, p.Order, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt
 	next.Capture, next.CapturedMinor, next.RefundedMinor, next.CapturedAt, next.CloseReason, next.ClosedAt = p.Capture, p.CapturedMinor, p.RefundedMinor, p.CapturedAt, p.CloseReason, p.ClosedAt
-	next.AcquirerDueAt, next.VoidState = p.AcquirerDueAt, p.VoidState
+	next.AcquirerDueAt, next.VoidState, next.InFlightUntil = p.AcquirerDueAt, p.VoidState, p.InFlightUntil
 	next.ThreeDS, next.ChallengeToken, next.ChallengeAttempts, next.SealedCard = p.ThreeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard
 	if err := checkPayment(next, &cur); err != nil {
 		return err
@@ -309,6 +317,9 @@ func (s *memStore) Due(ctx context.Context, t time.Time, limit int) ([]Due, erro
 		}
 		if p.State == StateProcessing && ms(p.AcquirerDueAt) > 0 && ms(p.AcquirerDueAt) <= at {
 			add(DueSettle, p, "", p.AcquirerDueAt)
+		}
+		if p.State == StateProcessing && ms(p.InFlightUntil) > 0 && ms(p.InFlightUntil) <= at {
+			add(DueResolve, p, "", p.InFlightUntil)
 		}
 		if p.State == StateSuccess && (p.Capture == CaptureNone || p.Capture == CaptureFailed) && ms(p.AuthExpiresAt) <= at {
 			add(DueAutoVoid, p, "", p.AuthExpiresAt)

@@ -73,6 +73,9 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 			return Payment{}, err
 		}
 	}
+	if !challenge {
+		p.InFlightUntil = now.Add(s.cfg.InFlightLease) // the authorization goes out next
+	}
 	err = s.store.CreatePayment(ctx, p, Event{PaymentID: p.ID, Op: OpCreate, To: StateProcessing, ResultCode: p.ResultCode, At: now})
 	if errors.Is(err, ErrDuplicate) {
 		// A concurrent pay with the same request id won the insert; only it talks to the acquirer.
@@ -205,8 +208,14 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 // answer has no card any more, so it saves none.
 func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult, cmd *PayCommand) (Payment, error) {
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
+		if res.Outcome == acquirer.Approved && res.AcquirerTransactionID != "" &&
+			res.AcquirerTransactionID == p.Auth.AcquirerTransactionID && !p.AuthorizedAt.IsZero() {
+			// This very approval is recorded already: another instance took the sender for dead
+			// and found it at the acquirer (DueResolve). Not a late approval: nothing to void.
+			return step{}, nil
+		}
 		if p.Stage() != StageProcessing {
-			// Cancelled or expired while the acquirer was deciding.
+			// Cancelled, expired or failed unresolved while the acquirer was deciding.
 			if res.Outcome != acquirer.Approved || (p.VoidState != VoidNone && p.Auth.AcquirerTransactionID != "") {
 				// Nothing to release, or this authorization's void is owed or done already. (A
 				// reversal by the gateway's reference that went out before this answer is not
@@ -268,7 +277,7 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 		RefusalCodeRaw:        res.RefusalCodeRaw,
 		RefusalReasonRaw:      res.RefusalReasonRaw,
 	}
-	next.AcquirerDueAt = time.Time{}
+	next.AcquirerDueAt, next.InFlightUntil = time.Time{}, time.Time{}
 	if res.Outcome == acquirer.Approved || res.Outcome == acquirer.Declined {
 		// The authorization is done: the sealed card goes in the same transaction.
 		next.SealedCard, next.Order.NormalURL = "", ""

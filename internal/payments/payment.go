@@ -42,6 +42,10 @@ type Payment struct {
 	AcquirerDueAt time.Time
 	// VoidState: the gateway owes the acquirer a void (PENDING) until the acquirer confirms it.
 	VoidState VoidState
+	// InFlightUntil is the lease of the authorization call in flight (gateway clock): set when the
+	// authorization is sent, cleared when its answer is recorded. An instance that dies during the
+	// call leaves it set; once it has passed, any instance resolves the authorization (DueResolve).
+	InFlightUntil time.Time
 
 	// 3-D Secure: the outcome shown to merchants, the issuer page's key while a challenge is
 	// pending, the wrong codes entered so far, and the card sealed by the vault (number, expiry,
@@ -257,6 +261,7 @@ const (
 	DueRefundStatus  DueKind = "REFUND_STATUS"  // time to send a refund whose answer was lost again
 	DueVoid          DueKind = "VOID"           // a void is owed to the acquirer
 	DueAutoCapture   DueKind = "AUTO_CAPTURE"   // an AUTOMATIC payment approved but not captured (the process died in between)
+	DueResolve       DueKind = "RESOLVE"        // an authorization's sender died before recording its answer (InFlightUntil passed)
 )
 
 // Due is one piece of time-driven work.

@@ -44,7 +44,15 @@ type Config struct {
 	OnOutbox func()
 	// PublicURL is the base of every normalUrl (serve --public-url).
 	PublicURL string
+	// InFlightLease is how long an authorization call may be in flight before another instance
+	// takes its sender for dead and resolves it (DefaultInFlightLease).
+	InFlightLease time.Duration
 }
+
+// DefaultInFlightLease is far longer than an authorization call may take (AcquirerTimeout), and
+// short enough that an instance's death leaves its in-flight payments U for about a minute rather
+// than until their 14-minute expiry.
+const DefaultInFlightLease = time.Minute
 
 // Authenticator is the 3-D Secure server (internal/threeds in the sandbox).
 type Authenticator interface {
@@ -92,6 +100,9 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 	}
 	if cfg.AcquirerRetry == 0 {
 		cfg.AcquirerRetry = time.Minute
+	}
+	if cfg.InFlightLease == 0 {
+		cfg.InFlightLease = DefaultInFlightLease
 	}
 	if cfg.RefundWindow == 0 {
 		cfg.RefundWindow = 365 * 24 * time.Hour

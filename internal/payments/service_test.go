@@ -32,9 +32,10 @@ type countingAcquirer struct {
 	// during runs inside Authorize, before the answer (e.g. to cancel the caller's context).
 	during func()
 
-	captures, refunds, voids, inquiries, reversals atomic.Int64
-	// captureErr, refundErr and voidErr fail those calls (the outcome is then unknown).
-	captureErr, refundErr, voidErr error
+	captures, refunds, voids, inquiries, reversals, byReference atomic.Int64
+	// captureErr, refundErr, voidErr and inquireErr (InquireByReference) fail those calls (the
+	// outcome is then unknown).
+	captureErr, refundErr, voidErr, inquireErr error
 	// refundAnswer, when set, is the acquirer's answer to every refund.
 	refundAnswer *acquirer.OpResult
 }
@@ -92,6 +93,14 @@ func (a *countingAcquirer) Reverse(ctx context.Context, paymentID string) error 
 	return a.next.Reverse(ctx, paymentID)
 }
 
+func (a *countingAcquirer) InquireByReference(ctx context.Context, paymentID string) (acquirer.AuthResult, error) {
+	a.byReference.Add(1)
+	if a.inquireErr != nil {
+		return acquirer.AuthResult{}, a.inquireErr
+	}
+	return a.next.InquireByReference(ctx, paymentID)
+}
+
 func (a *countingAcquirer) Void(ctx context.Context, id string) error {
 	a.voids.Add(1)
 	if a.voidErr != nil {
@@ -126,7 +135,7 @@ type harness struct {
 	logs  *syncBuffer
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, cfg ...Config) *harness {
 	t.Helper()
 	clk := clock.NewFixed(testNow)
 	h := &harness{
@@ -136,7 +145,7 @@ func newHarness(t *testing.T) *harness {
 		logs:  &syncBuffer{},
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.svc = NewService(h.store, h.acq, h.clock, log, Config{})
+	h.svc = NewService(h.store, h.acq, h.clock, log, append(cfg, Config{})[0])
 	t.Cleanup(func() {
 		for _, pan := range allTestPANs() {
 			if strings.Contains(h.logs.String(), pan) {
@@ -208,6 +217,8 @@ var serviceCards = map[string]struct {
 	"4000000000000259": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
 	"4000000000000036": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
 	"4000000000000028": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
+	"4000000000000077": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after a 2 s hold
+	"4000000000000085": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after 2 s in transit
 	// The acquirer times out or never answers: still in process, nothing to notify yet.
 	"4000000000000119": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},
 	"4000000000000044": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},

@@ -64,12 +64,13 @@ const (
 	OpAuthenticated    Op = "AUTHENTICATED"     // the right code was typed: the authorization is sent
 	OpNotAuthenticated Op = "NOT_AUTHENTICATED" // three wrong codes: the payment fails
 	OpCardEntered      Op = "CARD_ENTERED"      // the buyer entered the card on the hosted page; no challenge: the authorization is sent
+	OpAuthUnresolved   Op = "AUTH_UNRESOLVED"   // the authorization's sender died and the acquirer knows of no authorization: failed, reversed
 )
 
 // Ops lists every op, for tests that walk the table.
 var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
 	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
-	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered}
+	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
 // illegal and is refused, never ignored (Kill Bill's habit, style.md).
@@ -88,6 +89,8 @@ var transitions = map[Stage]map[Op]Stage{
 		OpNotAuthenticated: StageDeclined,
 		// The hosted card page: the card arrives while the payment is in process.
 		OpCardEntered: StageProcessing,
+		// The instance that sent the authorization died and the acquirer has no answer for it.
+		OpAuthUnresolved: StageDeclined,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,
@@ -105,6 +108,8 @@ var transitions = map[Stage]map[Op]Stage{
 		OpRefundFailed:    StageCaptured,
 		OpRefundPending:   StageCaptured,
 	},
+	// A payment failed unresolved owes a reversal, and voids an approval that turns up after all.
+	StageDeclined:  {OpLateAuthVoided: StageDeclined, OpVoidSent: StageDeclined},
 	StageExpired:   {OpLateAuthVoided: StageExpired, OpVoidSent: StageExpired},
 	StageCancelled: {OpLateAuthVoided: StageCancelled, OpVoidSent: StageCancelled},
 	StageVoided:    {OpVoidSent: StageVoided},

@@ -18,7 +18,7 @@ var (
 	allOps = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded,
 		OpCaptureFailed, OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded,
 		OpRefundFailed, OpRefundPending, OpLateAuthVoided, OpVoidSent,
-		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered}
+		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
 )
 
 // wantTransitions is design.md's state machine written out independently of the transitions map:
@@ -33,7 +33,9 @@ var (
 //   - a hosted payment's card arrives from the buyer's page while it is in process;
 //   - refunds attach to a captured payment only;
 //   - a payment that closed while the acquirer still owed its answer voids a late approval and
-//     stays closed; a closed payment whose authorization the gateway holds owes the acquirer a void.
+//     stays closed; a closed payment whose authorization the gateway holds owes the acquirer a void;
+//   - an authorization whose sender died and that the acquirer does not know of fails the payment
+//     (PROCESS_FAIL), which reverses it and voids an approval that turns up later.
 //
 // Every cell not listed is refused.
 var wantTransitions = map[Stage]map[Op]Stage{
@@ -49,6 +51,7 @@ var wantTransitions = map[Stage]map[Op]Stage{
 		OpAuthenticated:    StageProcessing,
 		OpNotAuthenticated: StageDeclined,
 		OpCardEntered:      StageProcessing,
+		OpAuthUnresolved:   StageDeclined,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,
@@ -66,7 +69,10 @@ var wantTransitions = map[Stage]map[Op]Stage{
 		OpRefundFailed:    StageCaptured,
 		OpRefundPending:   StageCaptured,
 	},
-	StageDeclined: {},
+	StageDeclined: {
+		OpLateAuthVoided: StageDeclined,
+		OpVoidSent:       StageDeclined,
+	},
 	StageExpired: {
 		OpLateAuthVoided: StageExpired,
 		OpVoidSent:       StageExpired,

@@ -116,6 +116,7 @@ func (s *Service) SubmitCode(ctx context.Context, token, code string) (Payment, 
 			next.ThreeDS = ThreeDSDetails{Mode: ThreeDSChallenge, Version: v, ECI: eci, CAVV: cavv, DSTransactionID: ds,
 				Challenged: true, Authenticated: true}
 			next.AcquirerState = AcquirerSent
+			next.InFlightUntil = s.clock.Now().Add(s.cfg.InFlightLease)
 			return step{op: OpAuthenticated, next: next}, nil
 		}
 		next.ChallengeAttempts++
@@ -163,6 +164,7 @@ func (s *Service) upgradeToChallenge(ctx context.Context, p Payment, cmd PayComm
 			return step{}, nil
 		}
 		next := p
+		next.InFlightUntil = zeroTime // the soft decline answered the authorization
 		if err := s.openChallenge(&next, cmd); err != nil {
 			return step{}, err
 		}

@@ -4,7 +4,9 @@
 // notification deliveries, run against the real SQLite store while faults are injected around it:
 // store errors before or after a commit (the latter is a lost commit acknowledgement), process
 // crashes in the middle of a call or between calls (the service and everything in memory are
-// thrown away, the store is reopened from its file and recovery runs the due work), and acquirer
+// thrown away, the store is reopened from its file and recovery runs the due work), crashes while
+// an authorization is at the acquirer (which has booked it or not; the payment's in-flight lease is
+// left for due work RESOLVE to settle by the gateway's reference once it passes), and acquirer
 // timeouts before the request is sent or after it took effect (a lost response). After every step
 // the invariants of design.md are checked against the database.
 //
@@ -15,7 +17,9 @@
 // successful refund at the gateway. When the answer to an authorization is lost, the gateway never
 // learns the acquirer's reference; closing such a payment (expiry or cancel) reverses the
 // authorization by the gateway's own reference (Acquirer.Reverse), and the checks require that.
-// TestSimulation counts these reversals.
+// TestSimulation counts these reversals, and the in-flight authorizations RESOLVE settled by
+// their outcome. The simulator's own books (simulator.Ledger) outlive the crashes, as serve's
+// table sim_acquirer_ledger does.
 //
 // Running it:
 //

@@ -28,11 +28,15 @@ const (
 	FaultAcquirerTimeout Fault = "acquirer-timeout"
 	// FaultAcquirerLost: the acquirer acts on the request, and its answer is lost.
 	FaultAcquirerLost Fault = "acquirer-lost-response"
+	// FaultCrashMidAuth: the process dies while an authorization is at the acquirer, which has
+	// acted on it or not (a coin decides): the gateway never records the answer, and its in-flight
+	// lease is left for another process to resolve (payments.DueResolve).
+	FaultCrashMidAuth Fault = "crash-mid-authorization"
 )
 
 // Faults lists every kind, in the order reports show them.
 var Faults = []Fault{FaultStoreBefore, FaultStoreAfter, FaultCrashBefore, FaultCrashAfter, FaultCrashBetween,
-	FaultAcquirerTimeout, FaultAcquirerLost}
+	FaultAcquirerTimeout, FaultAcquirerLost, FaultCrashMidAuth}
 
 // ErrInjected is the error of an injected store fault; ErrCrashed is what every call of a
 // process that crashed gets.
@@ -45,6 +49,7 @@ var (
 type Rates struct {
 	StoreBefore, StoreAfter, Crash float64
 	AcquirerTimeout, AcquirerLost  float64
+	CrashMidAuth                   float64
 }
 
 // Injector decides, from its own seeded source, which calls fail. The store and acquirer
@@ -279,12 +284,33 @@ func (a *Acquirer) Name() string { return a.Inner.Name() }
 
 // Authorize implements acquirer.Acquirer.
 func (a *Acquirer) Authorize(ctx context.Context, req acquirer.AuthRequest) (acquirer.AuthResult, error) {
-	return call(a, func() (acquirer.AuthResult, error) { return a.Inner.Authorize(ctx, req) }, func(r acquirer.AuthResult) {
+	book := func(r acquirer.AuthResult) {
 		if r.Outcome == acquirer.Approved || r.Outcome == acquirer.Pending {
 			// The timeout card's hold exists from the request on; it settles approved.
 			a.Ledger.Approved[req.PaymentID] = r.AcquirerTransactionID
 		}
-	})
+	}
+	if a.In.dead {
+		return acquirer.AuthResult{}, ErrCrashed
+	}
+	// Drawn on every authorization, struck or not, so the faults after it stay where they were.
+	crash, acted := a.In.roll(a.In.rates.CrashMidAuth), a.In.rng.IntN(2) == 0
+	if crash {
+		if acted {
+			if r, err := a.Inner.Authorize(ctx, req); err == nil {
+				book(r)
+			}
+		}
+		a.In.note(FaultCrashMidAuth)
+		a.In.dead = true
+		return acquirer.AuthResult{}, ErrCrashed
+	}
+	return call(a, func() (acquirer.AuthResult, error) { return a.Inner.Authorize(ctx, req) }, book)
+}
+
+// InquireByReference implements acquirer.Acquirer.
+func (a *Acquirer) InquireByReference(ctx context.Context, paymentID string) (acquirer.AuthResult, error) {
+	return call(a, func() (acquirer.AuthResult, error) { return a.Inner.InquireByReference(ctx, paymentID) }, func(acquirer.AuthResult) {})
 }
 
 // InquireAuthorization implements acquirer.Acquirer.

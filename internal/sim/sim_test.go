@@ -197,29 +197,34 @@ type txnReq struct {
 
 // world is one seed's gateway, merchant and acquirer.
 type world struct {
-	seed    uint64
-	rng     *mrand.Rand
-	in      *Injector
-	ledger  *Ledger
-	dir     string
-	raw     *sqlite.Store
-	svc     *payments.Service
-	disp    *notify.Dispatcher
-	clk     *clock.Fixed
-	keys    *vault.Keyring
-	key     keyring.Key
-	m       payments.Merchant
-	recv    *receiver
-	log     *slog.Logger
-	pays    []*simPay
-	caps    []txnReq
-	refunds []txnReq
-	nextReq int
+	seed   uint64
+	rng    *mrand.Rand
+	in     *Injector
+	ledger *Ledger
+	// simBooks is the simulator's own ledger (simulator.Ledger), kept across restarts.
+	simBooks *simulator.MemoryLedger
+	dir      string
+	raw      *sqlite.Store
+	svc      *payments.Service
+	disp     *notify.Dispatcher
+	clk      *clock.Fixed
+	keys     *vault.Keyring
+	key      keyring.Key
+	m        payments.Merchant
+	recv     *receiver
+	log      *slog.Logger
+	pays     []*simPay
+	caps     []txnReq
+	refunds  []txnReq
+	nextReq  int
 
 	trace         []string
 	violations    []string
 	steps         int
 	reversedHolds int // authorizations whose answer was lost, released by the gateway's reference
+	// resolved counts the in-flight authorizations of crashed processes that RESOLVE settled,
+	// by the outcome it recorded (the result code, PROCESS_FAIL when the acquirer knew nothing).
+	resolved map[string]int
 	// changes is the connection's total_changes() at the last check: a step that wrote nothing
 	// leaves the invariants as they were (-1 forces a check, after a restart).
 	changes int64
@@ -241,15 +246,15 @@ func newWorld(t testing.TB, seed uint64) *world {
 		t.Fatal(err)
 	}
 	w := &world{
-		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), dir: t.TempDir(),
+		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), simBooks: simulator.NewMemoryLedger(), dir: t.TempDir(),
 		clk: clock.NewFixed(simStart), keys: keys, key: gatewayKey(t), log: slog.New(slog.DiscardHandler),
-		finalSeen: map[string]string{}, wasSuccess: map[string]bool{}, wasCaptured: map[string]bool{}, txnFinalSeen: map[string]string{},
+		resolved: map[string]int{}, finalSeen: map[string]string{}, wasSuccess: map[string]bool{}, wasCaptured: map[string]bool{}, txnFinalSeen: map[string]string{},
 	}
 	// Some seeds run without faults, most with a few, some with many: the rates are part of the seed.
 	level := []float64{0, 0.5, 1, 1, 2}[w.rng.IntN(5)]
 	w.in = NewInjector(seed, Rates{
 		StoreBefore: 0.01 * level, StoreAfter: 0.01 * level, Crash: 0.004 * level,
-		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level,
+		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level, CrashMidAuth: 0.03 * level,
 	})
 	w.recv = newReceiver()
 	t.Cleanup(w.recv.srv.Close)
@@ -268,7 +273,8 @@ func (w *world) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	w.raw, w.changes = st, -1
-	acq := &Acquirer{Inner: simulator.New("SIM", w.clk), In: w.in, Ledger: w.ledger}
+	// The acquirer's books outlive the gateway's processes, as serve's table does.
+	acq := &Acquirer{Inner: simulator.New("SIM", w.clk).WithLedger(w.simBooks), In: w.in, Ledger: w.ledger}
 	w.svc = payments.NewService(&Store{Inner: st, In: w.in}, acq, w.clk, w.log, payments.Config{
 		// Calls are sequential: no first request is ever still in flight when its replay comes,
 		// and waiting for one would make the run depend on the wall clock.
@@ -754,6 +760,11 @@ func (w *world) runDue() {
 			tried[key], progressed = true, true
 			err := w.svc.RunDue(ctx, d)
 			w.tracef("  due %s #%d -> %s", d.Kind, order[d.PaymentID], answerOf(err))
+			if d.Kind == payments.DueResolve && err == nil {
+				if p, err := w.raw.PaymentByID(ctx, d.MerchantID, d.PaymentID); err == nil && p.InFlightUntil.IsZero() {
+					w.resolved[string(p.ResultCode)]++
+				}
+			}
 		}
 		if !progressed {
 			return
@@ -945,6 +956,7 @@ type seedResult struct {
 	violations []string
 	trace      []string
 	reversed   int
+	resolved   map[string]int
 	took       time.Duration
 }
 
@@ -952,7 +964,7 @@ func runSeed(t testing.TB, seed uint64, steps int) seedResult {
 	began := time.Now()
 	w := run(t, seed, steps)
 	return seedResult{seed: seed, hash: w.hash(), steps: steps, faults: w.in.Counts, violations: w.violations, trace: w.trace,
-		reversed: w.reversedHolds, took: time.Since(began)}
+		reversed: w.reversedHolds, resolved: w.resolved, took: time.Since(began)}
 }
 
 // stepsPerSeed is -sim.steps, or the default for this build.
@@ -1008,6 +1020,7 @@ func TestSimulation(t *testing.T) {
 	}()
 	faults := map[Fault]int{}
 	var totalSteps, violations, reversed int
+	resolved := map[string]int{}
 	var slowest seedResult
 	ran := 0
 	for r := range results {
@@ -1020,6 +1033,9 @@ func TestSimulation(t *testing.T) {
 			faults[k] += v
 		}
 		reversed += r.reversed
+		for k, v := range r.resolved {
+			resolved[k] += v
+		}
 		if len(r.violations) > 0 {
 			violations += len(r.violations)
 			t.Errorf("seed %d: %d invariant violations; rerun with -run 'TestSimulation$' -sim.seed %d -v\n  %s\n  last steps:\n    %s",
@@ -1034,6 +1050,7 @@ func TestSimulation(t *testing.T) {
 	t.Logf("%d seeds, %d steps, %s; faults: %s; invariant violations: %d", ran, totalSteps, time.Since(start).Round(time.Millisecond), strings.Join(kinds, " "), violations)
 	t.Logf("slowest seed: %d, %s, %d trace lines", slowest.seed, slowest.took.Round(time.Millisecond), len(slowest.trace))
 	t.Logf("authorizations approved by the acquirer whose answer the gateway never received, released by reversal: %d", reversed)
+	t.Logf("in-flight authorizations of crashed processes resolved (RESOLVE), by the result recorded: %v", resolved)
 }
 
 func TestSimulationReplay(t *testing.T) {

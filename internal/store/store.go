@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
@@ -29,6 +30,10 @@ type Store interface {
 
 	// OutboxStats reports the pending notifications and the creation time of the oldest (metrics).
 	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)
+
+	// SimulatorLedger is the sandbox acquirer's books (table sim_acquirer_ledger): the simulator of
+	// every instance on the store sees the authorizations any of them answered.
+	SimulatorLedger() simulator.Ledger
 
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error

@@ -6,10 +6,13 @@ package simulator
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
@@ -32,6 +35,13 @@ type Behaviour struct {
 	CaptureFails bool
 	CaptureDelay time.Duration
 	DisputeAfter time.Duration
+	// Hold keeps the authorization call open this long (wall time) after the acquirer has booked
+	// it, before answering: an authorization in flight, so that a gateway stopped meanwhile leaves
+	// one the acquirer knows and the gateway does not (the crash tests' card).
+	Hold time.Duration
+	// Transit delays the request this long (wall time) before the acquirer books it: a gateway
+	// stopped meanwhile leaves an authorization that never reached the acquirer.
+	Transit time.Duration
 }
 
 // ThreeDSBehaviour is a card's 3-D Secure row.
@@ -63,6 +73,8 @@ var Cards = map[string]Behaviour{
 	"4000000000000036": {Outcome: acquirer.Approved, CaptureFails: true},
 	"4000000000000028": {Outcome: acquirer.Approved, CaptureDelay: time.Minute},
 	"4000000000000044": {Outcome: acquirer.NoAnswer},
+	"4000000000000077": {Outcome: acquirer.Approved, Hold: 2 * time.Second},
+	"4000000000000085": {Outcome: acquirer.Approved, Transit: 2 * time.Second},
 }
 
 // BehaviourOf returns the behaviour of a card number; unlisted cards are approved.
@@ -94,29 +106,155 @@ var issuers = map[card.Brand]struct{ country, name string }{
 	card.CUP:        {"CN", "CHINA UNIONPAY"},
 }
 
-// Simulator is the sandbox acquirer. It keeps no state: every reference it hands out carries
-// what it needs to answer about it later (its scenario and, for late answers, when the answer is
-// ready), so any number of gateway instances can share it and a restart loses nothing.
+// Simulator is the sandbox acquirer. Every reference it hands out carries what it needs to answer
+// about it later (its scenario and, for late answers, when the answer is ready), so any number of
+// gateway instances can share it and a restart loses nothing. The one thing a reference cannot
+// carry is an authorization whose answer never reached the gateway: those the simulator books in
+// its Ledger by the gateway's reference, as an acquirer's own books outlive a gateway's crash.
 type Simulator struct {
 	name       string
 	merchantID string
 	clock      clock.Clock
+	ledger     Ledger
+}
+
+// Ledger is where the simulator books its authorizations by the gateway's reference
+// (AuthRequest.PaymentID). serve keeps it in the gateway's database (table sim_acquirer_ledger),
+// so that any instance can ask about an authorization another one sent before it died; tests use
+// a MemoryLedger.
+type Ledger interface {
+	// RecordAuth books the latest authorization under ref (a re-authorization after a 3-D Secure
+	// upgrade replaces the first); a reference that was reversed stays reversed.
+	RecordAuth(ctx context.Context, ref string, result []byte, at time.Time) error
+	// AuthByRef returns what RecordAuth booked and whether ref was reversed;
+	// acquirer.ErrNotFound when nothing was booked or reversed under it.
+	AuthByRef(ctx context.Context, ref string) (result []byte, reversed bool, err error)
+	// ReverseAuth marks ref reversed, booked or not (a reversal may overtake its authorization).
+	ReverseAuth(ctx context.Context, ref string, at time.Time) error
 }
 
 // New returns a simulator that calls itself name (acquirerInfo.acquirerName) and tells time by
-// clk: in the sandbox, the gateway's movable clock, so "5 s later" follows clock advances.
+// clk: in the sandbox, the gateway's movable clock, so "5 s later" follows clock advances. Its
+// ledger is in memory until WithLedger gives it a shared one.
 func New(name string, clk clock.Clock) *Simulator {
-	return &Simulator{name: name, merchantID: "SIM" + name, clock: clk}
+	return &Simulator{name: name, merchantID: "SIM" + name, clock: clk, ledger: NewMemoryLedger()}
+}
+
+// WithLedger books authorizations in l.
+func (s *Simulator) WithLedger(l Ledger) *Simulator {
+	s.ledger = l
+	return s
+}
+
+// MemoryLedger is a Ledger in memory: one process's simulator, or one test's.
+type MemoryLedger struct {
+	mu       sync.Mutex
+	auths    map[string][]byte
+	reversed map[string]bool
+}
+
+// NewMemoryLedger returns an empty ledger.
+func NewMemoryLedger() *MemoryLedger {
+	return &MemoryLedger{auths: map[string][]byte{}, reversed: map[string]bool{}}
+}
+
+// RecordAuth implements Ledger.
+func (l *MemoryLedger) RecordAuth(_ context.Context, ref string, result []byte, _ time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.reversed[ref] {
+		l.auths[ref] = append([]byte(nil), result...)
+	}
+	return nil
+}
+
+// AuthByRef implements Ledger.
+func (l *MemoryLedger) AuthByRef(_ context.Context, ref string) ([]byte, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res, ok := l.auths[ref]
+	if !ok && !l.reversed[ref] {
+		return nil, false, acquirer.ErrNotFound
+	}
+	return res, l.reversed[ref], nil
+}
+
+// ReverseAuth implements Ledger.
+func (l *MemoryLedger) ReverseAuth(_ context.Context, ref string, _ time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reversed[ref] = true
+	return nil
 }
 
 // Name implements acquirer.Acquirer.
 func (s *Simulator) Name() string { return s.name }
 
-// Authorize implements acquirer.Acquirer.
+// Authorize implements acquirer.Acquirer. The answer is booked in the ledger before it is given,
+// as an acquirer's is: whatever happens to the gateway afterwards, InquireByReference finds it.
 func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (acquirer.AuthResult, error) {
 	if err := ctx.Err(); err != nil {
 		return acquirer.AuthResult{}, err
 	}
+	if req.PaymentID == "" {
+		return acquirer.AuthResult{}, errors.New("simulator: authorization without a payment reference")
+	}
+	res, b := s.decide(req)
+	if err := wait(ctx, b.Transit); err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return acquirer.AuthResult{}, fmt.Errorf("simulator: encode authorization: %w", err)
+	}
+	if err := s.ledger.RecordAuth(ctx, req.PaymentID, raw, s.clock.Now()); err != nil {
+		// Not booked, so not granted: the gateway hears an unknown outcome and asks again.
+		return acquirer.AuthResult{}, fmt.Errorf("simulator: book authorization: %w", err)
+	}
+	if err := wait(ctx, b.Hold); err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	return res, nil
+}
+
+// wait sleeps d of wall time, or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// InquireByReference implements acquirer.Acquirer from the ledger: the authorization booked under
+// the gateway's reference as it stands now (a late answer that has arrived since is the approval).
+func (s *Simulator) InquireByReference(ctx context.Context, paymentID string) (acquirer.AuthResult, error) {
+	if err := ctx.Err(); err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	raw, reversed, err := s.ledger.AuthByRef(ctx, paymentID)
+	if err != nil {
+		return acquirer.AuthResult{}, err
+	}
+	if reversed {
+		return acquirer.AuthResult{}, acquirer.ErrNotFound // released: nothing is held under it
+	}
+	var res acquirer.AuthResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return acquirer.AuthResult{}, fmt.Errorf("simulator: booked authorization of %s: %w", paymentID, err)
+	}
+	if res.Outcome == acquirer.Pending || res.Outcome == acquirer.NoAnswer {
+		return s.InquireAuthorization(ctx, res.AcquirerTransactionID)
+	}
+	return res, nil
+}
+
+// decide is the card's answer.
+func (s *Simulator) decide(req acquirer.AuthRequest) (acquirer.AuthResult, Behaviour) {
 	b := BehaviourOf(req.Card)
 	if b.ThreeDS == ThreeDSSoftDecline && req.Authenticated {
 		// The issuer asked for authentication and got it (3DS-Retry).
@@ -137,7 +275,7 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 	case acquirer.Pending, acquirer.NoAnswer:
 		// The answer is not in yet: nothing about AVS, CVV or the network is known.
 		res.RetryAfter = b.SettleAfter
-		return res, nil
+		return res, b
 	}
 	res.AVSResult = b.AVS
 	if res.AVSResult == "" {
@@ -161,12 +299,12 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 		res.RefusalReasonRaw = res.DeclineMsg
 		res.AcquirerResultCode = string(b.DeclineCode)
 		res.AcquirerResultMessage = res.DeclineMsg
-		return res, nil
+		return res, b
 	}
 	res.AuthorizationCode = randomDigits(6)
 	res.AcquirerResultCode = "SUCCESS"
 	res.AcquirerResultMessage = "success"
-	return res, nil
+	return res, b
 }
 
 func randomDigits(n int) string {
@@ -312,14 +450,17 @@ func (s *Simulator) Refund(ctx context.Context, req acquirer.RefundRequest) (acq
 	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: s.reference("ref", scenarioApprove, 0)}, nil
 }
 
-// Reverse implements acquirer.Acquirer. The simulator holds no money, so there is nothing to
-// release; it checks only that a reference was given.
+// Reverse implements acquirer.Acquirer: the reference is marked reversed in the ledger, so an
+// inquiry by it finds nothing held any more.
 func (s *Simulator) Reverse(ctx context.Context, paymentID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if paymentID == "" {
 		return fmt.Errorf("simulator: reversal without a payment reference")
+	}
+	if err := s.ledger.ReverseAuth(ctx, paymentID, s.clock.Now()); err != nil {
+		return fmt.Errorf("simulator: book reversal: %w", err)
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type designCard struct {
 	captureFails bool
 	captureDelay time.Duration
 	disputeAfter time.Duration
+	hold         time.Duration
+	transit      time.Duration
 }
 
 var designCards = []designCard{
@@ -58,6 +60,8 @@ var designCards = []designCard{
 	{pan: "4000000000000036", brand: card.Visa, outcome: acquirer.Approved, captureFails: true},
 	{pan: "4000000000000028", brand: card.Visa, outcome: acquirer.Approved, captureDelay: time.Minute},
 	{pan: "4000000000000044", brand: card.Visa, outcome: acquirer.NoAnswer},
+	{pan: "4000000000000077", brand: card.Visa, outcome: acquirer.Approved, hold: 2 * time.Second},
+	{pan: "4000000000000085", brand: card.Visa, outcome: acquirer.Approved, transit: 2 * time.Second},
 }
 
 // issuingCountry is where the simulator says each brand's sandbox cards come from.
@@ -111,6 +115,7 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 			Outcome: c.outcome, DeclineCode: c.decline, AVS: c.avs, CVV: c.cvv,
 			SettleAfter: c.settleAfter, ThreeDS: c.threeDS,
 			CaptureFails: c.captureFails, CaptureDelay: c.captureDelay, DisputeAfter: c.disputeAfter,
+			Hold: c.hold, Transit: c.transit,
 		}
 		if got != want {
 			t.Errorf("%s: behaviour %+v, design says %+v", c.pan, got, want)

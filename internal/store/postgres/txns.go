@@ -96,6 +96,9 @@ func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]
 		SELECT 'AUTO_VOID', client_id, payment_id, '', auth_expires_at FROM payments
 			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL') AND auth_expires_at <= $1 AND work_lease_until <= $4
 		UNION ALL
+		SELECT 'RESOLVE', client_id, payment_id, '', inflight_until FROM payments
+			WHERE inflight_until > 0 AND inflight_until <= $1 AND state = 'PROCESSING' AND work_lease_until <= $4
+		UNION ALL
 		SELECT CASE txn_type WHEN 'CAPTURE' THEN 'CAPTURE_STATUS' ELSE 'REFUND_STATUS' END, client_id, payment_id, txn_id, due_at
 			FROM transactions WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= $1
 				AND payment_id IN (SELECT payment_id FROM payments WHERE work_lease_until <= $4)

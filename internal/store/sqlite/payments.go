@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/rows"
@@ -26,7 +27,7 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 		return fmt.Errorf("encode payment: %w", err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?`+strings.Repeat(",?", rows.PaymentColumnCount-1)+`)`, args...)
 		if isUniqueViolation(err) {
 			return payments.ErrDuplicate
 		}

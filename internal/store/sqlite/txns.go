@@ -103,6 +103,9 @@ func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]
 		SELECT 'AUTO_VOID', client_id, payment_id, '', auth_expires_at FROM payments
 			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL') AND auth_expires_at <= ? AND work_lease_until <= ?
 		UNION ALL
+		SELECT 'RESOLVE', client_id, payment_id, '', inflight_until FROM payments
+			WHERE inflight_until > 0 AND inflight_until <= ? AND state = 'PROCESSING' AND work_lease_until <= ?
+		UNION ALL
 		SELECT CASE txn_type WHEN 'CAPTURE' THEN 'CAPTURE_STATUS' ELSE 'REFUND_STATUS' END, client_id, payment_id, txn_id, due_at
 			FROM transactions t WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= ?
 				AND (SELECT work_lease_until FROM payments p WHERE p.payment_id = t.payment_id) <= ?
@@ -114,7 +117,7 @@ func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]
 			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL')
 				AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at + ? <= ? AND work_lease_until <= ?
 		ORDER BY 5, 3
-		LIMIT ?`, at, free, at, free, at, free, at, free, at, free, autoCaptureGrace, autoCaptureGrace, at, free, limit)
+		LIMIT ?`, at, free, at, free, at, free, at, free, at, free, at, free, autoCaptureGrace, autoCaptureGrace, at, free, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query due work: %w", err)
 	}

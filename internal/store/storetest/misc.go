@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/store"
@@ -170,5 +172,44 @@ func testPingDescribeClose(t *testing.T, s store.Store) {
 	}
 	if err := s.Ping(ctx); err == nil {
 		t.Fatal("Ping answers after Close")
+	}
+}
+
+// testSimulatorLedger: the sandbox acquirer's books keep the latest authorization under a
+// reference, and a reversal for good, booked before or after it.
+func testSimulatorLedger(t *testing.T, s store.Store) {
+	l := s.SimulatorLedger()
+	if _, _, err := l.AuthByRef(ctx, "P-NONE"); !errors.Is(err, acquirer.ErrNotFound) {
+		t.Fatalf("unknown reference: %v, want acquirer.ErrNotFound", err)
+	}
+	for _, step := range []struct {
+		do       func() error
+		result   string
+		reversed bool
+	}{
+		{func() error { return l.RecordAuth(ctx, "P-1", []byte(`{"Outcome":2}`), T0) }, `{"Outcome":2}`, false},
+		// A re-authorization (after a 3-D Secure upgrade) replaces the first.
+		{func() error { return l.RecordAuth(ctx, "P-1", []byte(`{"Outcome":1}`), T0.Add(time.Second)) }, `{"Outcome":1}`, false},
+		{func() error { return l.ReverseAuth(ctx, "P-1", T0.Add(2*time.Second)) }, `{"Outcome":1}`, true},
+		// An authorization arriving after its reversal does not undo it.
+		{func() error { return l.RecordAuth(ctx, "P-1", []byte(`{"Outcome":3}`), T0.Add(3*time.Second)) }, `{"Outcome":1}`, true},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatal(err)
+		}
+		res, reversed, err := l.AuthByRef(ctx, "P-1")
+		if err != nil || string(res) != step.result || reversed != step.reversed {
+			t.Fatalf("booked %q reversed=%v (%v), want %q reversed=%v", res, reversed, err, step.result, step.reversed)
+		}
+	}
+	// A reversal that overtakes its authorization is kept, and the authorization stays reversed.
+	if err := l.ReverseAuth(ctx, "P-2", T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordAuth(ctx, "P-2", []byte(`{"Outcome":1}`), T0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if res, reversed, err := l.AuthByRef(ctx, "P-2"); err != nil || !reversed || len(res) != 0 {
+		t.Fatalf("reversed before booked: %q reversed=%v (%v)", res, reversed, err)
 	}
 }

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"SealedAfterPagesTokens", testSealedAfterPagesTokens},
 		{"SealedAfterListsSealedPayments", testSealedAfterListsSealedPayments},
 		{"ReplaceSealed", testReplaceSealed},
+		{"SimulatorLedger", testSimulatorLedger},
 		{"PingDescribeClose", testPingDescribeClose},
 	}
 	for _, tc := range tests {

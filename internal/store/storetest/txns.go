@@ -243,6 +243,17 @@ func testDueListsEveryKind(t *testing.T, s store.Store) {
 	next = owed
 	next.State, next.CloseReason, next.ClosedAt, next.VoidState = payments.StateCancelled, payments.CloseCancel, at(7*time.Minute), payments.VoidPending
 	mustApply(t, s, change(owed, next, payments.OpCancel))
+	// RESOLVE: an authorization sent with a lease until 8m, its answer never recorded.
+	inflight := NewPayment(m, "P-RESOLVE", "R-RESOLVE")
+	inflight.ExpiresAt, inflight.InFlightUntil = far, at(8*time.Minute)
+	mustCreate(t, s, inflight)
+	// Its answer recorded (the lease cleared by Apply): nothing to resolve.
+	answered := NewPayment(m, "P-ANSWERED", "R-ANSWERED")
+	answered.ExpiresAt, answered.InFlightUntil = far, at(time.Minute)
+	mustCreate(t, s, answered)
+	next = answered
+	next.AcquirerState, next.AcquirerDueAt, next.InFlightUntil = payments.AcquirerPending, far, time.Time{}
+	mustApply(t, s, change(answered, next, payments.OpAuthPending))
 
 	// Not due, ever or yet: a payment in process with a far expiry, a failed one, a capture in
 	// process with no due time, a voided payment whose void is done, a captured automatic payment.
@@ -280,6 +291,7 @@ func testDueListsEveryKind(t *testing.T, s store.Store) {
 		{Kind: payments.DueCaptureStatus, MerchantID: m.ClientID, PaymentID: "P-CAPTURE", TxnID: "T-CAPTURE", At: at(5 * time.Minute)},
 		{Kind: payments.DueRefundStatus, MerchantID: m.ClientID, PaymentID: "P-REFUND", TxnID: "T-REFUND", At: at(6 * time.Minute)},
 		{Kind: payments.DueVoid, MerchantID: m.ClientID, PaymentID: "P-VOID", At: at(7 * time.Minute)},
+		{Kind: payments.DueResolve, MerchantID: m.ClientID, PaymentID: "P-RESOLVE", At: at(8 * time.Minute)},
 	}
 	got, err := s.Due(ctx, at(time.Hour), 100)
 	if err != nil {
