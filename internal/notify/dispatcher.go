@@ -66,6 +66,7 @@ type Dispatcher struct {
 	queued     int             // claimed, waiting for a slot of their merchant
 	unrecorded int             // attempts made and not yet committed
 	held       int             // Hold calls outstanding (and a stopping Run): no claiming, no starting
+	claiming   bool            // a claim is between its statement and its queues
 	idle       *sync.Cond      // signalled when running or unrecorded falls
 	recs       chan<- Recorded // the attempt writer of the Run in progress; nil outside Run
 	wg         sync.WaitGroup  // deliveries posting
@@ -206,16 +207,21 @@ func (d *Dispatcher) claim(ctx context.Context) {
 				busy = append(busy, id)
 			}
 		}
-		d.mu.Unlock()
 		if free <= 0 {
+			d.mu.Unlock()
 			return
 		}
+		// Hold waits for this claim to be queued or given back: what a claim leases while the
+		// sandbox clock steps through due work would look taken to it.
+		d.claiming = true
+		d.mu.Unlock()
 		now := d.wall.Now()
 		msgs, err := d.store.ClaimBatch(ctx, d.clock.Now(), now, now.Add(d.lease()), free, d.cfg.PerMerchant, busy)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.ErrorContext(ctx, "claim notifications", "err", err)
 			}
+			d.claimed()
 			return
 		}
 		var back []int64
@@ -236,10 +242,18 @@ func (d *Dispatcher) claim(ctx context.Context) {
 		}
 		d.mu.Unlock()
 		d.release(ctx, back)
+		d.claimed()
 		if len(msgs) < free {
 			return
 		}
 	}
+}
+
+func (d *Dispatcher) claimed() {
+	d.mu.Lock()
+	d.claiming = false
+	d.idle.Broadcast()
+	d.mu.Unlock()
 }
 
 func (d *Dispatcher) stateLocked(id string) *merchantState {
@@ -401,10 +415,12 @@ func (d *Dispatcher) Hold() (release func()) {
 	d.mu.Unlock()
 	d.release(context.Background(), back)
 	d.mu.Lock()
-	for d.running > 0 || d.unrecorded > 0 {
+	for d.running > 0 || d.unrecorded > 0 || d.claiming {
 		d.idle.Wait()
 	}
+	back = d.takeQueuedLocked() // queued by a claim that was under way
 	d.mu.Unlock()
+	d.release(context.Background(), back)
 	return func() {
 		d.mu.Lock()
 		d.held--
