@@ -520,7 +520,8 @@ func TestNotifyResendKeepsSchedule(t *testing.T) {
 // notifications still arrive within about a second of each payment.
 func TestNotifyHangingMerchantDoesNotStallOthers(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, "--notify-timeout", "2s")
+	// A bound of 4 (the default is 32), below the 10 notifications A's hanging endpoint is owed.
+	g := startGateway(t, "--notify-timeout", "2s", "--notify-per-merchant", "4")
 	var hanging, hangingTotal atomic.Int32
 	stop := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and started gateway) during the first gateway round")
 		logLevel    = fs.String("log-level", "info", "log level of the started gateway (its log goes to gateway.log in its temporary directory)")
 		progress    = fs.Bool("progress", true, "print a progress line on stderr every second")
+		notifyWait  = fs.Duration("notify-wait", 10*time.Second, "with --notify, how long to wait after the load for the notifications it owes (the figures say how long it took)")
 		rounds      = fs.Int("rounds", 0, "with --baseline, alternate gateway and baseline this many times, splitting the duration or count (default 4; 1 without --baseline)")
 	)
 	cf.register(fs)
@@ -64,6 +66,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *start && urlGiven {
 		return errors.New("--start and --url exclude each other")
 	}
+	// --url A,B,C: instances of one gateway on one store, called in turn.
+	urls := strings.Split(cf.url, ",")
+	cf.url = urls[0]
 	*start = *start || !urlGiven
 	if _, ok := bench.Mixes[*mixName]; !ok {
 		return fmt.Errorf("--mix %q: one of %s", *mixName, bench.MixNames())
@@ -111,7 +116,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		report.Store = storeKindOf(target.store)
 	}
-	c, err := benchClient(target.url, target.clientID, target.privateKey, target.gatewayKey, *concurrency)
+	if *start {
+		urls = []string{target.url}
+	}
+	c, err := benchClient(urls, target.clientID, target.privateKey, target.gatewayKey, *concurrency)
 	if err != nil {
 		return err
 	}
@@ -171,6 +179,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var gwRounds, baseRounds []*bench.Result
 	owed := int64(0) // notifications the measured iterations owe
+	var (
+		watch      *bench.OutboxWatch
+		delivery   *bench.Delivery
+		received   int64         // notifications that arrived during the gateway rounds
+		measured   time.Duration // the gateway rounds' time
+		lastWaited time.Duration
+	)
+	if rcv != nil {
+		// Every instance reports the one store's outbox: the first one's /metrics suffice.
+		watch = bench.WatchOutbox(ctx, urls[0])
+		defer watch.Close()
+		delivery = &bench.Delivery{}
+	}
 	for i := range n {
 		rc := cfg
 		rc.Duration = *duration / time.Duration(n)
@@ -195,6 +216,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 		}
+		before := int64(0)
+		if rcv != nil {
+			before = rcv.Valid()
+		}
 		res, err := bench.Run(ctx, c, rc)
 		stopProfile()
 		if err != nil {
@@ -202,9 +227,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		gwRounds = append(gwRounds, res)
 		if rcv != nil {
-			// Deliveries trail the answers; they finish before the baseline's round starts.
+			received += rcv.Valid() - before
+			measured += res.Elapsed
+			if s, err := watch.Sample(ctx); err == nil && i == n-1 {
+				delivery.PendingAtEnd, delivery.OldestPendingAtEndMs = s.Pending, float64(s.Oldest.Milliseconds())
+			}
+			// Deliveries trail the answers; they finish (or --notify-wait runs out) before the
+			// baseline's round starts.
 			owed += res.Iterations * int64(bench.Mixes[*mixName].Notifications)
-			rcv.WaitFor(owed, 5*time.Second)
+			waitStart := time.Now()
+			rcv.WaitUntil(owed, *notifyWait)
+			lastWaited = time.Since(waitStart)
 		}
 		if floor != nil {
 			rc.Label, rc.NotifyURL = "baseline", ""
@@ -220,10 +253,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	report.Rounds = n
 	report.Summary = bench.Summarize(bench.Merge(gwRounds...))
+	if report.DurationS > 0 {
+		report.IterationsPerSec = math.Round(float64(report.Iterations)/report.DurationS*10) / 10
+	}
 	if rcv != nil {
 		report.Notifications = rcv.Valid()
 		report.NotificationsByType = rcv.ByType()
 		report.NotificationsInvalid = rcv.Invalid()
+		watch.Close()
+		m := watch.Max()
+		delivery.PendingMax, delivery.OldestPendingMaxMs = m.Pending, float64(m.Oldest.Milliseconds())
+		delivery.NotifyOwed, delivery.NotifyWaitMs = owed, float64(lastWaited.Milliseconds())
+		if measured > 0 {
+			delivery.NotifyPerSec = math.Round(float64(received)/measured.Seconds()*10) / 10
+		}
+		if report.IterationsPerSec > 0 {
+			delivery.NotifyPerIteration = math.Round(delivery.NotifyPerSec/report.IterationsPerSec*1000) / 1000
+		}
+		if err := watch.Err(); err != nil {
+			delivery.OutboxSampleError = err.Error()
+		}
+		report.Delivery = delivery
 	}
 	if floor != nil {
 		report.SetBaseline(bench.Summarize(bench.Merge(baseRounds...)))
@@ -253,13 +303,22 @@ func storeKindOf(sf storeFlags) string {
 	return "sqlite"
 }
 
-// benchClient is a merchant client whose transport keeps a connection per worker.
-func benchClient(url, clientID, privateKey, gatewayKey string, concurrency int) (*client.Client, error) {
+// benchClient is a merchant client whose transport keeps a connection per worker, calling the
+// instances at urls in turn.
+func benchClient(urls []string, clientID, privateKey, gatewayKey string, concurrency int) (*client.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = max(concurrency, 64)
-	return client.New(client.Config{BaseURL: url, ClientID: clientID, PrivateKey: privateKey, GatewayPublicKey: gatewayKey,
-		HTTPClient: &http.Client{Transport: tr, Timeout: 60 * time.Second}})
+	var rt http.RoundTripper = tr
+	if len(urls) > 1 {
+		rr, err := bench.NewRoundRobin(tr, urls)
+		if err != nil {
+			return nil, fmt.Errorf("--url: %w", err)
+		}
+		rt = rr
+	}
+	return client.New(client.Config{BaseURL: urls[0], ClientID: clientID, PrivateKey: privateKey, GatewayPublicKey: gatewayKey,
+		HTTPClient: &http.Client{Transport: rt, Timeout: 60 * time.Second}})
 }
 
 // startedGateway is `cardgate serve` running in this process on a temporary store.
@@ -416,7 +475,7 @@ func startFloor(ctx context.Context, kind, database, tmp string, concurrency int
 	if err != nil {
 		return nil, err
 	}
-	c, err := benchClient(url, "SANDBOX_BASELINE", priv, pub, concurrency)
+	c, err := benchClient([]string{url}, "SANDBOX_BASELINE", priv, pub, concurrency)
 	if err != nil {
 		stop()
 		return nil, err

@@ -45,6 +45,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
+		notifyPer = fs.Int("notify-per-merchant", notify.DefaultPerMerchant, "notification deliveries in flight to one merchant at most (halved while its endpoint fails)")
 		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key, or on PostgreSQL in the database")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 		allow     cidrList
@@ -56,6 +57,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *mode != "sandbox" && *mode != "production" {
 		return fmt.Errorf("--mode must be sandbox or production, not %q", *mode)
+	}
+	if *notifyPer <= 0 {
+		return fmt.Errorf("--notify-per-merchant must be positive, not %d", *notifyPer)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -121,9 +125,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// reach loopback or private addresses unless --notify-allow opens them.
 	mets := metrics.New(st, payClock.Now)
 	dispatcher := notify.New(st, gw, payClock, log, notify.Config{
-		Timeout: *notifyTO,
-		Policy:  notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},
-		Observe: mets.ObserveAttempt,
+		Timeout:     *notifyTO,
+		PerMerchant: *notifyPer,
+		Policy:      notify.Policy{AllowPrivate: *mode == "sandbox", Allow: allow},
+		Observe:     mets.ObserveAttempt,
 	})
 	// The simulator books its authorizations in the store, as an acquirer keeps its own books: an
 	// instance killed during an authorization leaves it where the others can ask about it.

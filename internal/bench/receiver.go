@@ -97,6 +97,14 @@ func (r *Receiver) WaitFor(want int64, quiet time.Duration) {
 	}
 }
 
+// WaitUntil waits until want notifications arrived or limit passed, whichever comes first.
+func (r *Receiver) WaitUntil(want int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for r.Valid() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Reset forgets what was counted so far (the warm-up's notifications are not the measurement's).
 func (r *Receiver) Reset() {
 	r.mu.Lock()

@@ -58,6 +58,23 @@ type Report struct {
 	Baseline             *Summary         `json:"baseline,omitempty"`
 	RatioRPS             *float64         `json:"ratioRps,omitempty"` // gateway / baseline throughput
 	RatioP99             *float64         `json:"ratioP99,omitempty"` // gateway / baseline p99
+	IterationsPerSec     float64          `json:"iterationsPerSec"`   // flows of the mix per second (pays/s for mix pay)
+	*Delivery                             // with --notify
+}
+
+// Delivery is how the gateway's notifications kept up with the load (--notify): the rate at the
+// receiver against the rate of iterations, and the outbox as the gateway's /metrics showed it,
+// sampled every second.
+type Delivery struct {
+	NotifyPerSec         float64 `json:"notifyPerSec"`         // verified notifications received per second of measurement
+	NotifyPerIteration   float64 `json:"notifyPerIteration"`   // notifyPerSec / iterationsPerSec: 2 for mix pay when delivery keeps up
+	PendingMax           int64   `json:"pendingMax"`           // largest outbox depth sampled, during the measurement and the wait after
+	OldestPendingMaxMs   float64 `json:"oldestPendingMaxMs"`   // largest age of the oldest pending notification sampled
+	PendingAtEnd         int64   `json:"pendingAtEnd"`         // outbox depth when the load stopped
+	OldestPendingAtEndMs float64 `json:"oldestPendingAtEndMs"` // age of the oldest pending notification when the load stopped
+	NotifyOwed           int64   `json:"notifyOwed"`           // notifications the measured iterations owe
+	NotifyWaitMs         float64 `json:"notifyWaitMs"`         // how long after the load the last owed one took to arrive (or --notify-wait)
+	OutboxSampleError    string  `json:"outboxSampleError,omitempty"`
 }
 
 // SetBaseline adds the floor's figures and the ratios.
@@ -106,6 +123,15 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Notify {
 		fmt.Fprintf(w, "\nnotifications delivered and verified: %d (invalid signatures: %d)\n", r.Notifications, r.NotificationsInvalid)
 		writeCounts(w, r.NotificationsByType)
+	}
+	if d := r.Delivery; d != nil {
+		fmt.Fprintf(w, "\ndelivery: %.1f notifications/s for %.1f iterations/s (%.2f per iteration); %d owed, all in %.0f ms after the load\n",
+			d.NotifyPerSec, r.IterationsPerSec, d.NotifyPerIteration, d.NotifyOwed, d.NotifyWaitMs)
+		fmt.Fprintf(w, "outbox: pending at most %d, oldest at most %.0f ms; when the load stopped %d pending, oldest %.0f ms\n",
+			d.PendingMax, d.OldestPendingMaxMs, d.PendingAtEnd, d.OldestPendingAtEndMs)
+		if d.OutboxSampleError != "" {
+			fmt.Fprintf(w, "outbox samples: %s\n", d.OutboxSampleError)
+		}
 	}
 }
 

@@ -21,31 +21,64 @@ import (
 // Config tunes delivery.
 type Config struct {
 	Timeout     time.Duration // one delivery attempt, connect to last byte (--notify-timeout)
-	PerMerchant int           // deliveries in flight to one merchant at once
+	PerMerchant int           // deliveries in flight to one merchant at once, at most (--notify-per-merchant)
 	Concurrency int           // deliveries in flight in all
 	Poll        time.Duration // how often to look for due messages when not woken
-	Policy      Policy
+	// Coalesce is the least time between two claims: the wake-ups of many commits within it
+	// make one claim, not a query each.
+	Coalesce time.Duration
+	// Batch and FlushEvery bound how many attempts one commit records and how long a made
+	// attempt waits for its commit (well within the lease, which stays held until then).
+	Batch      int
+	FlushEvery time.Duration
+	Policy     Policy
 	// Observe, when set, is told of every attempt (metrics).
 	Observe func(notifyType string, delivered bool, d time.Duration)
 }
 
+// Defaults of Config.
+const (
+	DefaultPerMerchant = 32
+	DefaultConcurrency = 128
+)
+
 // Dispatcher delivers due notifications, concurrently, with a bound per merchant so that one slow
 // endpoint never delays the others.
+//
+// One loop claims due messages in batches into a queue per merchant; each merchant has up to its
+// limit of deliveries posting, and its limit halves whenever an attempt fails (down to one) and
+// grows back by one per acknowledgement, so a merchant whose endpoint hangs or refuses holds few
+// of the slots and few of the claimed messages. Attempts are recorded by a writer that commits
+// many in one transaction.
 type Dispatcher struct {
-	store   Store
-	key     keyring.Key
-	clock   clock.Clock // the gateway clock: the schedule
-	wall    clock.Clock // leases and request-time
-	http    *http.Client
-	log     *slog.Logger
-	cfg     Config
-	wake    chan struct{}
-	sem     chan struct{}
-	mu      sync.Mutex
-	busy    map[string]int // deliveries in flight per merchant
-	held    int            // Hold calls outstanding: no claiming meanwhile
-	idle    *sync.Cond     // signalled when deliveries finish
+	store Store
+	key   keyring.Key
+	clock clock.Clock // the gateway clock: the schedule
+	wall  clock.Clock // leases and request-time
+	http  *http.Client
+	log   *slog.Logger
+	cfg   Config
+	wake  chan struct{}
+
+	mu         sync.Mutex
+	merchants  map[string]*merchantState
+	running    int             // deliveries posting
+	queued     int             // claimed, waiting for a slot of their merchant
+	unrecorded int             // attempts made and not yet committed
+	held       int             // Hold calls outstanding (and a stopping Run): no claiming, no starting
+	claiming   bool            // a claim is between its statement and its queues
+	idle       *sync.Cond      // signalled when running or unrecorded falls
+	recs       chan<- Recorded // the attempt writer of the Run in progress; nil outside Run
+	wg         sync.WaitGroup  // deliveries posting
+	runCtx     context.Context // of the Run in progress, without its cancellation
+}
+
+// merchantState is one merchant's share of the dispatcher.
+type merchantState struct {
+	id      string
 	running int
+	limit   int // deliveries at once, 1..PerMerchant
+	queue   []Message
 }
 
 // New builds a dispatcher.
@@ -54,17 +87,30 @@ func New(store Store, key keyring.Key, clk clock.Clock, log *slog.Logger, cfg Co
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.PerMerchant <= 0 {
-		cfg.PerMerchant = 4
+		cfg.PerMerchant = DefaultPerMerchant
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 64
+		cfg.Concurrency = DefaultConcurrency
 	}
+	cfg.PerMerchant = min(cfg.PerMerchant, cfg.Concurrency)
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
 	}
+	if cfg.Coalesce <= 0 {
+		cfg.Coalesce = 10 * time.Millisecond
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 128
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 20 * time.Millisecond
+	}
+	// One transport for every merchant, keeping as many idle connections as deliveries can be
+	// in flight, so that a merchant at its limit reuses its connections instead of dialling.
 	transport := &http.Transport{
 		DialContext:         cfg.Policy.dialer(func() *net.Dialer { return &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second} }),
 		Proxy:               nil, // a proxy would dial for us and bypass the address policy
+		MaxIdleConns:        cfg.Concurrency,
 		MaxIdleConnsPerHost: cfg.PerMerchant,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: cfg.Timeout,
@@ -77,15 +123,15 @@ func New(store Store, key keyring.Key, clk clock.Clock, log *slog.Logger, cfg Co
 			// A redirect could lead anywhere the policy forbids; Antom's merchants answer 200.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		wake: make(chan struct{}, 1),
-		sem:  make(chan struct{}, cfg.Concurrency),
-		busy: map[string]int{},
+		wake:      make(chan struct{}, 1),
+		merchants: map[string]*merchantState{},
 	}
 	d.idle = sync.NewCond(&d.mu)
 	return d
 }
 
-// Wake asks the dispatcher to look for due messages now (after a commit wrote one).
+// Wake asks the dispatcher to look for due messages soon (after a commit wrote one). Wake-ups
+// coalesce: many within Config.Coalesce make one claim.
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
@@ -93,112 +139,288 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for deliveries in flight.
+// Run delivers until ctx ends, then gives back what it claimed and did not start, waits for
+// deliveries in flight and records their attempts.
 func (d *Dispatcher) Run(ctx context.Context) {
+	recs := make(chan Recorded, 2*d.cfg.Batch)
+	writerDone := make(chan struct{})
+	wctx := context.WithoutCancel(ctx)
+	go func() {
+		defer close(writerDone)
+		d.writer(wctx, recs)
+	}()
+	d.mu.Lock()
+	d.recs, d.runCtx = recs, wctx
+	d.mu.Unlock()
+
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for {
-		d.dispatch(ctx, &wg)
+		last := time.Now()
+		d.claim(ctx)
 		select {
 		case <-ctx.Done():
+			d.stop(wctx, recs)
+			<-writerDone
 			return
 		case <-t.C:
 		case <-d.wake:
+			// Let the commits of the next few milliseconds join this claim.
+			if wait := time.Until(last.Add(d.cfg.Coalesce)); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+				}
+			}
 		}
 	}
 }
 
-func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+// stop ends a Run: nothing more starts, the queued leases go back, deliveries finish and the
+// writer records them.
+func (d *Dispatcher) stop(ctx context.Context, recs chan Recorded) {
+	d.mu.Lock()
+	d.held++
+	back := d.takeQueuedLocked()
+	d.mu.Unlock()
+	d.release(ctx, back)
+	d.wg.Wait()
+	d.mu.Lock()
+	d.recs = nil
+	d.held--
+	d.mu.Unlock()
+	close(recs)
+}
+
+// claim leases due messages into the merchants' queues and starts what their limits allow.
+func (d *Dispatcher) claim(ctx context.Context) {
 	for {
 		d.mu.Lock()
-		if d.held > 0 {
+		if d.held > 0 || d.recs == nil {
 			d.mu.Unlock()
 			return
 		}
-		free := cap(d.sem) - len(d.sem)
+		free := d.cfg.Concurrency - d.running - d.queued
 		var busy []string
-		for m, n := range d.busy {
-			if n >= d.cfg.PerMerchant {
-				busy = append(busy, m)
+		for id, st := range d.merchants {
+			if st.running+len(st.queue) >= st.limit {
+				busy = append(busy, id)
 			}
 		}
-		d.mu.Unlock()
-		if free == 0 {
+		if free <= 0 {
+			d.mu.Unlock()
 			return
 		}
-		// Claim at most one merchant's bound at a time: a larger batch would lease many messages
-		// of one merchant only to release all but a few again, one write each.
-		limit := min(free, d.cfg.PerMerchant)
+		// Hold waits for this claim to be queued or given back: what a claim leases while the
+		// sandbox clock steps through due work would look taken to it.
+		d.claiming = true
+		d.mu.Unlock()
 		now := d.wall.Now()
-		msgs, err := d.store.ClaimDue(ctx, d.clock.Now(), now, now.Add(d.lease()), limit, busy)
+		msgs, err := d.store.ClaimBatch(ctx, d.clock.Now(), now, now.Add(d.lease()), free, d.cfg.PerMerchant, busy)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.ErrorContext(ctx, "claim notifications", "err", err)
 			}
+			d.claimed()
 			return
 		}
+		var back []int64
+		d.mu.Lock()
 		for _, m := range msgs {
-			d.mu.Lock()
-			if d.held > 0 || d.busy[m.MerchantID] >= d.cfg.PerMerchant {
-				// Held meanwhile (the sandbox clock steps through due attempts itself), or this
-				// merchant filled up within the batch: release the message for a later pass.
-				d.mu.Unlock()
-				d.release(ctx, m)
+			st := d.stateLocked(m.MerchantID)
+			// A merchant keeps at most one limit's worth waiting beyond what it has posting: a
+			// queued message must be posted well within its lease.
+			if d.held > 0 || st.running+len(st.queue) >= 2*st.limit {
+				back = append(back, m.ID)
 				continue
 			}
-			d.busy[m.MerchantID]++
-			d.running++
-			d.mu.Unlock()
-			d.sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer d.done(m.MerchantID)
-				if err := d.attempt(context.WithoutCancel(ctx), m); err != nil {
-					d.log.ErrorContext(ctx, "record notification attempt", "notificationId", m.ID, "err", err)
-				}
-			}()
+			st.queue = append(st.queue, m)
+			d.queued++
 		}
-		if len(msgs) < limit {
+		for _, m := range msgs {
+			d.startLocked(d.merchants[m.MerchantID])
+		}
+		d.mu.Unlock()
+		d.release(ctx, back)
+		d.claimed()
+		if len(msgs) < free {
 			return
 		}
 	}
 }
 
-func (d *Dispatcher) done(merchantID string) {
-	<-d.sem
+func (d *Dispatcher) claimed() {
 	d.mu.Lock()
-	d.busy[merchantID]--
-	if d.busy[merchantID] == 0 {
-		delete(d.busy, merchantID)
-	}
-	d.running--
+	d.claiming = false
 	d.idle.Broadcast()
 	d.mu.Unlock()
-	d.Wake() // a slot is free: another message of this merchant may be waiting
+}
+
+func (d *Dispatcher) stateLocked(id string) *merchantState {
+	st := d.merchants[id]
+	if st == nil {
+		st = &merchantState{id: id, limit: d.cfg.PerMerchant}
+		d.merchants[id] = st
+	}
+	return st
+}
+
+// startLocked posts the merchant's queued messages its limit allows.
+func (d *Dispatcher) startLocked(st *merchantState) {
+	if st == nil {
+		return
+	}
+	for d.held == 0 && st.running < st.limit && len(st.queue) > 0 {
+		m := st.queue[0]
+		st.queue = st.queue[1:]
+		d.queued--
+		st.running++
+		d.running++
+		d.wg.Add(1)
+		go d.deliver(d.runCtx, st, m, d.recs)
+	}
+}
+
+// deliver posts one claimed message and hands its attempt to the writer.
+func (d *Dispatcher) deliver(ctx context.Context, st *merchantState, m Message, recs chan<- Recorded) {
+	defer d.wg.Done()
+	a := d.post(ctx, m)
+	m = d.scheduled(ctx, m, &a)
+	d.mu.Lock()
+	d.unrecorded++
+	d.mu.Unlock()
+	recs <- Recorded{Message: m, Attempt: a} // blocks while the writer is a full batch behind
+	d.finished(ctx, st, a.Delivered)
+}
+
+// finished frees the delivery's slot, adjusts the merchant's limit and starts its next message.
+func (d *Dispatcher) finished(ctx context.Context, st *merchantState, delivered bool) {
+	var back []int64
+	d.mu.Lock()
+	st.running--
+	d.running--
+	if delivered {
+		st.limit = min(st.limit+1, d.cfg.PerMerchant)
+	} else {
+		// Halved on every failure: a merchant that hangs or refuses keeps few slots busy, and
+		// what it has queued beyond its new limit goes back for whoever is free.
+		st.limit = max(st.limit/2, 1)
+		if keep := st.limit; len(st.queue) > keep {
+			for _, m := range st.queue[keep:] {
+				back = append(back, m.ID)
+			}
+			d.queued -= len(st.queue) - keep
+			st.queue = st.queue[:keep:keep]
+		}
+	}
+	d.startLocked(st)
+	if st.running == 0 && len(st.queue) == 0 && st.limit == d.cfg.PerMerchant {
+		delete(d.merchants, st.id) // a failing merchant's limit is remembered while it recovers
+	}
+	d.idle.Broadcast()
+	d.mu.Unlock()
+	d.release(ctx, back)
+	d.Wake() // a slot is free: more may be due
+}
+
+// takeQueuedLocked empties every queue and returns the ids to release.
+func (d *Dispatcher) takeQueuedLocked() []int64 {
+	var ids []int64
+	for id, st := range d.merchants {
+		for _, m := range st.queue {
+			ids = append(ids, m.ID)
+		}
+		st.queue = nil
+		if st.running == 0 && st.limit == d.cfg.PerMerchant {
+			delete(d.merchants, id)
+		}
+	}
+	d.queued = 0
+	return ids
+}
+
+// writer records attempts in batches: when Batch have come, or FlushEvery after the first of
+// a batch, whichever is sooner; what is left is written when recs closes.
+func (d *Dispatcher) writer(ctx context.Context, recs <-chan Recorded) {
+	var (
+		batch []Recorded
+		timer = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	flush := func() {
+		timer.Stop()
+		if len(batch) == 0 {
+			return
+		}
+		d.record(ctx, batch)
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case r, ok := <-recs:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) == 1 {
+				timer.Reset(d.cfg.FlushEvery)
+			}
+			if len(batch) >= d.cfg.Batch {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// record commits a batch of attempts; if the batch fails, each is tried alone, so that one bad
+// row costs its own attempt only. An attempt that cannot be recorded keeps its lease until the
+// lease runs out, and is then made again: delivery is at least once.
+func (d *Dispatcher) record(ctx context.Context, batch []Recorded) {
+	if err := d.store.RecordAttempts(ctx, batch); err != nil {
+		d.log.WarnContext(ctx, "record notification attempts in one transaction", "n", len(batch), "err", err)
+		for _, r := range batch {
+			if err := d.store.RecordAttempt(ctx, r.Message, r.Attempt); err != nil {
+				d.log.ErrorContext(ctx, "record notification attempt", "notificationId", r.Message.ID, "err", err)
+			}
+		}
+	}
+	d.mu.Lock()
+	d.unrecorded -= len(batch)
+	d.idle.Broadcast()
+	d.mu.Unlock()
 }
 
 // lease is how long a claimed message stays ours: longer than any attempt can take.
 func (d *Dispatcher) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
-func (d *Dispatcher) release(ctx context.Context, m Message) {
-	if err := d.store.Release(ctx, m.ID); err != nil {
-		d.log.WarnContext(ctx, "release notification", "notificationId", m.ID, "err", err)
+func (d *Dispatcher) release(ctx context.Context, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := d.store.Release(ctx, ids...); err != nil {
+		d.log.WarnContext(ctx, "release notifications", "n", len(ids), "err", err)
 	}
 }
 
-// Hold stops claiming and waits for deliveries in flight; release resumes. The sandbox clock
-// holds the dispatcher while it steps through due work, so every due attempt runs exactly once,
-// in order, before the advance answers.
+// Hold stops claiming and waits for deliveries in flight and their records; release resumes.
+// The sandbox clock holds the dispatcher while it steps through due work, so every due attempt
+// runs exactly once, in order, before the advance answers.
 func (d *Dispatcher) Hold() (release func()) {
 	d.mu.Lock()
 	d.held++
-	for d.running > 0 {
+	back := d.takeQueuedLocked()
+	d.mu.Unlock()
+	d.release(context.Background(), back)
+	d.mu.Lock()
+	for d.running > 0 || d.unrecorded > 0 || d.claiming {
 		d.idle.Wait()
 	}
+	back = d.takeQueuedLocked() // queued by a claim that was under way
 	d.mu.Unlock()
+	d.release(context.Background(), back)
 	return func() {
 		d.mu.Lock()
 		d.held--
@@ -262,6 +484,13 @@ func (d *Dispatcher) Resend(ctx context.Context, merchantID string, id int64) (A
 // attempt posts a claimed message and records the scheduled attempt with its consequence.
 func (d *Dispatcher) attempt(ctx context.Context, m Message) error {
 	a := d.post(ctx, m)
+	m = d.scheduled(ctx, m, &a)
+	return d.store.RecordAttempt(ctx, m, a)
+}
+
+// scheduled is the message after its scheduled attempt a: delivered, failed for good, or due
+// again on the schedule. It numbers the attempt, and reports it to Observe and the log.
+func (d *Dispatcher) scheduled(ctx context.Context, m Message, a *Attempt) Message {
 	m.Attempts++
 	a.Attempt = m.Attempts
 	m.LastAttemptAt = a.At
@@ -284,7 +513,7 @@ func (d *Dispatcher) attempt(ctx context.Context, m Message) error {
 	}
 	d.log.InfoContext(ctx, "notification attempt", "notificationId", m.ID, "notifyType", m.NotifyType, "paymentId", m.PaymentID,
 		"attempt", a.Attempt, "status", a.HTTPStatus, "delivered", a.Delivered, "ms", a.Latency.Milliseconds(), "err", a.Error)
-	return d.store.RecordAttempt(ctx, m, a)
+	return m
 }
 
 // post signs and posts the message once.

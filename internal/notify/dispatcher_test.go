@@ -820,3 +820,86 @@ func TestSlowResendDoesNotResetSchedule(t *testing.T) {
 		t.Fatalf("the message is due again before +2 min: %v", due)
 	}
 }
+
+// TestFailingMerchantLimitHalves: a merchant whose endpoint hangs gets its full bound at first;
+// once those attempts time out its limit has halved down to one, so it holds a single slot while
+// its backlog waits, and a healthy merchant's notifications are all delivered meanwhile.
+func TestFailingMerchantLimitHalves(t *testing.T) {
+	o := newOutbox(t, "HANG", "OK")
+	var inFlight, maxFirst, maxLater, hits atomic.Int32
+	firstWave := make(chan struct{})
+	var once sync.Once
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // the server notices the client hanging up only once the body is read
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		peak := &maxLater
+		if hits.Add(1) <= 8 {
+			peak = &maxFirst
+		}
+		for {
+			m := peak.Load()
+			if n <= m || peak.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		if hits.Load() == 8 {
+			once.Do(func() { close(firstWave) })
+		}
+		<-r.Context().Done() // until the dispatcher's timeout gives up
+	}))
+	defer hang.Close()
+	ok := newReceiver(t, always(200, ack))
+	for range 40 {
+		o.add("HANG", hang.URL+"/n")
+	}
+	var okIDs []int64
+	for range 50 {
+		okIDs = append(okIDs, o.add("OK", ok.URL+"/n"))
+	}
+	d := notify.New(o.store, testKey(t), clock.NewFixed(t0), quietLog(), sandbox(notify.Config{
+		Timeout: 300 * time.Millisecond, PerMerchant: 8, Poll: 20 * time.Millisecond,
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	select {
+	case <-firstWave:
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("the hanging merchant got %d posts, want its bound of 8 at once", hits.Load())
+	}
+	// Wait for a few attempts after the first wave timed out.
+	deadline := time.Now().Add(20 * time.Second)
+	for hits.Load() < 12 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := maxFirst.Load(); got != 8 {
+		t.Errorf("first wave: %d in flight to the hanging merchant, want its bound 8", got)
+	}
+	if got, n := maxLater.Load(), hits.Load(); n < 12 || got != 1 {
+		t.Errorf("after its failures: %d in flight to the hanging merchant over %d posts, want 1", got, n-8)
+	}
+	for _, id := range okIDs {
+		if m := o.message("OK", id); m.Status != notify.StatusDelivered {
+			t.Fatalf("healthy merchant's message %d: %s after %d attempts", id, m.Status, m.Attempts)
+		}
+	}
+	// Every attempt made is recorded, and the messages never posted were given back.
+	var leased, attempts int
+	if err := o.store.DB().QueryRow(`SELECT count(*) FROM outbox WHERE lease_until <> 0`).Scan(&leased); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.store.DB().QueryRow(`SELECT count(*) FROM notify_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.client_id = 'HANG'`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if leased != 0 || attempts != int(hits.Load()) {
+		t.Errorf("after Run: %d messages still leased, %d attempts recorded for %d posts", leased, attempts, hits.Load())
+	}
+}

@@ -62,6 +62,12 @@ type Attempt struct {
 	Delivered  bool
 }
 
+// Recorded is a scheduled attempt and the message as it stands after it, for RecordAttempts.
+type Recorded struct {
+	Message Message
+	Attempt Attempt
+}
+
 // Store is the outbox as the dispatcher needs it.
 type Store interface {
 	// ClaimDue leases up to limit messages due at or before due (the gateway clock) whose lease
@@ -69,13 +75,20 @@ type Store interface {
 	ClaimDue(ctx context.Context, due, now, leaseUntil time.Time, limit int, busy []string) ([]Message, error)
 	// Claim leases one message if it is pending and not leased; ok is false otherwise.
 	Claim(ctx context.Context, id int64, now, leaseUntil time.Time) (Message, bool, error)
-	// Release gives up a lease without an attempt.
-	Release(ctx context.Context, id int64) error
+	// ClaimBatch leases, in one statement, up to limit messages due at or before due whose lease
+	// has run out by now, earliest first, at most perMerchant of any one merchant, skipping the
+	// merchants in busy: one merchant's backlog never fills a batch the others are due in.
+	ClaimBatch(ctx context.Context, due, now, leaseUntil time.Time, limit, perMerchant int, busy []string) ([]Message, error)
+	// Release gives up leases without an attempt, in one statement.
+	Release(ctx context.Context, ids ...int64) error
 	// DueMessages lists pending messages due at or before t, earliest first, leased or not.
 	DueMessages(ctx context.Context, t time.Time, limit int) ([]Message, error)
 	// RecordAttempt writes an attempt and the message's new status, next attempt time and
 	// attempt count, and releases the lease, in one transaction.
 	RecordAttempt(ctx context.Context, m Message, a Attempt) error
+	// RecordAttempts records scheduled attempts as RecordAttempt does, all in one transaction:
+	// either every one is written or none is.
+	RecordAttempts(ctx context.Context, recs []Recorded) error
 	// Message returns one of the merchant's notifications (ErrNotFound for unknown ids and for
 	// another merchant's).
 	Message(ctx context.Context, merchantID string, id int64) (Message, error)

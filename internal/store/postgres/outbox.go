@@ -77,6 +77,44 @@ func (s *Store) ClaimDue(ctx context.Context, due, now, leaseUntil time.Time, li
 	return msgs, nil
 }
 
+// claimScan is how many due rows, per message asked for, a batch claim looks at (and locks)
+// before the per-merchant cap: the cap is applied to a bounded window, so a claim costs the same
+// with a backlog of twenty thousand as of twenty.
+const claimScan = 4
+
+// ClaimBatch implements notify.Store, with ClaimDue's locking: the scan locks the rows it picks
+// and skips those another instance is claiming (SKIP LOCKED), and the cap per merchant is
+// counted over what it locked (a window function cannot sit beside FOR UPDATE).
+func (s *Store) ClaimBatch(ctx context.Context, due, now, leaseUntil time.Time, limit, perMerchant int, busy []string) ([]notify.Message, error) {
+	if limit <= 0 || perMerchant <= 0 {
+		return nil, nil
+	}
+	if busy == nil {
+		busy = []string{}
+	}
+	msgs, err := scanMessages(s.pool.Query(ctx, `WITH scan AS (
+			SELECT id, client_id, next_attempt_at FROM outbox
+			WHERE status = 'PENDING' AND next_attempt_at <= $2 AND lease_until <= $3 AND client_id <> ALL($4::text[])
+			ORDER BY next_attempt_at, id LIMIT $5
+			FOR UPDATE SKIP LOCKED
+		), pick AS (
+			SELECT id FROM (SELECT id, next_attempt_at, row_number() OVER (PARTITION BY client_id ORDER BY next_attempt_at, id) AS nth FROM scan) w
+			WHERE nth <= $6 ORDER BY next_attempt_at, id LIMIT $7
+		)
+		UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM pick) RETURNING `+outboxColumns,
+		ms(leaseUntil), ms(due), now.UnixMilli(), busy, limit*claimScan, perMerchant, limit))
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	slices.SortFunc(msgs, func(a, b notify.Message) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return msgs, nil
+}
+
 // Claim implements notify.Store.
 func (s *Store) Claim(ctx context.Context, id int64, now, leaseUntil time.Time) (notify.Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `UPDATE outbox SET lease_until = $1
@@ -94,38 +132,49 @@ func (s *Store) Claim(ctx context.Context, id int64, now, leaseUntil time.Time) 
 // changes only the last attempt time and, when acknowledged, the status; a scheduled attempt
 // writes the schedule and releases the lease, never turning a finished message back to pending.
 func (s *Store) RecordAttempt(ctx context.Context, m notify.Message, a notify.Attempt) error {
+	return s.RecordAttempts(ctx, []notify.Recorded{{Message: m, Attempt: a}})
+}
+
+// RecordAttempts implements notify.Store: the statements of every attempt go in one round trip
+// (a pipelined batch) and one commit.
+func (s *Store) RecordAttempts(ctx context.Context, recs []notify.Recorded) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, m.ID, a.Attempt, b2i(a.Manual), ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(),
-			text(a.Response), text(a.Error), b2i(a.Delivered)); err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
+		b := &pgx.Batch{}
+		for _, r := range recs {
+			queueAttempt(b, r.Message, r.Attempt)
 		}
-		if a.Manual {
-			// A resend is outside the schedule: it never touches the attempt count, the next due
-			// time or a lease, which a scheduled attempt may hold (and may have moved) while the
-			// resend was in flight. Only an acknowledgement changes the message.
-			_, err := tx.Exec(ctx, `UPDATE outbox SET last_attempt_at = GREATEST(last_attempt_at, $1),
-				status = CASE WHEN $2::int = 1 THEN 'DELIVERED' ELSE status END,
-				delivered_at = CASE WHEN $2::int = 1 AND delivered_at = 0 THEN $1 ELSE delivered_at END WHERE id = $3`,
-				ms(a.At), b2i(a.Delivered), m.ID)
-			if err != nil {
-				return fmt.Errorf("update notification: %w", err)
-			}
-			return nil
-		}
-		// A message that is no longer pending keeps its status (a late scheduled failure must not
-		// turn a delivered or failed message back into a pending one), and a delivered one keeps
-		// its delivery time.
-		_, err := tx.Exec(ctx, `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR $1::text = 'DELIVERED' THEN $1::text ELSE status END,
-			attempts = $2, next_attempt_at = $3, last_attempt_at = $4,
-			delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE $5 END,
-			lease_until = 0 WHERE id = $6`,
-			string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID)
-		if err != nil {
-			return fmt.Errorf("update notification: %w", err)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
 		}
 		return nil
 	})
+}
+
+func queueAttempt(b *pgx.Batch, m notify.Message, a notify.Attempt) {
+	b.Queue(`INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, m.ID, a.Attempt, b2i(a.Manual), ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(),
+		text(a.Response), text(a.Error), b2i(a.Delivered))
+	if a.Manual {
+		// A resend is outside the schedule: it never touches the attempt count, the next due
+		// time or a lease, which a scheduled attempt may hold (and may have moved) while the
+		// resend was in flight. Only an acknowledgement changes the message.
+		b.Queue(`UPDATE outbox SET last_attempt_at = GREATEST(last_attempt_at, $1),
+			status = CASE WHEN $2::int = 1 THEN 'DELIVERED' ELSE status END,
+			delivered_at = CASE WHEN $2::int = 1 AND delivered_at = 0 THEN $1 ELSE delivered_at END WHERE id = $3`,
+			ms(a.At), b2i(a.Delivered), m.ID)
+		return
+	}
+	// A message that is no longer pending keeps its status (a late scheduled failure must not
+	// turn a delivered or failed message back into a pending one), and a delivered one keeps
+	// its delivery time.
+	b.Queue(`UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR $1::text = 'DELIVERED' THEN $1::text ELSE status END,
+		attempts = $2, next_attempt_at = $3, last_attempt_at = $4,
+		delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE $5 END,
+		lease_until = 0 WHERE id = $6`,
+		string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID)
 }
 
 // Message implements notify.Store.
@@ -141,9 +190,14 @@ func (s *Store) Message(ctx context.Context, merchantID string, id int64) (notif
 }
 
 // Release implements notify.Store.
-func (s *Store) Release(ctx context.Context, id int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE outbox SET lease_until = 0 WHERE id = $1`, id)
-	return err
+func (s *Store) Release(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET lease_until = 0 WHERE id = ANY($1::bigint[])`, ids); err != nil {
+		return fmt.Errorf("release notifications: %w", err)
+	}
+	return nil
 }
 
 // DueMessages implements notify.Store.

@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +69,50 @@ func (s *Store) ClaimDue(ctx context.Context, due, now, leaseUntil time.Time, li
 	return scanMessages(rows)
 }
 
+// claimScan is how many due rows, per message asked for, a batch claim looks at before the
+// per-merchant cap: the cap is applied to a bounded window, so a claim costs the same with a
+// backlog of twenty thousand as of twenty.
+const claimScan = 4
+
+// ClaimBatch implements notify.Store. The busy list and the cap keep the statement's text fixed
+// (json_each), so it is compiled once.
+func (s *Store) ClaimBatch(ctx context.Context, due, now, leaseUntil time.Time, limit, perMerchant int, busy []string) ([]notify.Message, error) {
+	if limit <= 0 || perMerchant <= 0 {
+		return nil, nil
+	}
+	if busy == nil {
+		busy = []string{}
+	}
+	skip, err := json.Marshal(busy)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
+		SELECT id FROM (
+			SELECT id, next_attempt_at, row_number() OVER (PARTITION BY client_id ORDER BY next_attempt_at, id) AS nth FROM (
+				SELECT id, client_id, next_attempt_at FROM outbox
+				WHERE status = 'PENDING' AND next_attempt_at <= ? AND lease_until <= ?
+					AND client_id NOT IN (SELECT value FROM json_each(?))
+				ORDER BY next_attempt_at, id LIMIT ?))
+		WHERE nth <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING `+outboxColumns,
+		ms(leaseUntil), ms(due), now.UnixMilli(), string(skip), limit*claimScan, perMerchant, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	// RETURNING follows no order; hand them out earliest first.
+	slices.SortFunc(msgs, func(a, b notify.Message) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return msgs, nil
+}
+
 // Claim implements notify.Store.
 func (s *Store) Claim(ctx context.Context, id int64, now, leaseUntil time.Time) (notify.Message, bool, error) {
 	m, err := scanMessage(s.db.QueryRowContext(ctx, `UPDATE outbox SET lease_until = ?
@@ -81,44 +128,62 @@ func (s *Store) Claim(ctx context.Context, id int64, now, leaseUntil time.Time) 
 
 // RecordAttempt implements notify.Store.
 func (s *Store) RecordAttempt(ctx context.Context, m notify.Message, a notify.Attempt) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return recordAttempt(ctx, tx, m, a) })
+}
+
+// RecordAttempts implements notify.Store: one commit for the lot, where each attempt alone
+// would take its turn at the single connection for a commit of its own.
+func (s *Store) RecordAttempts(ctx context.Context, recs []notify.Recorded) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		manual, delivered := 0, 0
-		if a.Manual {
-			manual = 1
-		}
-		if a.Delivered {
-			delivered = 1
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
-			VALUES (?,?,?,?,?,?,?,?,?)`, m.ID, a.Attempt, manual, ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(), a.Response, a.Error, delivered); err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
-		}
-		if a.Manual {
-			// A resend is outside the schedule: it never touches the attempt count, the next due
-			// time or a lease, which a scheduled attempt may hold (and may have moved) while the
-			// resend was in flight. Only an acknowledgement changes the message.
-			_, err := tx.ExecContext(ctx, `UPDATE outbox SET last_attempt_at = max(last_attempt_at, ?),
-				status = CASE WHEN ? = 1 THEN 'DELIVERED' ELSE status END,
-				delivered_at = CASE WHEN ? = 1 AND delivered_at = 0 THEN ? ELSE delivered_at END WHERE id = ?`,
-				ms(a.At), delivered, delivered, ms(a.At), m.ID)
-			if err != nil {
-				return fmt.Errorf("update notification: %w", err)
+		for _, r := range recs {
+			if err := recordAttempt(ctx, tx, r.Message, r.Attempt); err != nil {
+				return fmt.Errorf("notification %d: %w", r.Message.ID, err)
 			}
-			return nil
 		}
-		// A message that is no longer pending keeps its status (a late scheduled failure must not
-		// turn a delivered or failed message back into a pending one), and a delivered one keeps
-		// its delivery time.
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR ? = 'DELIVERED' THEN ? ELSE status END,
-			attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
-			delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE ? END,
-			lease_until = 0 WHERE id = ?`,
-			string(m.Status), string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID)
+		return nil
+	})
+}
+
+func recordAttempt(ctx context.Context, tx *sql.Tx, m notify.Message, a notify.Attempt) error {
+	manual, delivered := 0, 0
+	if a.Manual {
+		manual = 1
+	}
+	if a.Delivered {
+		delivered = 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
+		VALUES (?,?,?,?,?,?,?,?,?)`, m.ID, a.Attempt, manual, ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(), a.Response, a.Error, delivered); err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	if a.Manual {
+		// A resend is outside the schedule: it never touches the attempt count, the next due
+		// time or a lease, which a scheduled attempt may hold (and may have moved) while the
+		// resend was in flight. Only an acknowledgement changes the message.
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET last_attempt_at = max(last_attempt_at, ?),
+			status = CASE WHEN ? = 1 THEN 'DELIVERED' ELSE status END,
+			delivered_at = CASE WHEN ? = 1 AND delivered_at = 0 THEN ? ELSE delivered_at END WHERE id = ?`,
+			ms(a.At), delivered, delivered, ms(a.At), m.ID)
 		if err != nil {
 			return fmt.Errorf("update notification: %w", err)
 		}
 		return nil
-	})
+	}
+	// A message that is no longer pending keeps its status (a late scheduled failure must not
+	// turn a delivered or failed message back into a pending one), and a delivered one keeps
+	// its delivery time.
+	_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR ? = 'DELIVERED' THEN ? ELSE status END,
+		attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
+		delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE ? END,
+		lease_until = 0 WHERE id = ?`,
+		string(m.Status), string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID)
+	if err != nil {
+		return fmt.Errorf("update notification: %w", err)
+	}
+	return nil
 }
 
 // Message implements notify.Store.
@@ -131,9 +196,18 @@ func (s *Store) Message(ctx context.Context, merchantID string, id int64) (notif
 }
 
 // Release implements notify.Store.
-func (s *Store) Release(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE id = ?`, id)
-	return err
+func (s *Store) Release(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE id IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
+		return fmt.Errorf("release notifications: %w", err)
+	}
+	return nil
 }
 
 // DueMessages implements notify.Store.

@@ -443,7 +443,15 @@ func ConcurrentClaims(t *testing.T, stores ...store.Store) {
 					if w == 1 {
 						busy = []string{b.ClientID}
 					}
-					got, err := st.ClaimDue(ctx, T0.Add(time.Minute), wall, lease, 1+w, busy)
+					var (
+						got []notify.Message
+						err error
+					)
+					if w == 2 {
+						got, err = st.ClaimBatch(ctx, T0.Add(time.Minute), wall, lease, 5, 2, nil)
+					} else {
+						got, err = st.ClaimDue(ctx, T0.Add(time.Minute), wall, lease, 1+w, busy)
+					}
 					if err != nil {
 						t.Errorf("store %d claim due: %v", i, err)
 						return
@@ -463,5 +471,118 @@ func ConcurrentClaims(t *testing.T, stores ...store.Store) {
 	}
 	if got, err := s.ClaimDue(ctx, T0.Add(time.Hour), wall, lease, 100, nil); err != nil || len(got) != 0 {
 		t.Fatalf("left unleased: %v %v", ids(got), err)
+	}
+}
+
+// testOutboxClaimBatch: a batch claim takes due messages earliest first, at most perMerchant of
+// any merchant, none of a busy one; Release gives several back at once.
+func testOutboxClaimBatch(t *testing.T, s store.Store) {
+	a := Sandbox(t, s)
+	b := Other(t, s, "BATCH_B")
+	c := Other(t, s, "BATCH_C")
+	var as []notify.Message
+	for i := range 5 {
+		as = append(as, Notice(t, s, a, fmt.Sprintf("A%d", i), T0.Add(time.Duration(2*i)*time.Second)))
+	}
+	b0 := Notice(t, s, b, "B0", T0.Add(time.Second))
+	b1 := Notice(t, s, b, "B1", T0.Add(3*time.Second))
+	c0 := Notice(t, s, c, "C0", T0)
+	notDue := Notice(t, s, a, "A-later", T0.Add(time.Hour))
+	due := T0.Add(time.Minute)
+	wall := time.Now()
+	lease := wall.Add(time.Minute)
+
+	got, err := s.ClaimBatch(ctx, due, wall, lease, 10, 2, []string{c.ClientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "two of each, C busy", ids(got), []int64{as[0].ID, b0.ID, as[1].ID, b1.ID})
+	same(t, "a claimed message", got[0], as[0])
+	if got, err = s.ClaimBatch(ctx, due, wall, lease, 2, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "the limit holds", ids(got), []int64{c0.ID, as[2].ID})
+	if got, err = s.ClaimBatch(ctx, due, wall, lease, 10, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "one per merchant", ids(got), []int64{as[3].ID})
+	if got, _ = s.ClaimBatch(ctx, due, wall, lease, 10, 5, nil); !slices.Equal(ids(got), []int64{as[4].ID}) {
+		t.Fatalf("the last due one: %v", ids(got))
+	}
+	if got, _ = s.ClaimBatch(ctx, due, wall, lease, 10, 5, nil); len(got) != 0 {
+		t.Fatalf("everything due is leased, yet claimed %v", ids(got))
+	}
+	if got, _ = s.ClaimBatch(ctx, due, wall, lease, 0, 5, nil); len(got) != 0 {
+		t.Fatalf("limit 0 claimed %v", ids(got))
+	}
+	if err := s.Release(ctx); err != nil {
+		t.Fatalf("release of nothing: %v", err)
+	}
+	if err := s.Release(ctx, b1.ID, as[0].ID, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.ClaimBatch(ctx, due, wall, lease, 10, 5, nil); !slices.Equal(ids(got), []int64{as[0].ID, b1.ID}) {
+		t.Fatalf("after releasing two: %v", ids(got))
+	}
+	// Leases run out by the wall clock; the gateway clock decides what is due.
+	if got, _ = s.ClaimBatch(ctx, T0.Add(2*time.Hour), lease, lease.Add(time.Minute), 100, 100, nil); len(got) != 9 || got[8].ID != notDue.ID {
+		t.Fatalf("after the leases ran out, by T0+2h: %v", ids(got))
+	}
+}
+
+// testOutboxRecordAttempts: many attempts in one transaction, with RecordAttempt's semantics,
+// and a batch that cannot be written whole writes nothing.
+func testOutboxRecordAttempts(t *testing.T, s store.Store) {
+	m := Sandbox(t, s)
+	p1 := Notice(t, s, m, "P1", T0)
+	p2 := Notice(t, s, m, "P2", T0)
+	wall := time.Now()
+	got, err := s.ClaimBatch(ctx, T0, wall, wall.Add(time.Hour), 10, 10, nil)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("claim: %v %v", ids(got), err)
+	}
+	if err := s.RecordAttempts(ctx, nil); err != nil {
+		t.Fatalf("no attempts: %v", err)
+	}
+	delivered := p1
+	delivered.Status, delivered.Attempts, delivered.LastAttemptAt, delivered.DeliveredAt = notify.StatusDelivered, 1, T0.Add(time.Second), T0.Add(time.Second)
+	refused := p2
+	refused.Attempts, refused.LastAttemptAt, refused.NextAttemptAt = 1, T0.Add(time.Second), T0.Add(notify.Schedule[1])
+	a1 := notify.Attempt{OutboxID: p1.ID, Attempt: 1, At: T0.Add(time.Second), HTTPStatus: 200, Latency: 3 * time.Millisecond, Response: "ok", Delivered: true}
+	a2 := notify.Attempt{OutboxID: p2.ID, Attempt: 1, At: T0.Add(time.Second), HTTPStatus: 503, Latency: 4 * time.Millisecond, Error: "HTTP 503"}
+
+	// An attempt of an unknown message makes the whole batch fail, and nothing of it stays.
+	ghost := p2
+	ghost.ID = 1 << 40
+	bad := []notify.Recorded{{Message: delivered, Attempt: a1}, {Message: ghost, Attempt: notify.Attempt{OutboxID: ghost.ID, Attempt: 1, At: T0}}}
+	if err := s.RecordAttempts(ctx, bad); err == nil {
+		t.Fatal("a batch with an unknown message was recorded")
+	}
+	if got := message(t, s, p1); got.Status != notify.StatusPending || got.Attempts != 0 {
+		t.Fatalf("the failed batch wrote its first attempt: %+v", got)
+	}
+	if list, _ := s.Attempts(ctx, p1.ID); len(list) != 0 {
+		t.Fatalf("the failed batch left attempts: %+v", list)
+	}
+
+	if err := s.RecordAttempts(ctx, []notify.Recorded{{Message: delivered, Attempt: a1}, {Message: refused, Attempt: a2}}); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "delivered", message(t, s, p1), delivered)
+	same(t, "refused", message(t, s, p2), refused)
+	for _, c := range []struct {
+		id   int64
+		want notify.Attempt
+	}{{p1.ID, a1}, {p2.ID, a2}} {
+		list, err := s.Attempts(ctx, c.id)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("attempts of %d: %+v %v", c.id, list, err)
+		}
+		c.want.ID = list[0].ID
+		same(t, "attempt", list[0], c.want)
+	}
+	// The leases went with the records: the refused one is claimable when due again.
+	if got, _ := s.ClaimBatch(ctx, T0.Add(notify.Schedule[1]), wall, wall.Add(time.Hour), 10, 10, nil); !slices.Equal(ids(got), []int64{p2.ID}) {
+		t.Fatalf("claim after the records: %v", ids(got))
 	}
 }

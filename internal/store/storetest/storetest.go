@@ -51,6 +51,8 @@ func Run(t *testing.T, open Opener) {
 		{"OutboxOneMessagePerResult", testOutboxOneMessagePerResult},
 		{"OutboxClaimDue", testOutboxClaimDue},
 		{"OutboxClaim", testOutboxClaim},
+		{"OutboxClaimBatch", testOutboxClaimBatch},
+		{"OutboxRecordAttempts", testOutboxRecordAttempts},
 		{"OutboxRecordAttempt", testOutboxRecordAttempt},
 		{"OutboxManualResend", testOutboxManualResend},
 		{"OutboxAttemptTextIsStored", testOutboxAttemptTextIsStored},
