@@ -189,9 +189,9 @@ func (s *Service) DueWork(ctx context.Context, t time.Time, limit int) ([]Due, e
 }
 
 // ClaimWork leases up to limit pieces of work due at or before t (the gateway clock) to this
-// caller. Leases run on the wall clock, which every instance shares.
+// caller. Leases run on the wall clock (Config.Wall), which every instance shares.
 func (s *Service) ClaimWork(ctx context.Context, t time.Time, limit int) ([]Due, error) {
-	now := time.Now()
+	now := s.cfg.Wall.Now()
 	return s.store.ClaimWork(ctx, t, now, now.Add(WorkLease), limit)
 }
 

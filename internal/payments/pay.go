@@ -112,12 +112,17 @@ func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, e
 	}
 	// The first request is still talking to the acquirer: wait a little for its outcome so that
 	// a client retrying on a timeout gets the final answer rather than U.
-	deadline := time.Now().Add(s.cfg.DuplicateWait)
-	for wait := 5 * time.Millisecond; time.Now().Before(deadline); wait = min(wait*2, 100*time.Millisecond) {
+	// The wait is for another goroutine's real network call, so it runs on the wall clock
+	// (Config.Wall), never the gateway clock: a fixed or time-travelled clock would make it end at
+	// once or never.
+	deadline := s.cfg.Wall.Now().Add(s.cfg.DuplicateWait)
+	for wait := 5 * time.Millisecond; s.cfg.Wall.Now().Before(deadline); wait = min(wait*2, 100*time.Millisecond) {
+		timer := time.NewTimer(wait) // a real pause between polls of the store, as above
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return p, nil
-		case <-time.After(wait):
+		case <-timer.C:
 		}
 		cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
 		if err != nil {

@@ -47,6 +47,10 @@ type Config struct {
 	// InFlightLease is how long an authorization call may be in flight before another instance
 	// takes its sender for dead and resolves it (DefaultInFlightLease).
 	InFlightLease time.Duration
+	// Wall is the clock every instance shares (default clock.Wall): work leases and the wait for
+	// a duplicate's in-flight acquirer call measure real elapsed time, which the gateway clock
+	// (moved by sandbox time travel, fixed in tests) does not.
+	Wall clock.Clock
 }
 
 // DefaultInFlightLease is far longer than an authorization call may take (AcquirerTimeout), and
@@ -106,6 +110,9 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 	}
 	if cfg.RefundWindow == 0 {
 		cfg.RefundWindow = 365 * 24 * time.Hour
+	}
+	if cfg.Wall == nil {
+		cfg.Wall = clock.Wall{}
 	}
 	return &Service{store: store, acquirer: acq, clock: clk, log: log, cfg: cfg}
 }

@@ -34,9 +34,6 @@ const (
 	StageVoided     Stage = "VOIDED"     // authorization not captured within 7 days
 )
 
-// Stages lists every stage, for tests that walk the table.
-var Stages = []Stage{StageNew, StageProcessing, StageAuthorized, StageCapturing, StageCaptured, StageDeclined, StageExpired, StageCancelled, StageVoided}
-
 // Op is something that happens to a payment. Every op that is allowed leaves an event row in the
 // same database transaction as its change.
 type Op string
@@ -66,11 +63,6 @@ const (
 	OpCardEntered      Op = "CARD_ENTERED"      // the buyer entered the card on the hosted page; no challenge: the authorization is sent
 	OpAuthUnresolved   Op = "AUTH_UNRESOLVED"   // the authorization's sender died and the acquirer knows of no authorization: failed, reversed
 )
-
-// Ops lists every op, for tests that walk the table.
-var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
-	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
-	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
 // illegal and is refused, never ignored (Kill Bill's habit, style.md).
