@@ -1,12 +1,12 @@
-// Package postgres is the production store: PostgreSQL through pgx, shared by any number of
-// cardgate instances. It keeps the schema and the invariants of the SQLite store (the same
+// Package postgres is the production store: PostgreSQL through pgx's native interface, shared by
+// any number of cardgate instances, with the queries of sqlstore. It keeps the schema and the invariants of the SQLite store (the same
 // tables, times as Unix milliseconds, the invariants held by CHECKs and a trigger, partial
 // unique indexes for idempotency) and passes the same contract suite (storetest/).
 //
 // Several instances: every transition is one short transaction guarded by the payment's version;
 // idempotency is decided by unique indexes, never by a lock in memory; the outbox is claimed with
 // FOR UPDATE SKIP LOCKED and a lease; migrations are serialized by an advisory lock, so instances
-// may start at once on an empty database.
+// may start at once on an empty database. What differs from SQLite is in Dialect.
 package postgres
 
 import (
@@ -16,8 +16,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"strconv"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,6 +26,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -35,6 +38,7 @@ const minPoolConns = 16
 
 // Store is the PostgreSQL implementation of every store interface of cardgate.
 type Store struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
 	desc string
 }
@@ -61,7 +65,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, desc: describe(cfg.ConnConfig)}
+	s := &Store{Store: sqlstore.New(pgDB{pgQuerier{pool}, pool}, Dialect), pool: pool, desc: describe(cfg.ConnConfig)}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect %s: %w", s.desc, err)
@@ -114,45 +118,91 @@ func (s *Store) migrate(ctx context.Context) error {
 	return err
 }
 
-// Close closes the pool.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
 // Pool exposes the pool for tests that count rows.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Describe implements store.Store: user, host, database and schema, never the password.
 func (s *Store) Describe() string { return s.desc }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
+// Dialect is how PostgreSQL differs from SQLite for the shared store.
+var Dialect = sqlstore.Dialect{
+	Rebind:     rebind,
+	Classify:   classify,
+	Greatest:   "GREATEST",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	InList:     "= ANY(?)",
+	NotInList:  "<> ALL(?)",
+	List:       arrayList,
+	// Transactions have no rowid: seq is a sequence column.
+	InsertOrder:     "seq",
+	DueTxnLease:     "t.payment_id IN (SELECT payment_id FROM payments WHERE work_lease_until <= ?)",
+	AutoCaptureFrom: "payments",
+	Text:            text,
+	Copy:            copyRows,
 }
 
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func isUniqueViolation(err error) bool {
+// classify names an error by its SQLSTATE.
+func classify(err error) error {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return sqlstore.ErrUnique
+	case "23514", "23502", "23503", "P0001": // check, not null, foreign key, RAISE in a trigger
+		return sqlstore.ErrConstraint
+	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+		return sqlstore.ErrInvalidText
+	}
+	return nil
+}
+
+// rebound caches rebind's answers: the store's statements are a fixed set of texts.
+var rebound sync.Map
+
+// rebind numbers the ? placeholders of q ($1, $2, …), leaving quoted text alone.
+func rebind(q string) string {
+	if v, ok := rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	r := b.String()
+	rebound.Store(q, r)
+	return r
+}
+
+// arrayList is a list parameter for = ANY / <> ALL: an array, empty (never NULL, which would
+// match nothing) for none.
+func arrayList(v any) (any, error) {
+	switch l := v.(type) {
+	case []string:
+		if l == nil {
+			return []string{}, nil
+		}
+		return l, nil
+	case []int64:
+		if l == nil {
+			return []int64{}, nil
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("list parameter of type %T", v)
 }
 
 // text makes a string storable in a TEXT column: PostgreSQL refuses NUL bytes and invalid UTF-8,
@@ -161,19 +211,12 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// inTx runs fn in one short READ COMMITTED transaction. Guards live in the statements (version
-// checks, unique indexes, row locks), so nothing needs a stricter isolation level.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+// copyRows bulk-inserts with COPY, on the transaction under tx.
+func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
+	q, ok := tx.Querier().(pgQuerier)
+	if !ok {
+		return fmt.Errorf("copy into %s: not a PostgreSQL transaction", table)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	_, err := q.on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return err
 }

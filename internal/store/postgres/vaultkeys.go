@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 	"github.com/cardgate/cardgate/internal/vault"
 )
 
@@ -15,16 +14,20 @@ var _ vault.KeyStore = (*Store)(nil)
 
 // SandboxKeys implements vault.KeyStore: the sandbox's keys, the current (highest seq) first.
 func (s *Store) SandboxKeys(ctx context.Context) ([]vault.KEK, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kek_id, key FROM sandbox_vault_keys ORDER BY seq DESC`)
+	rs, err := s.Raw().Query(ctx, `SELECT kek_id, key FROM sandbox_vault_keys ORDER BY seq DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox vault keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.KEK, error) {
+	defer rs.Close()
+	var keys []vault.KEK
+	for rs.Next() {
 		var k vault.KEK
-		err := r.Scan(&k.ID, &k.Key)
-		return k, err
-	})
-	if err != nil {
+		if err := rs.Scan(&k.ID, &k.Key); err != nil {
+			return nil, fmt.Errorf("sandbox vault keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sandbox vault keys: %w", err)
 	}
 	return keys, nil
@@ -38,7 +41,7 @@ func (s *Store) SeedSandboxKeys(ctx context.Context, keys []vault.KEK) error {
 	if len(keys) == 0 {
 		return errors.New("sandbox vault keys: no keys to seed")
 	}
-	return s.lockedKeys(ctx, func(tx pgx.Tx, top int64) error {
+	return s.lockedKeys(ctx, func(tx sqlstore.Conn, top int64) error {
 		if top > 0 {
 			return nil // another instance seeded first
 		}
@@ -46,7 +49,7 @@ func (s *Store) SeedSandboxKeys(ctx context.Context, keys []vault.KEK) error {
 		for i, k := range keys {
 			seq := int64(len(keys) - i) // the first is current: the highest
 			if _, err := tx.Exec(ctx, `INSERT INTO sandbox_vault_keys (seq, kek_id, key, created_at)
-				VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, seq, k.ID, k.Key, now); err != nil {
+				VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, seq, k.ID, k.Key, now); err != nil {
 				return err
 			}
 		}
@@ -56,8 +59,8 @@ func (s *Store) SeedSandboxKeys(ctx context.Context, keys []vault.KEK) error {
 
 // AddSandboxKey implements vault.KeyStore: k becomes current.
 func (s *Store) AddSandboxKey(ctx context.Context, k vault.KEK) error {
-	return s.lockedKeys(ctx, func(tx pgx.Tx, top int64) error {
-		_, err := tx.Exec(ctx, `INSERT INTO sandbox_vault_keys (seq, kek_id, key, created_at) VALUES ($1, $2, $3, $4)`,
+	return s.lockedKeys(ctx, func(tx sqlstore.Conn, top int64) error {
+		_, err := tx.Exec(ctx, `INSERT INTO sandbox_vault_keys (seq, kek_id, key, created_at) VALUES (?, ?, ?, ?)`,
 			top+1, k.ID, k.Key, time.Now().UnixMilli())
 		return err
 	})
@@ -65,8 +68,8 @@ func (s *Store) AddSandboxKey(ctx context.Context, k vault.KEK) error {
 
 // lockedKeys runs f in a transaction that holds the table against other writers, with the
 // highest seq stored (0 for none).
-func (s *Store) lockedKeys(ctx context.Context, f func(tx pgx.Tx, top int64) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+func (s *Store) lockedKeys(ctx context.Context, f func(tx sqlstore.Conn, top int64) error) error {
+	err := s.InTx(ctx, func(tx sqlstore.Conn) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE sandbox_vault_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}

@@ -1,11 +1,14 @@
 // Package sqlite is the embedded store: one SQLite file (pure Go, no cgo) under the data directory,
-// the default for a developer's laptop and CI. Migrations are embedded and run at open.
+// the default for a developer's laptop and CI. Migrations are embedded and run at open. The
+// queries are the shared ones of sqlstore; this package opens the file and says, in its
+// Dialect, how SQLite differs.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +20,9 @@ import (
 
 	"github.com/pressly/goose/v3"
 	driver "modernc.org/sqlite" // also registers the "sqlite" driver for read-only tools
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -27,6 +33,7 @@ const FileName = "cardgate.db"
 
 // Store is the SQLite implementation of every store interface of cardgate.
 type Store struct {
+	*sqlstore.Store
 	db   *sql.DB
 	path string
 }
@@ -57,7 +64,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// than writers spinning in SQLite's busy handler (whose sleeps grow to 100 ms and made the p99
 	// of pay ten times its median). WAL keeps each statement short.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
+	s := &Store{Store: sqlstore.New(sqlDB{querier{db}, db}, Dialect), db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -76,8 +83,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		_, err = p.Up(ctx)
-		// Two processes opening a fresh file at once race to create goose's table; the loser
-		// retries and finds the work done.
+		// SQLite has no migration lock: two processes opening a fresh file at once race to
+		// create goose's table; the loser retries and finds the work done.
 		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "already exists") {
 			break
 		}
@@ -92,47 +99,58 @@ func (s *Store) migrate(ctx context.Context) error {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
 // DB exposes the handle for tests that count rows.
 func (s *Store) DB() *sql.DB { return s.db }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
+// Describe implements store.Store.
+func (s *Store) Describe() string { return "sqlite " + s.path }
+
+// Dialect is how SQLite differs from PostgreSQL for the shared store.
+var Dialect = sqlstore.Dialect{
+	Classify: classify,
+	Greatest: "max",
+	// One writer at a time: the guarded UPDATE of a claim is the whole claim.
+	SkipLocked:  "",
+	InList:      "IN (SELECT value FROM json_each(?))",
+	NotInList:   "NOT IN (SELECT value FROM json_each(?))",
+	List:        jsonList,
+	InsertOrder: "rowid",
+	// Through the primary key, per transaction due: the set of every unleased payment would be
+	// a scan of the table.
+	DueTxnLease:     "(SELECT work_lease_until FROM payments p WHERE p.payment_id = t.payment_id) <= ?",
+	AutoCaptureFrom: "payments INDEXED BY payments_auth_expiry",
 }
 
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
+// classify names an error by SQLite's extended result code.
+func classify(err error) error {
+	var se *driver.Error
+	if !errors.As(err, &se) {
+		return nil
 	}
-	return time.UnixMilli(v).UTC()
-}
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqlstore.ErrUnique
+	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_TRIGGER, sqlite3.SQLITE_CONSTRAINT_NOTNULL,
+		sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqlstore.ErrConstraint
 	}
 	return nil
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-
-// Describe implements store.Store.
-func (s *Store) Describe() string { return "sqlite " + s.path }
+// jsonList is a list parameter for json_each: a JSON array, "[]" for none.
+func jsonList(v any) (any, error) {
+	switch l := v.(type) {
+	case []string:
+		if l == nil {
+			return "[]", nil
+		}
+	case []int64:
+		if l == nil {
+			return "[]", nil
+		}
+	default:
+		return nil, fmt.Errorf("list parameter of type %T", v)
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}

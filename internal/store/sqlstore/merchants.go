@@ -1,15 +1,13 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
-
 	"github.com/cardgate/cardgate/internal/store/rows"
 )
 
@@ -20,17 +18,17 @@ var (
 
 // CreateMerchant implements merchant.Store.
 func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.InTx(ctx, func(tx Conn) error {
 		fp := m.FingerprintKey
 		if fp == nil {
-			fp = []byte{} // NOT NULL, as SQLite stores an empty blob
+			fp = []byte{} // the column is NOT NULL: no key is an empty one
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO merchants (client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7)`, m.ClientID, m.Name, b2i(m.Sandbox), m.PrivateKey, fp, m.NotifyURL, ms(m.CreatedAt)); err != nil {
+			VALUES (?,?,?,?,?,?,?)`, m.ClientID, m.Name, b2i(m.Sandbox), m.PrivateKey, fp, m.NotifyURL, ms(m.CreatedAt)); err != nil {
 			return fmt.Errorf("insert merchant: %w", err)
 		}
 		for v, pub := range m.PublicKeys {
-			if _, err := tx.Exec(ctx, `INSERT INTO merchant_keys (client_id, key_version, public_key) VALUES ($1,$2,$3)`, m.ClientID, v, pub); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO merchant_keys (client_id, key_version, public_key) VALUES (?,?,?)`, m.ClientID, v, pub); err != nil {
 				return fmt.Errorf("insert merchant key: %w", err)
 			}
 		}
@@ -38,15 +36,16 @@ func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
 	})
 }
 
+const merchantColumns = `client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at`
+
 // MerchantByClientID implements merchant.Store.
 func (s *Store) MerchantByClientID(ctx context.Context, clientID string) (merchant.Merchant, error) {
-	return s.queryMerchant(ctx, `SELECT client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at FROM merchants WHERE client_id = $1`, clientID)
+	return s.queryMerchant(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE client_id = ?`, clientID)
 }
 
 // SandboxMerchant implements merchant.Store.
 func (s *Store) SandboxMerchant(ctx context.Context) (merchant.Merchant, error) {
-	return s.queryMerchant(ctx, `SELECT client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at FROM merchants
-		WHERE sandbox = 1 ORDER BY created_at, client_id LIMIT 1`)
+	return s.queryMerchant(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE sandbox = 1 ORDER BY created_at, client_id LIMIT 1`)
 }
 
 func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merchant.Merchant, error) {
@@ -58,37 +57,37 @@ func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merch
 		sandbox int
 		created int64
 	)
-	err := s.pool.QueryRow(ctx, q, args...).Scan(&m.ClientID, &m.Name, &sandbox, &m.PrivateKey, &m.FingerprintKey, &m.NotifyURL, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := s.db.QueryRow(ctx, q, args...).Scan(&m.ClientID, &m.Name, &sandbox, &m.PrivateKey, &m.FingerprintKey, &m.NotifyURL, &created)
+	if errors.Is(err, sql.ErrNoRows) {
 		return m, merchant.ErrNotFound
 	}
 	if err != nil {
 		return m, fmt.Errorf("query merchant: %w", err)
 	}
 	m.Sandbox, m.CreatedAt = sandbox == 1, fromMS(created)
-	rows, err := s.pool.Query(ctx, `SELECT key_version, public_key FROM merchant_keys WHERE client_id = $1`, m.ClientID)
+	rs, err := s.db.Query(ctx, `SELECT key_version, public_key FROM merchant_keys WHERE client_id = ?`, m.ClientID)
 	if err != nil {
 		return m, fmt.Errorf("query merchant keys: %w", err)
 	}
-	defer rows.Close()
+	defer rs.Close()
 	m.PublicKeys = map[string]string{}
-	for rows.Next() {
+	for rs.Next() {
 		var v, pub string
-		if err := rows.Scan(&v, &pub); err != nil {
+		if err := rs.Scan(&v, &pub); err != nil {
 			return m, err
 		}
 		m.PublicKeys[v] = pub
 	}
-	return m, rows.Err()
+	return m, rs.Err()
 }
 
 // SetNotifyURL implements merchant.Store.
 func (s *Store) SetNotifyURL(ctx context.Context, clientID, url string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE merchants SET notify_url = $1 WHERE client_id = $2`, url, clientID)
+	n, err := s.db.Exec(ctx, `UPDATE merchants SET notify_url = ? WHERE client_id = ?`, url, clientID)
 	if err != nil {
 		return fmt.Errorf("set notify url: %w", err)
 	}
-	if tag.RowsAffected() != 1 {
+	if n != 1 {
 		return merchant.ErrNotFound
 	}
 	return nil
@@ -96,31 +95,31 @@ func (s *Store) SetNotifyURL(ctx context.Context, clientID, url string) error {
 
 // GatewayKeys implements keyring.Store.
 func (s *Store) GatewayKeys(ctx context.Context) ([]keyring.StoredKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, private_key, created_at FROM gateway_keys ORDER BY created_at, version`)
+	rs, err := s.db.Query(ctx, `SELECT version, private_key, created_at FROM gateway_keys ORDER BY created_at, version`)
 	if err != nil {
 		return nil, fmt.Errorf("query gateway keys: %w", err)
 	}
-	defer rows.Close()
+	defer rs.Close()
 	var keys []keyring.StoredKey
-	for rows.Next() {
+	for rs.Next() {
 		var (
 			k  keyring.StoredKey
 			at int64
 		)
-		if err := rows.Scan(&k.Version, &k.PrivateKey, &at); err != nil {
+		if err := rs.Scan(&k.Version, &k.PrivateKey, &at); err != nil {
 			return nil, err
 		}
 		k.CreatedAt = fromMS(at)
 		keys = append(keys, k)
 	}
-	return keys, rows.Err()
+	return keys, rs.Err()
 }
 
 // AddGatewayKey implements keyring.Store. Two instances creating version 1 at once: one inserts,
 // the other gets ErrExists and reads the winner's key.
 func (s *Store) AddGatewayKey(ctx context.Context, k keyring.StoredKey) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO gateway_keys (version, private_key, created_at) VALUES ($1,$2,$3)`, k.Version, k.PrivateKey, ms(k.CreatedAt))
-	if isUniqueViolation(err) {
+	_, err := s.db.Exec(ctx, `INSERT INTO gateway_keys (version, private_key, created_at) VALUES (?,?,?)`, k.Version, k.PrivateKey, ms(k.CreatedAt))
+	if errors.Is(err, ErrUnique) {
 		return keyring.ErrExists
 	}
 	return err

@@ -1,31 +1,26 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 )
 
 // SimLedger is the sandbox acquirer's ledger in table sim_acquirer_ledger, so that the simulator
-// of every instance knows the authorizations any of them answered, and an instance that died
-// leaves its authorizations where the others find them.
-type SimLedger struct{ pool *pgxpool.Pool }
+// of every instance (and of the next process) knows the authorizations any of them answered,
+// and an instance that died leaves its authorizations where the others find them.
+type SimLedger struct{ db Conn }
 
 var _ simulator.Ledger = SimLedger{}
 
-// SimulatorLedger returns the store's simulator ledger.
-func (s *Store) SimulatorLedger() simulator.Ledger { return SimLedger{s.pool} }
-
 // RecordAuth implements simulator.Ledger.
 func (l SimLedger) RecordAuth(ctx context.Context, ref string, result []byte, at time.Time) error {
-	_, err := l.pool.Exec(ctx, `INSERT INTO sim_acquirer_ledger (payment_ref, result, reversed, updated_at) VALUES ($1, $2, 0, $3)
+	_, err := l.db.Exec(ctx, `INSERT INTO sim_acquirer_ledger (payment_ref, result, reversed, updated_at) VALUES (?, ?, 0, ?)
 		ON CONFLICT (payment_ref) DO UPDATE SET result = excluded.result, updated_at = excluded.updated_at
 		WHERE sim_acquirer_ledger.reversed = 0`, ref, string(result), ms(at))
 	if err != nil {
@@ -40,8 +35,8 @@ func (l SimLedger) AuthByRef(ctx context.Context, ref string) ([]byte, bool, err
 		result   string
 		reversed int
 	)
-	err := l.pool.QueryRow(ctx, `SELECT result, reversed FROM sim_acquirer_ledger WHERE payment_ref = $1`, ref).Scan(&result, &reversed)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := l.db.QueryRow(ctx, `SELECT result, reversed FROM sim_acquirer_ledger WHERE payment_ref = ?`, ref).Scan(&result, &reversed)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, acquirer.ErrNotFound
 	}
 	if err != nil {
@@ -52,7 +47,7 @@ func (l SimLedger) AuthByRef(ctx context.Context, ref string) ([]byte, bool, err
 
 // ReverseAuth implements simulator.Ledger.
 func (l SimLedger) ReverseAuth(ctx context.Context, ref string, at time.Time) error {
-	_, err := l.pool.Exec(ctx, `INSERT INTO sim_acquirer_ledger (payment_ref, reversed, updated_at) VALUES ($1, 1, $2)
+	_, err := l.db.Exec(ctx, `INSERT INTO sim_acquirer_ledger (payment_ref, reversed, updated_at) VALUES (?, 1, ?)
 		ON CONFLICT (payment_ref) DO UPDATE SET reversed = 1, updated_at = excluded.updated_at`, ref, ms(at))
 	if err != nil {
 		return fmt.Errorf("record simulator reversal: %w", err)

@@ -1,11 +1,10 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/rows"
@@ -16,12 +15,12 @@ var _ payments.SealedStore = (*Store)(nil)
 // TokenByID implements payments.TokenStore. The merchant is part of the key, so another
 // merchant's token is not found, exactly like an unknown one.
 func (s *Store) TokenByID(ctx context.Context, merchantID, tokenID string) (payments.Token, error) {
-	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = $1 AND token_id = $2`, merchantID, tokenID)
+	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = ? AND token_id = ?`, merchantID, tokenID)
 }
 
 // TokenByFingerprint implements payments.TokenStore.
 func (s *Store) TokenByFingerprint(ctx context.Context, merchantID, buyerID, fingerprint string) (payments.Token, error) {
-	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = $1 AND buyer_id = $2 AND fingerprint = $3`,
+	return s.queryToken(ctx, `SELECT `+rows.TokenColumns+` FROM card_tokens WHERE client_id = ? AND buyer_id = ? AND fingerprint = ?`,
 		merchantID, buyerID, fingerprint)
 }
 
@@ -30,8 +29,8 @@ func (s *Store) queryToken(ctx context.Context, q string, args ...any) (payments
 		return payments.Token{}, payments.ErrNotFound // no row can hold it (rows.Storable)
 	}
 	var row rows.TokenScan
-	err := s.pool.QueryRow(ctx, q, args...).Scan(row.Targets()...)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := s.db.QueryRow(ctx, q, args...).Scan(row.Targets()...)
+	if errors.Is(err, sql.ErrNoRows) {
 		return payments.Token{}, payments.ErrNotFound
 	}
 	if err != nil {
@@ -43,13 +42,13 @@ func (s *Store) queryToken(ctx context.Context, q string, args ...any) (payments
 // insertToken writes the token an approval saved, in the approval's transaction. A unique
 // violation (the buyer already has this card, or, against all odds, the id is taken) is a
 // conflict: the whole change rolls back and the domain re-reads to find the existing token.
-func insertToken(ctx context.Context, tx pgx.Tx, t payments.Token) error {
+func insertToken(ctx context.Context, tx Conn, t payments.Token) error {
 	vals, err := rows.TokenValues(t)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO card_tokens (`+rows.TokenColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, vals...)
-	if isUniqueViolation(err) {
+	_, err = tx.Exec(ctx, `INSERT INTO card_tokens (`+rows.TokenColumns+`) VALUES (?,?,?,?,?,?,?,?)`, vals...)
+	if errors.Is(err, ErrUnique) {
 		return payments.ErrConflict
 	}
 	if err != nil {
@@ -62,16 +61,16 @@ func insertToken(ctx context.Context, tx pgx.Tx, t payments.Token) error {
 // column names come from this fixed map, never from the caller.
 var sealedQueries = map[payments.SealedKind]struct{ list, replace string }{
 	payments.SealedTokens: {
-		list: `SELECT token_id, sealed FROM card_tokens WHERE token_id > $1 ORDER BY token_id LIMIT $2`,
+		list: `SELECT token_id, sealed FROM card_tokens WHERE token_id > ? ORDER BY token_id LIMIT ?`,
 		// updated_at stays: rewrapping under a new key changes no card, and the store has no
 		// gateway clock (the sandbox one is offset) to stamp it with.
-		replace: `UPDATE card_tokens SET sealed = $1 WHERE token_id = $2 AND sealed = $3`,
+		replace: `UPDATE card_tokens SET sealed = ? WHERE token_id = ? AND sealed = ?`,
 	},
 	payments.SealedPayments: {
-		list: `SELECT payment_id, sealed_card FROM payments WHERE sealed_card <> '' AND payment_id > $1 ORDER BY payment_id LIMIT $2`,
+		list: `SELECT payment_id, sealed_card FROM payments WHERE sealed_card <> '' AND payment_id > ? ORDER BY payment_id LIMIT ?`,
 		// The version bump makes a concurrent guarded Apply computed from the old row conflict
 		// and re-read, so it cannot write the old envelope back.
-		replace: `UPDATE payments SET sealed_card = $1, version = version + 1 WHERE payment_id = $2 AND sealed_card = $3`,
+		replace: `UPDATE payments SET sealed_card = ?, version = version + 1 WHERE payment_id = ? AND sealed_card = ?`,
 	},
 }
 
@@ -89,7 +88,7 @@ func (s *Store) SealedAfter(ctx context.Context, kind payments.SealedKind, after
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.pool.Query(ctx, list, afterID, limit)
+	rs, err := s.db.Query(ctx, list, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
@@ -119,9 +118,9 @@ func (s *Store) ReplaceSealed(ctx context.Context, kind payments.SealedKind, id,
 	if old == "" || new == "" {
 		return false, fmt.Errorf("replace %s %s: an envelope is empty", kind, id)
 	}
-	tag, err := s.pool.Exec(ctx, replace, new, id, old)
+	n, err := s.db.Exec(ctx, replace, new, id, old)
 	if err != nil {
 		return false, fmt.Errorf("replace %s %s: %w", kind, id, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return n == 1, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/payments"
@@ -27,7 +27,7 @@ func (s *Store) queryTxn(ctx context.Context, q string, args ...any) (payments.T
 	if !rows.Storable(args...) {
 		return payments.Txn{}, payments.ErrNotFound // no row can hold it (rows.Storable)
 	}
-	t, err := scanTxn(s.db.QueryRowContext(ctx, q, args...).Scan)
+	t, err := scanTxn(s.db.QueryRow(ctx, q, args...).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, payments.ErrNotFound
 	}
@@ -49,26 +49,26 @@ func (s *Store) TxnByID(ctx context.Context, merchantID string, typ payments.Txn
 		merchantID, string(typ), txnID)
 }
 
-// Txns implements payments.Store.
+// Txns implements payments.Store: oldest first, in insertion order among equal times.
 func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
 	if !rows.Storable(merchantID, paymentID) {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND payment_id = ?
-		ORDER BY created_at, rowid`, merchantID, paymentID)
+	rs, err := s.db.Query(ctx, `SELECT `+txnColumns+` FROM transactions WHERE client_id = ? AND payment_id = ?
+		ORDER BY created_at, `+s.d.InsertOrder, merchantID, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("query transactions: %w", err)
 	}
-	defer rows.Close()
+	defer rs.Close()
 	var out []payments.Txn
-	for rows.Next() {
-		t, err := scanTxn(rows.Scan)
+	for rs.Next() {
+		t, err := scanTxn(rs.Scan)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	return out, rs.Err()
 }
 
 // autoCaptureGrace is how long after an automatic payment's approval its capture counts as lost
@@ -76,9 +76,12 @@ func (s *Store) Txns(ctx context.Context, merchantID, paymentID string) ([]payme
 // normally captures within milliseconds.
 var autoCaptureGrace = payments.AutoCaptureGrace.Milliseconds()
 
-// Due implements payments.Store: the due work of every kind, earliest first. Each branch reads
-// a partial index, so the query stays cheap however many finished payments the store holds.
-// Due implements payments.Store: the due work of every kind, earliest first, leased or not.
+// Due implements payments.Store: the due work of every kind, earliest first (then by payment
+// id), leased or not.
+//
+// Due only lists: several instances may list the same work, and each piece is then done under
+// the payment's version guard (Apply), so one instance's change wins and the others' turn into
+// ErrConflict. No row is locked while the work talks to an acquirer.
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due, error) {
 	return s.due(ctx, t, math.MaxInt64, limit)
 }
@@ -87,13 +90,13 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]payments.Due
 func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]payments.Due, error) {
 	at := ms(t)
 	// Each branch must walk an index of the few payments that can have work, never the whole
-	// table: this runs every second (jobs) and holds the one connection every pay queues for.
-	// With a million captured payments stored, a scan here made pay 200 times slower
-	// (docs/performance.md). So the lease is read per transaction through the primary key rather
-	// than as the set of every unleased payment, and automatic captures owed are looked for
-	// among the authorized, uncaptured payments (payments_auth_expiry; the IN term, implied by
-	// capture_state = '', is what lets SQLite use that partial index).
-	rows, err := s.db.QueryContext(ctx, `
+	// table: this runs every second (jobs) and, on SQLite, holds the one connection every pay
+	// queues for. With a million captured payments stored, a scan here made pay 200 times slower
+	// (docs/performance.md). So the lease of a transaction's payment is read as the dialect's
+	// planner does best (DueTxnLease), and automatic captures owed are looked for among the
+	// authorized, uncaptured payments (the IN term, implied by capture_state = '', is what lets
+	// SQLite use the partial index payments_auth_expiry).
+	rs, err := s.db.Query(ctx, `
 		SELECT 'EXPIRE', client_id, payment_id, '', expires_at FROM payments
 			WHERE state = 'PROCESSING' AND expires_at <= ? AND work_lease_until <= ?
 		UNION ALL
@@ -107,49 +110,49 @@ func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]
 			WHERE inflight_until > 0 AND inflight_until <= ? AND state = 'PROCESSING' AND work_lease_until <= ?
 		UNION ALL
 		SELECT CASE txn_type WHEN 'CAPTURE' THEN 'CAPTURE_STATUS' ELSE 'REFUND_STATUS' END, client_id, payment_id, txn_id, due_at
-			FROM transactions t WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= ?
-				AND (SELECT work_lease_until FROM payments p WHERE p.payment_id = t.payment_id) <= ?
+			FROM transactions t WHERE status = 'PROCESSING' AND due_at > 0 AND due_at <= ? AND `+s.d.DueTxnLease+`
 		UNION ALL
 		SELECT 'VOID', client_id, payment_id, '', closed_at FROM payments
 			WHERE void_state = 'PENDING' AND closed_at <= ? AND work_lease_until <= ?
 		UNION ALL
-		SELECT 'AUTO_CAPTURE', client_id, payment_id, '', authorized_at + ? FROM payments INDEXED BY payments_auth_expiry
+		SELECT 'AUTO_CAPTURE', client_id, payment_id, '', authorized_at + ? FROM `+s.d.AutoCaptureFrom+`
 			WHERE state = 'SUCCESS' AND capture_state IN ('', 'FAIL')
-				AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at + ? <= ? AND work_lease_until <= ?
+				AND capture_mode = 'AUTOMATIC' AND capture_state = '' AND authorized_at <= ? AND work_lease_until <= ?
 		ORDER BY 5, 3
-		LIMIT ?`, at, free, at, free, at, free, at, free, at, free, at, free, autoCaptureGrace, autoCaptureGrace, at, free, limit)
+		LIMIT ?`, at, free, at, free, at, free, at, free, at, free, at, free, autoCaptureGrace, at-autoCaptureGrace, free, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query due work: %w", err)
 	}
-	defer rows.Close()
+	defer rs.Close()
 	var out []payments.Due
-	for rows.Next() {
+	for rs.Next() {
 		var (
 			d    payments.Due
 			kind string
 			due  int64
 		)
-		if err := rows.Scan(&kind, &d.MerchantID, &d.PaymentID, &d.TxnID, &due); err != nil {
+		if err := rs.Scan(&kind, &d.MerchantID, &d.PaymentID, &d.TxnID, &due); err != nil {
 			return nil, err
 		}
 		d.Kind, d.At = payments.DueKind(kind), fromMS(due)
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	return out, rs.Err()
 }
 
 // ClockOffset returns the sandbox clock's offset, shared by every instance on this store.
 func (s *Store) ClockOffset(ctx context.Context) (time.Duration, error) {
 	var offset int64
-	if err := s.db.QueryRowContext(ctx, `SELECT offset_ms FROM sandbox_clock WHERE id = 1`).Scan(&offset); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT offset_ms FROM sandbox_clock WHERE id = 1`).Scan(&offset); err != nil {
 		return 0, fmt.Errorf("read clock offset: %w", err)
 	}
 	return time.Duration(offset) * time.Millisecond, nil
 }
 
-// SetClockOffset moves the sandbox clock's offset forward (never back).
+// SetClockOffset moves the sandbox clock's offset forward (never back), in one statement, so
+// that instances moving it at once keep the largest.
 func (s *Store) SetClockOffset(ctx context.Context, d time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sandbox_clock SET offset_ms = max(offset_ms, ?) WHERE id = 1`, d.Milliseconds())
+	_, err := s.db.Exec(ctx, `UPDATE sandbox_clock SET offset_ms = `+s.d.Greatest+`(offset_ms, ?) WHERE id = 1`, d.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("set clock offset: %w", err)
 	}
@@ -157,59 +160,41 @@ func (s *Store) SetClockOffset(ctx context.Context, d time.Duration) error {
 }
 
 // ClaimWork implements payments.Store: it leases the payments of the work due at or before t whose
-// lease has run out by now, and returns that work. SQLite has one writer at a time, so the guarded
-// UPDATE is the whole claim.
+// lease has run out by now, and returns that work. The lease condition is checked again as the
+// row is written, and (PostgreSQL) rows another instance is claiming are skipped, so no payment
+// is leased twice at once.
 func (s *Store) ClaimWork(ctx context.Context, t, now, leaseUntil time.Time, limit int) ([]payments.Due, error) {
 	items, err := s.due(ctx, t, now.UnixMilli(), limit)
 	if err != nil || len(items) == 0 {
 		return nil, err
 	}
-	ids := dueIDs(items)
-	args := []any{ms(leaseUntil)}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	args = append(args, now.UnixMilli())
-	rows, err := s.db.QueryContext(ctx, `UPDATE payments SET work_lease_until = ?
-		WHERE payment_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) AND work_lease_until <= ?
-		RETURNING payment_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("claim due work: %w", err)
-	}
-	return claimed(rows, items)
-}
-
-// ReleaseWork implements payments.Store.
-func (s *Store) ReleaseWork(ctx context.Context, paymentID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE payments SET work_lease_until = 0 WHERE payment_id = ?`, paymentID)
-	return err
-}
-
-func dueIDs(items []payments.Due) []string {
-	seen := map[string]bool{}
 	var ids []string
 	for _, d := range items {
-		if !seen[d.PaymentID] {
-			seen[d.PaymentID] = true
+		if !slices.Contains(ids, d.PaymentID) {
 			ids = append(ids, d.PaymentID)
 		}
 	}
-	return ids
-}
-
-// claimed keeps the items whose payment the claim leased.
-func claimed(rows *sql.Rows, items []payments.Due) ([]payments.Due, error) {
-	defer rows.Close()
+	list, err := s.d.List(ids)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.db.Query(ctx, `UPDATE payments SET work_lease_until = ? WHERE payment_id IN (
+		SELECT payment_id FROM payments WHERE payment_id `+s.d.InList+` AND work_lease_until <= ?`+s.d.SkipLocked+`)
+		RETURNING payment_id`, ms(leaseUntil), list, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("claim due work: %w", err)
+	}
+	defer rs.Close()
 	got := map[string]bool{}
-	for rows.Next() {
+	for rs.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		if err := rs.Scan(&id); err != nil {
 			return nil, err
 		}
 		got[id] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("claim due work: %w", err)
 	}
 	var out []payments.Due
 	for _, d := range items {
@@ -218,4 +203,10 @@ func claimed(rows *sql.Rows, items []payments.Due) ([]payments.Due, error) {
 		}
 	}
 	return out, nil
+}
+
+// ReleaseWork implements payments.Store.
+func (s *Store) ReleaseWork(ctx context.Context, paymentID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE payments SET work_lease_until = 0 WHERE payment_id = ?`, paymentID)
+	return err
 }

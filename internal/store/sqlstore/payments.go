@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,29 +16,45 @@ var _ payments.Store = (*Store)(nil)
 
 const paymentColumns = rows.PaymentColumns
 
-var updateSet = rows.SetClause(func(int) string { return "?" })
+// The statements a pay runs, built once: the rebinding and the drivers' statement caches key on
+// their text.
+var (
+	insertPayment = `INSERT INTO payments (` + paymentColumns + `) VALUES (` + placeholders(rows.PaymentColumnCount) + `)`
+	updatePayment = `UPDATE payments SET ` + rows.SetClause(func(int) string { return "?" }) + `
+		WHERE payment_id = ? AND client_id = ? AND version = ?`
+	insertTxn   = `INSERT INTO transactions (` + rows.TxnColumns + `) VALUES (` + placeholders(strings.Count(rows.TxnColumns, ",")+1) + `)`
+	insertEvent = `INSERT INTO payment_events (` + eventColumns + `) VALUES (?,?,?,?,?,?,?)`
+)
 
-func paymentArgs(p payments.Payment) ([]any, error) { return rows.PaymentValues(p) }
+const eventColumns = `payment_id, txn_id, op, from_state, to_state, result_code, at`
 
-// CreatePayment implements payments.Store.
+func eventValues(ev payments.Event) []any {
+	return []any{ev.PaymentID, ev.TxnID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At)}
+}
+
+// CreatePayment implements payments.Store. Two writers inserting one (merchant,
+// paymentRequestId) at once: the unique index makes the second fail (on PostgreSQL after
+// waiting for the first), reported as ErrDuplicate.
 func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev payments.Event) error {
-	args, err := paymentArgs(p)
+	args, err := rows.PaymentValues(p)
 	if err != nil {
 		return fmt.Errorf("encode payment: %w", err)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?`+strings.Repeat(",?", rows.PaymentColumnCount-1)+`)`, args...)
-		if isUniqueViolation(err) {
+	return s.InTx(ctx, func(tx Conn) error {
+		_, err := tx.Exec(ctx, insertPayment, args...)
+		if errors.Is(err, ErrUnique) {
 			return payments.ErrDuplicate
 		}
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
-		return insertEvent(ctx, tx, ev)
+		return addEvent(ctx, tx, ev)
 	})
 }
 
-// Apply implements payments.Store.
+// Apply implements payments.Store. The guarded UPDATE (… AND version = FromVersion) decides:
+// a concurrent writer from the same version (on PostgreSQL it waits for the row lock, then
+// re-reads the row) finds the version moved on and updates nothing: ErrConflict.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	p := c.Payment
 	vals, err := rows.PaymentChangeValues(p)
@@ -46,15 +62,12 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 		return err
 	}
 	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE payments SET `+updateSet+`
-			WHERE payment_id = ? AND client_id = ? AND version = ?`, vals...)
+	return s.InTx(ctx, func(tx Conn) error {
+		n, err := tx.Exec(ctx, updatePayment, vals...)
 		if err != nil {
 			return fmt.Errorf("update payment: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
+		if n != 1 {
 			return payments.ErrConflict
 		}
 		if t := c.NewToken; t != nil {
@@ -67,9 +80,8 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO transactions (`+rows.TxnColumns+`)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, vals...)
-			if isUniqueViolation(err) {
+			_, err = tx.Exec(ctx, insertTxn, vals...)
+			if errors.Is(err, ErrUnique) {
 				return payments.ErrDuplicate
 			}
 			if err != nil {
@@ -82,23 +94,21 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 				return err
 			}
 			// Only a transaction still in process changes: a final result is never rewritten.
-			res, err := tx.ExecContext(ctx, `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
+			n, err := tx.Exec(ctx, `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
 				updated_at = ?, due_at = ? WHERE txn_id = ? AND client_id = ? AND status = 'PROCESSING'`,
 				string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
 			if err != nil {
 				return fmt.Errorf("update transaction: %w", err)
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n != 1 {
+			if n != 1 {
 				return payments.ErrConflict
 			}
 		}
-		if err := insertEvent(ctx, tx, c.Event); err != nil {
+		if err := addEvent(ctx, tx, c.Event); err != nil {
 			return err
 		}
 		if o := c.Outbox; o != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+			_, err := tx.Exec(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
 				VALUES (?,?,?,?,?,?,?,?)`, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
 			if err != nil {
 				return fmt.Errorf("insert outbox: %w", err)
@@ -108,10 +118,8 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	})
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, ev payments.Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events (payment_id, txn_id, op, from_state, to_state, result_code, at) VALUES (?,?,?,?,?,?,?)`,
-		ev.PaymentID, ev.TxnID, string(ev.Op), string(ev.From), string(ev.To), string(ev.ResultCode), ms(ev.At))
-	if err != nil {
+func addEvent(ctx context.Context, tx Conn, ev payments.Event) error {
+	if _, err := tx.Exec(ctx, insertEvent, eventValues(ev)...); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	return nil
@@ -140,7 +148,7 @@ func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (paymen
 		return payments.Payment{}, payments.ErrNotFound // no row can hold it (rows.Storable)
 	}
 	var row rows.PaymentScan
-	err := s.db.QueryRowContext(ctx, q, args...).Scan(row.Targets()...)
+	err := s.db.QueryRow(ctx, q, args...).Scan(row.Targets()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return payments.Payment{}, payments.ErrNotFound
 	}
