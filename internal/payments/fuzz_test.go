@@ -69,11 +69,16 @@ func FuzzDecodePayRequest(f *testing.F) {
 		if cmd.CaptureMode != CaptureAutomatic && cmd.CaptureMode != CaptureManual {
 			t.Fatalf("capture mode %q", cmd.CaptureMode)
 		}
-		if !cmd.ExpiresAt.After(now) || cmd.Expiry.ExpiredAt(now) {
-			t.Fatalf("accepted an expired request or card: %v, %+v", cmd.ExpiresAt, cmd.Expiry)
+		if !cmd.ExpiresAt.After(now) {
+			t.Fatalf("accepted an expired request: %v", cmd.ExpiresAt)
 		}
-		if cmd.HolderName == "" || cmd.Order.ReferenceOrderID == "" || cmd.Order.TerminalType == "" {
-			t.Fatalf("accepted without holder, order or terminal: %+v", cmd)
+		if cmd.Order.ReferenceOrderID == "" || cmd.Order.TerminalType == "" {
+			t.Fatalf("accepted without order or terminal: %+v", cmd)
+		}
+		// A pay without card data (the hosted card page, or a saved card) carries no expiry or
+		// holder: the buyer types them later, or the token holds them.
+		if pan != "" && (cmd.Expiry.ExpiredAt(now) || cmd.HolderName == "") {
+			t.Fatalf("accepted an expired card or one without holder: %+v, %q", cmd.Expiry, cmd.HolderName)
 		}
 	})
 }
