@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -14,66 +10,12 @@ import (
 
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
+	"github.com/cardgate/cardgate/internal/store/postgres/pgtest"
 	"github.com/cardgate/cardgate/internal/store/storetest"
 )
 
-// serverURL is the PostgreSQL server the tests use. They fail, never skip, when it cannot be
-// reached: a green run means they ran.
-func serverURL() string {
-	if u := os.Getenv("CARDGATE_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema creates an empty schema for one test, dropped when the test ends (after the
-// stores opened on it are closed), and returns a URL whose connections use it.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	base := serverURL()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s (CARDGATE_TEST_POSTGRES) cannot be reached: %v", redact(base), err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "cg_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// freshSchema is an empty schema for one test, dropped when it ends (pgtest).
+func freshSchema(t *testing.T) string { return pgtest.FreshSchema(t, "cg_test") }
 
 // counted adds the row counts the contract suite reads.
 type counted struct{ *postgres.Store }
