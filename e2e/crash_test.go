@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +33,7 @@ type instance struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	logs   *syncBuffer
+	ready  string // its --ready-file
 	starts int
 }
 
@@ -48,7 +48,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func newInstance(t *testing.T, args ...string) *instance {
-	in := &instance{t: t, addr: freeAddr(t), args: args, logs: &syncBuffer{}}
+	in := &instance{t: t, addr: freeAddr(t), args: args, logs: &syncBuffer{}, ready: filepath.Join(t.TempDir(), "ready.json")}
 	t.Cleanup(func() { in.kill(syscall.SIGTERM) })
 	return in
 }
@@ -66,10 +66,8 @@ func (in *instance) start() {
 func (in *instance) tryStart() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	args := append([]string{"serve", "--addr", in.addr}, in.args...)
+	args := append([]string{"serve", "--addr", in.addr, "--ready-file", in.ready}, in.args...)
 	cmd := exec.Command(binary, args...)
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
 	cmd.Stderr = in.logs
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start serve: %w", err)
@@ -77,28 +75,12 @@ func (in *instance) tryStart() error {
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		pw.Close()
 		close(done)
 	}()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.HasPrefix(sc.Text(), "cardgate listening on ") {
-				close(ready)
-				signalled = true
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-done:
-		return fmt.Errorf("serve exited at start:\n%s", in.logs.Bytes())
-	case <-time.After(90 * time.Second):
+	if _, err := waitReady(in.ready, done, 90*time.Second); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
-		return fmt.Errorf("serve did not start within 90 s:\n%s", in.logs.Bytes())
+		return fmt.Errorf("%w:\n%s", err, in.logs.Bytes())
 	}
 	in.cmd, in.done = cmd, done
 	in.starts++

@@ -3,18 +3,15 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,6 +61,36 @@ func (s *syncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
+// readyInfo is what `serve --ready-file` writes once the gateway serves.
+type readyInfo struct {
+	URL   string `json:"url"`
+	Addr  string `json:"addr"`
+	Mode  string `json:"mode"`
+	Store string `json:"store"`
+	PID   int    `json:"pid"`
+}
+
+// waitReady waits for a serve process's --ready-file, until the process ends (done) or timeout.
+func waitReady(path string, done <-chan struct{}, timeout time.Duration) (readyInfo, error) {
+	deadline := time.After(timeout)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			var info readyInfo
+			if err := json.Unmarshal(b, &info); err != nil {
+				return info, fmt.Errorf("ready file %q: %w", b, err)
+			}
+			return info, nil
+		}
+		select {
+		case <-done:
+			return readyInfo{}, fmt.Errorf("serve exited before it was ready")
+		case <-deadline:
+			return readyInfo{}, fmt.Errorf("serve was not ready within %s", timeout)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // gateway is a running cardgate process with its own data directory.
 type gateway struct {
 	t      *testing.T
@@ -88,37 +115,23 @@ func startGateway(t *testing.T, extra ...string) *gateway {
 	if err := json.Unmarshal(out, &g.creds); err != nil {
 		t.Fatalf("init --json output %q: %v", out, err)
 	}
-	args := append([]string{"serve", "--data", g.dir, "--addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	args := append([]string{"serve", "--data", g.dir, "--addr", "127.0.0.1:0", "--log-level", "debug", "--ready-file", ready}, extra...)
 	g.cmd = exec.Command(binary, args...)
-	pr, pw := io.Pipe()
-	g.cmd.Stdout = io.MultiWriter(g.stdout, pw)
+	g.cmd.Stdout = g.stdout
 	g.cmd.Stderr = g.stderr
 	if err := g.cmd.Start(); err != nil {
 		t.Fatalf("start serve: %v", err)
 	}
 	go func() {
 		_ = g.cmd.Wait()
-		pw.Close()
 		close(g.done)
 	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "cardgate listening on "); ok {
-				urlc <- strings.Fields(rest)[0]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case g.url = <-urlc:
-	case <-g.done:
-		t.Fatalf("serve exited early:\n%s", g.stderr.Bytes())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("serve did not start:\n%s", g.stderr.Bytes())
+	info, err := waitReady(ready, g.done, 20*time.Second)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, g.stderr.Bytes())
 	}
+	g.url = info.URL
 	t.Cleanup(g.stop)
 	g.client = g.newClient(g.creds.MerchantPrivateKey)
 	return g

@@ -1,16 +1,14 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -84,11 +82,10 @@ func benchGateways(b *testing.B, n int, storeArgs ...string) {
 // startBenchServer runs `cardgate serve` on a free port and returns its URL once it listens; the
 // process is stopped (SIGTERM) when the benchmark ends.
 func startBenchServer(tb testing.TB, storeArgs ...string) (string, error) {
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, storeArgs...)
+	ready := filepath.Join(tb.TempDir(), "ready.json")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--ready-file", ready}, storeArgs...)
 	cmd := exec.Command(binary, args...)
 	logs := &syncBuffer{}
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start serve: %w", err)
@@ -96,7 +93,6 @@ func startBenchServer(tb testing.TB, storeArgs ...string) (string, error) {
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		pw.Close()
 		close(done)
 	}()
 	tb.Cleanup(func() {
@@ -108,25 +104,11 @@ func startBenchServer(tb testing.TB, storeArgs ...string) (string, error) {
 			<-done
 		}
 	})
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "cardgate listening on "); ok {
-				urlc <- strings.Fields(rest)[0]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case u := <-urlc:
-		return u, nil
-	case <-done:
-		return "", fmt.Errorf("serve exited at start:\n%s", logs.Bytes())
-	case <-time.After(30 * time.Second):
-		return "", fmt.Errorf("serve did not start:\n%s", logs.Bytes())
+	info, err := waitReady(ready, done, 30*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("%w:\n%s", err, logs.Bytes())
 	}
+	return info.URL, nil
 }
 
 // benchClient is one merchant client for one instance, with enough idle connections kept for

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -21,7 +21,7 @@ import (
 
 	"github.com/cardgate/cardgate/client"
 	"github.com/cardgate/cardgate/internal/bench"
-	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -321,94 +321,70 @@ func benchClient(urls []string, clientID, privateKey, gatewayKey string, concurr
 		HTTPClient: &http.Client{Transport: rt, Timeout: 60 * time.Second}})
 }
 
-// startedGateway is `cardgate serve` running in this process on a temporary store.
+// startedGateway is the gateway `cardgate serve` runs, started in this process on a temporary
+// store.
 type startedGateway struct {
-	url   string
-	creds merchant.Credentials
-	store storeFlags
-	done  chan error
-	quit  context.CancelFunc
+	*gateway.Gateway
+	url        string
+	creds      merchant.Credentials
+	store      storeFlags
+	logFile    *os.File
+	dropSchema func()
 }
 
 // startBenchGateway creates a temporary store (a directory under tmp, or a fresh schema in the
-// PostgreSQL database), its sandbox merchant, and runs serve on it on a free loopback port.
+// PostgreSQL database) and starts the sandbox gateway on it on a free loopback port, logging to
+// gateway.log in tmp.
 func startBenchGateway(ctx context.Context, kind, database, tmp, logLevel string) (*startedGateway, error) {
-	g := &startedGateway{store: storeFlags{data: filepath.Join(tmp, "gateway")}, done: make(chan error, 1)}
-	var dropSchema func()
+	g := &startedGateway{store: storeFlags{data: filepath.Join(tmp, "gateway")}}
 	if kind == "postgres" {
 		u, drop, err := bench.TempSchema(ctx, database, "cg_bench")
 		if err != nil {
 			return nil, err
 		}
-		g.store.database, dropSchema = u, drop
+		g.store.database, g.dropSchema = u, drop
 	}
-	st, gwKey, err := g.store.openWithGatewayKey(ctx)
-	if err != nil {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		g.stop()
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var err error
+	if g.logFile, err = os.Create(filepath.Join(tmp, "gateway.log")); err != nil {
+		g.stop()
 		return nil, err
 	}
-	m, _, err := merchant.EnsureSandbox(ctx, st, clock.Wall{}.Now())
-	if err == nil {
-		var pub string
-		if pub, err = gwKey.PublicKeyBase64(); err == nil {
-			g.creds, err = merchant.CredentialsOf(m, pub)
-		}
-	}
-	st.Close()
+	gw, err := gateway.Start(ctx, gateway.Config{
+		Data: g.store.data, Database: g.store.database, Addr: "127.0.0.1:0",
+		Log: slog.New(slog.NewTextHandler(g.logFile, &slog.HandlerOptions{Level: level})),
+	})
 	if err != nil {
+		g.stop()
+		return nil, fmt.Errorf("gateway did not start: %w (log in %s)", err, g.logFile.Name())
+	}
+	g.Gateway, g.url = gw, gw.URL
+	if g.creds, err = gw.Credentials(); err != nil {
+		g.stop()
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(tmp, "gateway.log"))
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", g.store.data, "--log-level", logLevel}
-	if g.store.database != "" {
-		args = append(args, "--database", g.store.database)
-	}
-	sctx, quit := context.WithCancel(context.WithoutCancel(ctx))
-	g.quit = quit
-	pr, pw := io.Pipe()
-	go func() {
-		err := serve(sctx, args[1:], pw, logFile)
-		pw.Close()
-		logFile.Close()
-		if dropSchema != nil {
-			dropSchema()
-		}
-		g.done <- err
-	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "cardgate listening on "); ok {
-				urlc <- strings.Fields(rest)[0]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case g.url = <-urlc:
-		return g, nil
-	case err := <-g.done:
-		g.done <- err
-		return nil, fmt.Errorf("gateway did not start: %v (log in %s)", err, logFile.Name())
-	case <-time.After(60 * time.Second):
-		quit()
-		return nil, errors.New("gateway did not start within 60 s")
-	}
+	return g, nil
 }
 
-// stop shuts the gateway down and waits for it; it is safe to call twice.
+// stop shuts the gateway down and drops its schema; it is safe to call twice.
 func (g *startedGateway) stop() {
-	if g.quit == nil {
-		return
+	if g.Gateway != nil {
+		if err := g.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "cardgate bench: gateway:", err)
+		}
+		g.Gateway = nil
 	}
-	g.quit()
-	g.quit = nil
-	if err := <-g.done; err != nil {
-		fmt.Fprintln(os.Stderr, "cardgate bench: gateway:", err)
+	if g.logFile != nil {
+		g.logFile.Close()
+		g.logFile = nil
+	}
+	if g.dropSchema != nil {
+		g.dropSchema()
+		g.dropSchema = nil
 	}
 }
 

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"strings"
 
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/store"
-	"github.com/cardgate/cardgate/internal/store/postgres"
-	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
 // storeFlags are the flags that choose the store, shared by every command that opens one.
@@ -25,13 +22,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
-	if f.database != "" {
-		if strings.HasPrefix(f.database, "postgres://") || strings.HasPrefix(f.database, "postgresql://") {
-			return postgres.Open(ctx, f.database)
-		}
-		return nil, errors.New("--database: only postgres:// URLs are understood")
-	}
-	return sqlite.Open(ctx, f.data)
+	return gateway.OpenStore(ctx, f.data, f.database)
 }
 
 // openWithGatewayKey opens the store and makes sure the gateway key pair exists.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,22 +35,28 @@ func (b *logBuffer) count(s string) int {
 	return strings.Count(b.buf.String(), s)
 }
 
-// reasonCounter is api.Config.BadBody counting by reason.
-type reasonCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *reasonCounter) observe(reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[reason]++
-}
+// reasonCounter reads the gateway's count of unreadable bodies by reason, as an operator's
+// scraper reads it: cardgate_http_bad_bodies_total on /metrics.
+type reasonCounter struct{ url string }
 
 func (c *reasonCounter) get(reason string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[reason]
+	resp, err := http.Get(c.url + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	prefix := `cardgate_http_bad_bodies_total{reason="` + reason + `"} `
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // readTimeout is the test server's read timeout: short, so that slow bodies time out quickly.
@@ -57,17 +64,16 @@ const readTimeout = 500 * time.Millisecond
 
 func newBodyStack(t *testing.T) (*stack, *logBuffer, *reasonCounter) {
 	t.Helper()
-	logs, bad := &logBuffer{}, &reasonCounter{n: map[string]int{}}
+	logs := &logBuffer{}
 	s := newStackWith(t, stackOptions{
-		log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		badBody: bad.observe,
+		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		server: func(srv *http.Server) {
 			// The headers get a generous timeout of their own, as in serve: under a loaded
 			// machine a connection must not lose its request line before the body is late.
 			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, readTimeout, 10*time.Second
 		},
 	})
-	return s, logs, bad
+	return s, logs, &reasonCounter{url: s.srv.URL}
 }
 
 // rawRequest writes a signed inquiry's request line and headers to a fresh TCP connection, with

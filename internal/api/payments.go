@@ -18,7 +18,9 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-func payer(m merchant.Merchant) payments.Merchant {
+// Payer is the merchant as the payments service knows it: its id, the key of its card
+// fingerprints and its default notify URL.
+func Payer(m merchant.Merchant) payments.Merchant {
 	return payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey, NotifyURL: m.NotifyURL}
 }
 
@@ -27,7 +29,7 @@ func (s *Server) pay(ctx context.Context, m merchant.Merchant, body []byte) (any
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	p, err := s.payments.Pay(ctx, payer(m), &req)
+	p, err := s.payments.Pay(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +41,7 @@ func (s *Server) inquiryPayment(ctx context.Context, m merchant.Merchant, body [
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	p, err := s.payments.Inquire(ctx, payer(m), &req)
+	p, err := s.payments.Inquire(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +57,7 @@ func (s *Server) capture(ctx context.Context, m merchant.Merchant, body []byte) 
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	t, p, err := s.payments.Capture(ctx, payer(m), &req)
+	t, p, err := s.payments.Capture(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func (s *Server) cancel(ctx context.Context, m merchant.Merchant, body []byte) (
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	p, err := s.payments.Cancel(ctx, payer(m), &req)
+	p, err := s.payments.Cancel(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (s *Server) refund(ctx context.Context, m merchant.Merchant, body []byte) (
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	t, p, err := s.payments.Refund(ctx, payer(m), &req)
+	t, p, err := s.payments.Refund(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +93,7 @@ func (s *Server) inquiryRefund(ctx context.Context, m merchant.Merchant, body []
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	t, err := s.payments.InquireRefund(ctx, payer(m), &req)
+	t, err := s.payments.InquireRefund(ctx, Payer(m), &req)
 	if err != nil {
 		return nil, err
 	}

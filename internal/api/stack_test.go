@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -20,13 +19,11 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
-	"github.com/cardgate/cardgate/internal/acquirer/simulator"
-	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
-	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/protocol"
@@ -206,19 +203,25 @@ func (a *countingAcquirer) Authorize(ctx context.Context, req acquirer.AuthReque
 	return a.Acquirer.Authorize(ctx, req)
 }
 
-// stack is the real gateway in-process: SQLite in a temp dir, the gateway key, the sandbox
-// merchant, the payments service on the simulator, the API, served over real HTTP.
+// stack is the real gateway in-process, assembled as `serve` assembles it (internal/gateway):
+// SQLite in a temp dir (or PostgreSQL), the gateway key, the sandbox merchant, the payments
+// service on the simulator, the API and pages, served over real HTTP. The tests move time
+// themselves, so its jobs and deliveries run only when the sandbox clock is advanced.
 type stack struct {
-	srv      *httptest.Server
+	gw       *gateway.Gateway
+	srv      stackServer
 	store    *sqlite.Store // nil on PostgreSQL
 	merchant merchant.Merchant
 	key      *rsa.PrivateKey // the merchant's private key, as an SDK holds it
 	gwPub    *rsa.PublicKey  // the gateway public key, as an SDK is configured with it
 	acq      *countingAcquirer
 	client   *http.Client
-	clock    *clock.Offset // the payments' clock
+	clock    *clock.Offset // the sandbox clock; nil unless sandbox
 	runner   *jobs.Runner  // nil unless sandbox
 }
+
+// stackServer is where the stack listens.
+type stackServer struct{ URL string }
 
 func newStackWith(t testing.TB, o stackOptions) *stack {
 	t.Helper()
@@ -229,34 +232,50 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 		sq  *sqlite.Store
 		err error
 	)
+	dir := t.TempDir()
 	if o.postgres {
 		st = openPostgres(t)
 	} else {
-		if sq, err = sqlite.Open(ctx, t.TempDir()); err != nil {
+		if sq, err = sqlite.Open(ctx, dir); err != nil {
 			t.Fatal(err)
 		}
 		st = sq
 	}
-	t.Cleanup(func() { st.Close() })
 	if err := st.AddGatewayKey(ctx, fixture.gateway); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.CreateMerchant(ctx, fixture.merchant); err != nil {
 		t.Fatal(err)
 	}
-	gw, err := keyring.Ensure(ctx, st, time.Now())
+	log := slog.New(slog.DiscardHandler)
+	if o.log != nil {
+		log = o.log
+	}
+	// Only a sandbox stack serves the clock's advance call, as `serve --mode sandbox`.
+	mode := gateway.Production
+	if o.sandbox {
+		mode = gateway.Sandbox
+	}
+	acq := &countingAcquirer{}
+	g, err := gateway.Start(ctx, gateway.Config{
+		Mode: mode, Store: st, Data: dir, Addr: "127.0.0.1:0", Log: log, Manual: true,
+		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer { acq.Acquirer = a; return acq },
+		HTTPServer:   o.server,
+	})
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
-	m, created, err := merchant.EnsureSandbox(ctx, st, time.Now())
-	if err != nil || created {
-		t.Fatalf("EnsureSandbox: created=%v err=%v", created, err)
+	t.Cleanup(func() { g.Close() })
+	m, err := st.MerchantByClientID(ctx, fixture.merchant.ClientID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	priv, err := protocol.ParsePrivateKey(m.PrivateKey) // base64 PKCS#8, as the Go/Java/.NET SDKs take it
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwPubB64, err := gw.PublicKeyBase64()
+	gwPubB64, err := g.Key.PublicKeyBase64()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,47 +283,26 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	if o.log != nil {
-		log = o.log
-	}
-	// The payments run on the sandbox clock as `serve --mode sandbox` wires it: real time plus an
-	// offset kept in the store. Only a sandbox stack serves the clock's advance call.
-	offset, err := st.ClockOffset(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payClock := clock.NewOffset(clock.Wall{}, offset)
-	acq := &countingAcquirer{Acquirer: simulator.New("CARDGATE_SIM", payClock)}
-	svc := payments.NewService(st, acq, payClock, log, payments.Config{})
-	cfg := api.Config{}
-	var runner *jobs.Runner
+	s := &stack{gw: g, srv: stackServer{URL: g.URL}, store: sq, merchant: m, key: priv, gwPub: gwPub, acq: acq,
+		client: &http.Client{Timeout: time.Minute}, clock: g.Offset}
 	if o.sandbox {
-		runner = jobs.NewSandbox(svc, payClock, st, log)
-		cfg.Sandbox = runner
+		s.runner = g.Jobs
 	}
-	cfg.BadBody = o.badBody
-	srv := httptest.NewUnstartedServer(api.New(svc, st, gw, clock.Wall{}, log, cfg))
-	if o.server != nil {
-		o.server(srv.Config)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &stack{srv: srv, store: sq, merchant: m, key: priv, gwPub: gwPub, acq: acq, client: srv.Client(), clock: payClock, runner: runner}
+	return s
 }
 
 // stackOptions choose how a stack is wired.
 type stackOptions struct {
-	// sandbox serves /sandbox/v1/clock/advance through a jobs runner, as `serve --mode sandbox`.
+	// sandbox runs the stack in sandbox mode: it serves /sandbox/v1/clock/advance through its
+	// jobs runner, as `serve --mode sandbox`; otherwise in production mode.
 	sandbox bool
 	// postgres runs the stack on PostgreSQL (a fresh schema) instead of SQLite; the stack's
 	// store field, and so its row counts, are then unavailable.
 	postgres bool
-	// log receives the API's log (discarded when nil); badBody is api.Config.BadBody; server
-	// adjusts the http.Server (timeouts) before it starts.
-	log     *slog.Logger
-	badBody func(reason string)
-	server  func(*http.Server)
+	// log receives the gateway's log (discarded when nil); server adjusts the http.Server
+	// (timeouts) before it serves.
+	log    *slog.Logger
+	server func(*http.Server)
 }
 
 func newStack(t testing.TB) *stack { return newStackWith(t, stackOptions{}) }

@@ -77,7 +77,7 @@ func TestTransportRefusals(t *testing.T) {
 // answer, so header spelling and repetition can be checked as they are on the wire.
 func rawExchange(t testing.TB, s *stack, request string) []byte {
 	t.Helper()
-	conn, err := net.Dial("tcp", s.srv.Listener.Addr().String())
+	conn, err := net.Dial("tcp", s.gw.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func rawExchange(t testing.TB, s *stack, request string) []byte {
 // may contain "signature" or "response-time" (PHP takes any such line; antom-wire §2.6).
 func TestRawWire(t *testing.T) {
 	s := newStack(t)
-	host := s.srv.Listener.Addr().String()
+	host := s.gw.Addr
 	for _, tc := range []struct {
 		name   string
 		target string // the request target as written on the request line

@@ -24,15 +24,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardgate/cardgate/internal/acquirer/simulator"
+	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/internal/threeds"
-	"github.com/cardgate/cardgate/internal/vault"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -111,7 +111,14 @@ func copyTemplate(t testing.TB, dst string) {
 			template.err = err
 			return
 		}
-		template.dir, template.err = dir, errors.Join(st.CreateMerchant(ctx, simMerchant), st.Close())
+		// The gateway's key is the short one of gatewayKey, stored as keyring.Ensure would store it.
+		enc, err := protocol.EncodePrivateKeyPKCS8(gatewayKey(t).Private)
+		if err != nil {
+			template.err = err
+			return
+		}
+		template.dir, template.err = dir, errors.Join(st.CreateMerchant(ctx, simMerchant),
+			st.AddGatewayKey(ctx, keyring.StoredKey{Version: gatewayKey(t).Version, PrivateKey: enc, CreatedAt: simStart}), st.Close())
 	})
 	if template.err != nil {
 		t.Fatal(template.err)
@@ -123,25 +130,6 @@ func copyTemplate(t testing.TB, dst string) {
 	if err := os.WriteFile(filepath.Join(dst, sqlite.FileName), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// vaultText adapts the vault to the text the payments store keeps sealed card data in, as serve does.
-type vaultText struct{ *vault.Keyring }
-
-func (v vaultText) SealText(plaintext, aad []byte) (string, error) {
-	s, err := v.Seal(plaintext, aad)
-	if err != nil {
-		return "", err
-	}
-	return s.String(), nil
-}
-
-func (v vaultText) OpenText(text string, aad []byte) ([]byte, error) {
-	s, err := vault.ParseSealed(text)
-	if err != nil {
-		return nil, err
-	}
-	return v.Open(s, aad)
 }
 
 // receiver is the merchant's notification endpoint; the world decides each answer before the
@@ -201,22 +189,22 @@ type world struct {
 	rng    *mrand.Rand
 	in     *Injector
 	ledger *Ledger
-	// simBooks is the simulator's own ledger (simulator.Ledger), kept across restarts.
-	simBooks *simulator.MemoryLedger
-	dir      string
-	raw      *sqlite.Store
-	svc      *payments.Service
-	disp     *notify.Dispatcher
-	clk      *clock.Fixed
-	keys     *vault.Keyring
-	key      keyring.Key
-	m        payments.Merchant
-	recv     *receiver
-	log      *slog.Logger
-	pays     []*simPay
-	caps     []txnReq
-	refunds  []txnReq
-	nextReq  int
+	dir    string
+	// gw is the gateway process of the moment, as serve assembles it; raw is its store, to look
+	// at what it wrote.
+	gw      *gateway.Gateway
+	raw     *sqlite.Store
+	svc     *payments.Service
+	disp    *notify.Dispatcher
+	clk     *clock.Fixed
+	key     keyring.Key
+	m       payments.Merchant
+	recv    *receiver
+	log     *slog.Logger
+	pays    []*simPay
+	caps    []txnReq
+	refunds []txnReq
+	nextReq int
 
 	trace         []string
 	violations    []string
@@ -237,17 +225,9 @@ type world struct {
 }
 
 func newWorld(t testing.TB, seed uint64) *world {
-	kek, err := vault.GenerateKEK("sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := vault.NewKeyring(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &world{
-		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), simBooks: simulator.NewMemoryLedger(), dir: t.TempDir(),
-		clk: clock.NewFixed(simStart), keys: keys, key: gatewayKey(t), log: slog.New(slog.DiscardHandler),
+		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), dir: t.TempDir(),
+		clk: clock.NewFixed(simStart), key: gatewayKey(t), log: slog.New(slog.DiscardHandler),
 		resolved: map[string]int{}, finalSeen: map[string]string{}, wasSuccess: map[string]bool{}, wasCaptured: map[string]bool{}, txnFinalSeen: map[string]string{},
 	}
 	// Some seeds run without faults, most with a few, some with many: the rates are part of the seed.
@@ -261,33 +241,45 @@ func newWorld(t testing.TB, seed uint64) *world {
 	w.m = payments.Merchant{ID: simMerchant.ClientID, FingerprintKey: simMerchant.FingerprintKey}
 	copyTemplate(t, w.dir)
 	w.open(t)
-	t.Cleanup(func() { w.raw.Close() })
+	t.Cleanup(func() { w.gw.Close() })
 	return w
 }
 
-// open starts a gateway process on the store's file: a fresh service and dispatcher, nothing
-// carried over in memory but the clock (the gateway clock is durable in the sandbox).
+// open starts a gateway process on the store's file: a fresh gateway, nothing carried over in
+// memory but the clock (the gateway clock is durable in the sandbox). The store and the acquirer
+// are wrapped with the seed's faults; the simulator's books, in the store, outlive the
+// processes as an acquirer's do.
 func (w *world) open(t testing.TB) {
 	st, err := sqlite.Open(context.Background(), w.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.raw, w.changes = st, -1
-	// The acquirer's books outlive the gateway's processes, as serve's table does.
-	acq := &Acquirer{Inner: simulator.New("SIM", w.clk).WithLedger(w.simBooks), In: w.in, Ledger: w.ledger}
-	w.svc = payments.NewService(&Store{Inner: st, In: w.in}, acq, w.clk, w.log, payments.Config{
-		// Calls are sequential: no first request is ever still in flight when its replay comes,
-		// and waiting for one would make the run depend on the wall clock.
-		DuplicateWait: -1,
-		PublicURL:     "https://gateway.sim",
-	}).With3DS(threeds.Simulator{}, vaultText{w.keys})
-	w.disp = notify.New(st, w.key, w.clk, w.log, notify.Config{Timeout: 5 * time.Second, Policy: notify.Policy{AllowPrivate: true}})
+	g, err := gateway.Start(context.Background(), gateway.Config{
+		Mode: gateway.Sandbox, Store: st, Data: w.dir, Log: w.log,
+		// The simulation moves its own clock and runs due work and deliveries itself.
+		Manual: true, Clock: w.clk, NotifyTimeout: 5 * time.Second,
+		WrapStore: func(s payments.Store) payments.Store { return &Store{Inner: s, In: w.in} },
+		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer {
+			return &Acquirer{Inner: a, In: w.in, Ledger: w.ledger}
+		},
+		Payments: payments.Config{
+			// Calls are sequential: no first request is ever still in flight when its replay
+			// comes, and waiting for one would make the run depend on the wall clock.
+			DuplicateWait: -1,
+			PublicURL:     "https://gateway.sim",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.gw, w.svc, w.disp = g, g.Service, g.Dispatcher
 }
 
 // crashed throws the process away and starts another on the same file, which recovers by
 // running the due work.
 func (w *world) recoverFromCrash(t testing.TB) {
-	if err := w.raw.Close(); err != nil {
+	if err := w.gw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	w.in.Revive()

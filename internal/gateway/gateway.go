@@ -1,0 +1,451 @@
+// Package gateway assembles a complete cardgate from one Config: the store, the gateway key,
+// the sandbox merchant, the vault, the acquirer, the payments service, the time-driven jobs, the
+// notification dispatcher, the API and pages, the operator's endpoints and the metrics. `cardgate
+// serve` is a flag parser in front of Start; bench, the simulation and the tests start the same
+// gateway, so that what they exercise is what runs in production.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/acquirer/simulator"
+	"github.com/cardgate/cardgate/internal/api"
+	"github.com/cardgate/cardgate/internal/checkout"
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/jobs"
+	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/metrics"
+	"github.com/cardgate/cardgate/internal/notify"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/store/postgres"
+	"github.com/cardgate/cardgate/internal/store/sqlite"
+	"github.com/cardgate/cardgate/internal/threeds"
+	"github.com/cardgate/cardgate/internal/vault"
+)
+
+// Mode is sandbox (the moving clock, the sandbox merchant, loopback notify URLs, a generated
+// vault key) or production.
+type Mode string
+
+const (
+	Sandbox    Mode = "sandbox"
+	Production Mode = "production"
+)
+
+// AcquirerName is the name the simulated acquirer books its authorizations under.
+const AcquirerName = "CARDGATE_SIM"
+
+// Config is everything a gateway is built from. The zero value of each field is what `serve`
+// does without the matching flag, except where said.
+type Config struct {
+	Mode Mode // default Sandbox
+
+	// Store is the open store to run on; the gateway owns it from Start on and closes it. When
+	// nil, Start opens Database (a postgres:// URL) or, without it, the SQLite store in Data.
+	Store    store.Store
+	Data     string // the SQLite directory; the sandbox's vault key file lives here too
+	Database string
+
+	// Addr is where the HTTP server listens ("127.0.0.1:0" picks a free port); empty serves no
+	// HTTP (the simulation calls Service and Handler itself). Listener, when set, is used instead.
+	Addr      string
+	Listener  net.Listener
+	PublicURL string // base URL of every normalUrl and page (default http(s)://ADDR)
+	TLSCert   string // with TLSKey: serve HTTPS
+	TLSKey    string
+
+	Log *slog.Logger // default: discarded
+
+	Payments          payments.Config // RefundWindow, timeouts; OnOutbox and PublicURL are set here
+	JobsInterval      time.Duration   // how often due work runs (default 1 s)
+	NotifyTimeout     time.Duration   // one delivery attempt (default 10 s)
+	NotifyPerMerchant int             // deliveries in flight to one merchant (default notify.DefaultPerMerchant)
+	NotifyAllow       []netip.Prefix  // private ranges notifications may reach in production
+	VaultKeys         string          // "id:base64key,…", the first current; production's only source
+
+	// Manual leaves the jobs and the dispatcher to the caller (Jobs.RunDue, Dispatcher.DeliverDue,
+	// the sandbox clock's advance): for the simulation and tests that move time themselves.
+	Manual bool
+	// Clock replaces the payments' clock (the simulation's fixed clock); the sandbox's clock
+	// call then moves nothing, so it is for Manual gateways.
+	Clock clock.Clock
+	// WrapStore and WrapAcquirer wrap what the payments service runs on (fault injection,
+	// counting); nil keeps them as they are.
+	WrapStore    func(payments.Store) payments.Store
+	WrapAcquirer func(acquirer.Acquirer) acquirer.Acquirer
+	// HTTPServer adjusts the HTTP server before it serves (tests shorten its timeouts).
+	HTTPServer func(*http.Server)
+}
+
+// Gateway is a started gateway.
+type Gateway struct {
+	Mode Mode
+	// URL is the base URL merchants call (the public URL when one is set); Addr is the address
+	// listened on, empty without HTTP.
+	URL  string
+	Addr string
+
+	Store      store.Store
+	Key        keyring.Key
+	Clock      clock.Clock
+	Offset     *clock.Offset // the sandbox clock; nil in production or with Config.Clock
+	Service    *payments.Service
+	Dispatcher *notify.Dispatcher
+	Jobs       *jobs.Runner
+	Metrics    *metrics.Metrics
+	// Handler serves everything: the API, the pages and the operator's endpoints.
+	Handler http.Handler
+
+	// SandboxMerchant is the sandbox merchant (sandbox mode only); SandboxCreated says this
+	// start created it.
+	SandboxMerchant merchant.Merchant
+	SandboxCreated  bool
+
+	log       *slog.Logger
+	srv       *http.Server
+	served    chan error
+	stopBg    context.CancelFunc
+	bgDone    sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// OpenStore opens the store a gateway runs on: PostgreSQL at database (postgres:// or
+// postgresql://), or else the embedded SQLite store in the directory data.
+func OpenStore(ctx context.Context, data, database string) (store.Store, error) {
+	if database != "" {
+		if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
+			return postgres.Open(ctx, database)
+		}
+		return nil, errors.New("--database: only postgres:// URLs are understood")
+	}
+	return sqlite.Open(ctx, data)
+}
+
+// Start builds the gateway and, with an address, serves it. On an error everything it started
+// is stopped again and the store closed.
+func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
+	if cfg.Mode == "" {
+		cfg.Mode = Sandbox
+	}
+	if cfg.Mode != Sandbox && cfg.Mode != Production {
+		return nil, fmt.Errorf("mode must be sandbox or production, not %q", cfg.Mode)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st := cfg.Store
+	if st == nil {
+		if st, err = OpenStore(ctx, cfg.Data, cfg.Database); err != nil {
+			return nil, err
+		}
+	}
+	g = &Gateway{Mode: cfg.Mode, Store: st, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			_ = g.Close()
+			g = nil
+		}
+	}()
+	wall := clock.Wall{}
+	if g.Key, err = keyring.Ensure(ctx, st, wall.Now()); err != nil {
+		return g, err
+	}
+
+	ln := cfg.Listener
+	if ln == nil && cfg.Addr != "" {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return g, fmt.Errorf("listen: %w", err)
+		}
+	}
+	if ln != nil {
+		g.Addr = ln.Addr().String()
+	}
+	g.URL = strings.TrimRight(cfg.PublicURL, "/")
+	if g.URL == "" && ln != nil {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		g.URL = scheme + "://" + g.Addr
+	}
+
+	// The sandbox clock is real time plus an offset that the sandbox can move forward (and that
+	// every instance on the store shares); production runs on the wall clock.
+	g.Clock = wall
+	switch {
+	case cfg.Clock != nil:
+		g.Clock = cfg.Clock
+	case cfg.Mode == Sandbox:
+		stored, err := st.ClockOffset(ctx)
+		if err != nil {
+			return g, err
+		}
+		g.Offset = clock.NewOffset(wall, stored)
+		g.Clock = g.Offset
+	}
+
+	// Notifications: a dispatcher delivers the outbox concurrently; in production it may not
+	// reach loopback or private addresses unless NotifyAllow opens them.
+	g.Metrics = metrics.New(st, g.Clock.Now)
+	g.Dispatcher = notify.New(st, g.Key, g.Clock, log, notify.Config{
+		Timeout:     orDefault(cfg.NotifyTimeout, 10*time.Second),
+		PerMerchant: orDefault(cfg.NotifyPerMerchant, notify.DefaultPerMerchant),
+		Policy:      notify.Policy{AllowPrivate: cfg.Mode == Sandbox, Allow: cfg.NotifyAllow},
+		Observe:     g.Metrics.ObserveAttempt,
+	})
+	// The simulator books its authorizations in the store, as an acquirer keeps its own books: an
+	// instance killed during an authorization leaves it where the others can ask about it.
+	var acq acquirer.Acquirer = simulator.New(AcquirerName, g.Clock).WithLedger(st.SimulatorLedger())
+	if cfg.WrapAcquirer != nil {
+		acq = cfg.WrapAcquirer(acq)
+	}
+	var payStore payments.Store = st
+	if cfg.WrapStore != nil {
+		payStore = cfg.WrapStore(st)
+	}
+	pc := cfg.Payments
+	if pc.PublicURL == "" {
+		pc.PublicURL = g.URL
+	}
+	pc.OnOutbox = g.Dispatcher.Wake
+	g.Service = payments.NewService(payStore, g.Metrics.Acquirer(acq), g.Clock, log, pc)
+
+	keys, err := vaultKeys(ctx, cfg, st, log)
+	if err != nil {
+		return g, err
+	}
+	if keys != nil {
+		g.Service.With3DS(threeds.Simulator{}, keys)
+	}
+
+	apiCfg := api.Config{Notifications: notifications{st, g.Dispatcher}, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
+	if g.Offset != nil {
+		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher)
+		apiCfg.Sandbox = g.Jobs
+	} else {
+		g.Jobs = jobs.New(g.Service, g.Clock, log)
+	}
+	g.Handler = withOps(api.New(g.Service, st, g.Key, wall, log, apiCfg),
+		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics)
+
+	if cfg.Mode == Sandbox {
+		if g.SandboxMerchant, g.SandboxCreated, err = merchant.EnsureSandbox(ctx, st, wall.Now()); err != nil {
+			return g, err
+		}
+	}
+
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	g.stopBg = stop
+	if !cfg.Manual {
+		interval := orDefault(cfg.JobsInterval, time.Second)
+		g.bgDone.Add(2)
+		go func() { defer g.bgDone.Done(); g.Jobs.Run(bg, interval) }()
+		go func() { defer g.bgDone.Done(); g.Dispatcher.Run(bg) }()
+	}
+
+	if ln != nil {
+		g.srv = &http.Server{
+			Handler:           g.Handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      35 * time.Second, // > ReadTimeout: a body that timed out still gets its PARAM_ILLEGAL
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		if cfg.HTTPServer != nil {
+			cfg.HTTPServer(g.srv)
+		}
+		log.Info("serving", "addr", g.Addr, "mode", string(cfg.Mode), "publicUrl", g.URL)
+		go func() {
+			var err error
+			if cfg.TLSCert != "" {
+				err = g.srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			} else {
+				err = g.srv.Serve(ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			g.served <- err
+		}()
+	}
+	return g, nil
+}
+
+// Credentials are what a merchant configures an Antom SDK with to call this gateway as its
+// sandbox merchant (sandbox mode only).
+func (g *Gateway) Credentials() (merchant.Credentials, error) {
+	if g.SandboxMerchant.ClientID == "" {
+		return merchant.Credentials{}, errors.New("no sandbox merchant: the gateway runs in production mode")
+	}
+	pub, err := g.Key.PublicKeyBase64()
+	if err != nil {
+		return merchant.Credentials{}, err
+	}
+	return merchant.CredentialsOf(g.SandboxMerchant, pub)
+}
+
+// Served reports the HTTP server's end when it stops on its own (a failed listener, bad TLS
+// files); it never fires for a gateway without HTTP or one stopped by Close.
+func (g *Gateway) Served() <-chan error { return g.served }
+
+// Close stops serving (letting calls in progress finish for up to 10 s), stops the jobs and the
+// dispatcher, and closes the store. It may be called more than once.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		var errs []error
+		if g.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			g.log.Info("shutting down")
+			errs = append(errs, g.srv.Shutdown(ctx))
+			cancel()
+		}
+		if g.stopBg != nil {
+			g.stopBg()
+			g.bgDone.Wait()
+		}
+		if g.Store != nil {
+			errs = append(errs, g.Store.Close())
+		}
+		g.closeErr = errors.Join(errs...)
+	})
+	return g.closeErr
+}
+
+// vaultKeys are the card vault's keys. Production's come from configuration only, never from
+// the database they protect; the sandbox keeps a generated key in a file beside its data, or,
+// on PostgreSQL, where its instances may run on several hosts, in the database they share.
+// Without keys 3-D Secure and saved cards are off (nil).
+func vaultKeys(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*vault.Live, error) {
+	ks, sharedKeys := st.(vault.KeyStore)
+	keyFile := filepath.Join(cfg.Data, "vault.key")
+	switch {
+	case cfg.VaultKeys != "":
+		k, err := vault.ParseKeys(cfg.VaultKeys)
+		if err != nil {
+			return nil, fmt.Errorf("--vault-keys: %w", err)
+		}
+		return vault.Fixed(k), nil
+	case cfg.Mode == Sandbox && sharedKeys:
+		return sandboxStoreKeys(ctx, ks, keyFile, log)
+	case cfg.Mode == Sandbox:
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		// The key file is followed while serving: `cardgate vault rotate` puts a new key in it.
+		keys, err := vault.LiveFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("vault key file: %w", err)
+		}
+		return keys, nil
+	default:
+		log.Warn("no --vault-keys: 3-D Secure, saved cards and the hosted page's save-card are off (card data is kept only sealed)")
+		return nil, nil
+	}
+}
+
+// sandboxStoreKeys gives a sandbox on PostgreSQL the keys every instance shares: those in the
+// database, stored by the first instance to start (from the key file it had kept until then, if
+// any), re-read at most once a second so that `vault rotate` reaches every instance.
+func sandboxStoreKeys(ctx context.Context, ks vault.KeyStore, keyFile string, log *slog.Logger) (*vault.Live, error) {
+	adopted, err := vault.SeedStore(ctx, ks, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := vault.LiveStore(ctx, ks, vault.StoreRefresh)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	if adopted {
+		log.Info("vault: the keys of the key file are now kept in the database, for every sandbox instance; the file is no longer read",
+			"file", keyFile, "current", k.CurrentID())
+	} else {
+		log.Info("vault: sandbox keys kept in the database, shared by every instance", "current", k.CurrentID())
+	}
+	return keys, nil
+}
+
+// merchantsOf finds the merchant of a payment for the buyer's pages.
+func merchantsOf(st store.Store) checkout.MerchantLookup {
+	return func(ctx context.Context, id string) (payments.Merchant, string, error) {
+		m, err := st.MerchantByClientID(ctx, id)
+		if err != nil {
+			return payments.Merchant{}, "", fmt.Errorf("merchant of a payment page: %w", err)
+		}
+		name := m.Name
+		if name == "" {
+			name = m.ClientID
+		}
+		return api.Payer(m), name, nil
+	}
+}
+
+// notifications joins the outbox store and the dispatcher for the API's notification calls.
+type notifications struct {
+	store.Store
+	*notify.Dispatcher
+}
+
+// withOps serves the operator's endpoints beside the API: /healthz (the process answers),
+// /readyz (the store answers too) and /metrics. They are unsigned and outside the /ams and
+// /cardgate paths, so they cannot collide with an API.
+func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics) http.Handler {
+	metricsHandler := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+		case "/readyz":
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := st.Ping(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "store not ready\n")
+				return
+			}
+			_, _ = io.WriteString(w, "ready\n")
+		case "/metrics":
+			metricsHandler.ServeHTTP(w, r)
+		default:
+			if checkout.Handles(r.URL.Path) {
+				pages.ServeHTTP(w, r)
+				return
+			}
+			apiHandler.ServeHTTP(w, r)
+		}
+	})
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
