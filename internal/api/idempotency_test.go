@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"reflect"
@@ -204,7 +205,7 @@ func TestPayConcurrentDuplicates(t *testing.T) {
 		t.Errorf("acquirer saw %d Authorize calls, want exactly 1", got)
 	}
 	var rows int
-	if err := s.store.DB().QueryRow(`SELECT COUNT(*) FROM payments WHERE request_id = ?`, "concurrent-1").Scan(&rows); err != nil {
+	if err := s.store.Raw().QueryRow(context.Background(), `SELECT COUNT(*) FROM payments WHERE request_id = ?`, "concurrent-1").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if c := s.counts(t); rows != 1 || c.payments != 1 {

@@ -460,7 +460,7 @@ func (s *stack) counts(t testing.TB) rowCounts {
 		table string
 		dst   *int
 	}{{"payments", &c.payments}, {"payment_events", &c.events}, {"outbox", &c.outbox}, {"transactions", &c.txns}} {
-		if err := s.store.DB().QueryRow("SELECT COUNT(*) FROM " + q.table).Scan(q.dst); err != nil {
+		if err := s.store.Raw().QueryRow(context.Background(), "SELECT COUNT(*) FROM "+q.table).Scan(q.dst); err != nil {
 			t.Fatal(err)
 		}
 	}

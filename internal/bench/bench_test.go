@@ -59,7 +59,7 @@ func TestRunCountAgainstFloor(t *testing.T) {
 		}
 	}
 	var rows int
-	if err := st.(*sqliteFloor).st.DB().QueryRow(`SELECT count(*) FROM bench_floor`).Scan(&rows); err != nil || rows != 30 {
+	if err := st.(*storeFloor).st.Raw().QueryRow(context.Background(), `SELECT count(*) FROM bench_floor`).Scan(&rows); err != nil || rows != 30 {
 		t.Fatalf("floor rows %d (%v), want 30", rows, err)
 	}
 	s := Summarize(res)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -37,9 +38,31 @@ type FloorStore interface {
 const floorTable = `CREATE TABLE bench_floor (id BIGINT PRIMARY KEY, client_id TEXT NOT NULL,
 	request_time TEXT NOT NULL, body TEXT NOT NULL)`
 
-type sqliteFloor struct {
-	st  *sqlite.Store
-	seq atomic.Int64
+// floorDB is what the floor needs of a cardgate store: the store's own transaction helper and
+// statement runner (sqlstore's, which both store packages embed), so that the floor's insert
+// pays what a gateway write pays to reach the database and nothing more.
+type floorDB interface {
+	InTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error
+	Raw() sqlstore.Conn
+	Describe() string
+	Close() error
+}
+
+type storeFloor struct {
+	st   floorDB
+	drop func() // drops the floor's PostgreSQL schema; nil for SQLite
+	seq  atomic.Int64
+}
+
+func newFloor(ctx context.Context, st floorDB, drop func()) (*storeFloor, error) {
+	if _, err := st.Raw().Exec(ctx, floorTable); err != nil {
+		st.Close()
+		if drop != nil {
+			drop()
+		}
+		return nil, fmt.Errorf("floor table: %w", err)
+	}
+	return &storeFloor{st: st, drop: drop}, nil
 }
 
 // OpenSQLiteFloor opens a floor store in dir (a fresh directory).
@@ -48,36 +71,7 @@ func OpenSQLiteFloor(ctx context.Context, dir string) (FloorStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor store: %w", err)
 	}
-	if _, err := st.DB().ExecContext(ctx, floorTable); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("floor table: %w", err)
-	}
-	return &sqliteFloor{st: st}, nil
-}
-
-func (f *sqliteFloor) Insert(ctx context.Context, clientID, reqTime string, body []byte) error {
-	tx, err := f.st.DB().BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO bench_floor (id, client_id, request_time, body) VALUES (?,?,?,?)`,
-		f.seq.Add(1), clientID, reqTime, string(body)); err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("insert: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-func (f *sqliteFloor) Describe() string { return f.st.Describe() }
-func (f *sqliteFloor) Close() error     { return f.st.Close() }
-
-type postgresFloor struct {
-	st   *postgres.Store
-	drop func()
-	seq  atomic.Int64
+	return newFloor(ctx, st, nil)
 }
 
 // OpenPostgresFloor opens a floor store in a new schema of the database at dbURL; Close drops
@@ -92,34 +86,26 @@ func OpenPostgresFloor(ctx context.Context, dbURL string) (FloorStore, error) {
 		drop()
 		return nil, fmt.Errorf("floor store: %w", err)
 	}
-	if _, err := st.Pool().Exec(ctx, floorTable); err != nil {
-		st.Close()
-		drop()
-		return nil, fmt.Errorf("floor table: %w", err)
-	}
-	return &postgresFloor{st: st, drop: drop}, nil
+	return newFloor(ctx, st, drop)
 }
 
-func (f *postgresFloor) Insert(ctx context.Context, clientID, reqTime string, body []byte) error {
-	tx, err := f.st.Pool().Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `INSERT INTO bench_floor (id, client_id, request_time, body) VALUES ($1,$2,$3,$4)`,
-		f.seq.Add(1), clientID, reqTime, string(body)); err != nil {
-		return fmt.Errorf("insert: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+func (f *storeFloor) Insert(ctx context.Context, clientID, reqTime string, body []byte) error {
+	return f.st.InTx(ctx, func(tx sqlstore.Conn) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO bench_floor (id, client_id, request_time, body) VALUES (?,?,?,?)`,
+			f.seq.Add(1), clientID, reqTime, string(body)); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		return nil
+	})
 }
 
-func (f *postgresFloor) Describe() string { return f.st.Describe() }
-func (f *postgresFloor) Close() error {
+func (f *storeFloor) Describe() string { return f.st.Describe() }
+
+func (f *storeFloor) Close() error {
 	err := f.st.Close()
-	f.drop()
+	if f.drop != nil {
+		f.drop()
+	}
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/notify"
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -115,21 +116,19 @@ func dispatchAll(b *testing.B, n, merchants int) (rate, released, commits float6
 	}
 	o := newOutbox(b, ids...)
 	srv, hits := ackServer(b)
-	tx, err := o.store.DB().Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := range n {
-		m := ids[i%merchants]
-		_, err := tx.Exec(`INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
-			VALUES (?,?,?,?,?,?,?,?)`, m, payOf(m), "PAYMENT_RESULT", fmt.Sprintf("bench-%d", i), srv.URL+"/notify",
-			fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},"paymentId":"%s","n":%d}`, payOf(m), i),
-			t0.UnixMilli(), t0.UnixMilli())
-		if err != nil {
-			b.Fatal(err)
+	err := o.store.InTx(context.Background(), func(tx sqlstore.Conn) error {
+		for i := range n {
+			m := ids[i%merchants]
+			if _, err := tx.Exec(context.Background(), `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+				VALUES (?,?,?,?,?,?,?,?)`, m, payOf(m), "PAYMENT_RESULT", fmt.Sprintf("bench-%d", i), srv.URL+"/notify",
+				fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},"paymentId":"%s","n":%d}`, payOf(m), i),
+				t0.UnixMilli(), t0.UnixMilli()); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 	cs := &countingStore{Store: o.store, want: int64(n), done: make(chan struct{})}
@@ -150,7 +149,7 @@ func dispatchAll(b *testing.B, n, merchants int) (rate, released, commits float6
 	cancel()
 	<-done
 	var ok int
-	if err := o.store.DB().QueryRow(`SELECT count(*) FROM outbox WHERE status = 'DELIVERED'`).Scan(&ok); err != nil {
+	if err := o.store.Raw().QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE status = 'DELIVERED'`).Scan(&ok); err != nil {
 		b.Fatal(err)
 	}
 	if ok != n || hits.Load() != int64(n) {

@@ -80,7 +80,7 @@ func newOutbox(tb testing.TB, merchants ...string) *outbox {
 		if err := s.CreateMerchant(ctx, merchant.Merchant{ClientID: id, Name: id, Sandbox: true, FingerprintKey: []byte("fp-" + id), CreatedAt: t0}); err != nil {
 			tb.Fatal(err)
 		}
-		_, err := s.DB().ExecContext(ctx, `INSERT INTO payments (payment_id, client_id, request_id, state, version, currency, amount_minor,
+		_, err := s.Raw().Exec(ctx, `INSERT INTO payments (payment_id, client_id, request_id, state, version, currency, amount_minor,
 			capture_mode, result_code, result_message, acquirer_state, card, auth, order_details, created_at, updated_at, expires_at)
 			VALUES (?,?,?,'SUCCESS',1,'SGD',4200,'MANUAL','SUCCESS','success','','{}','{}','{}',?,?,?)`,
 			payOf(id), id, "req-"+id, t0.UnixMilli(), t0.UnixMilli(), t0.Add(14*time.Minute).UnixMilli())
@@ -99,13 +99,13 @@ func (o *outbox) add(merchantID, notifyURL string) int64 {
 	o.seq++
 	body := fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},"paymentId":%q,"seq":%d}`,
 		payOf(merchantID), o.seq)
-	res, err := o.store.DB().Exec(`INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
-		VALUES (?,?,?,?,?,?,?,?)`, merchantID, payOf(merchantID), "PAYMENT_RESULT", fmt.Sprintf("ref-%d", o.seq), notifyURL, body,
-		t0.UnixMilli(), t0.UnixMilli())
+	var id int64
+	err := o.store.Raw().QueryRow(context.Background(), `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+		VALUES (?,?,?,?,?,?,?,?) RETURNING id`, merchantID, payOf(merchantID), "PAYMENT_RESULT", fmt.Sprintf("ref-%d", o.seq), notifyURL, body,
+		t0.UnixMilli(), t0.UnixMilli()).Scan(&id)
 	if err != nil {
 		o.tb.Fatal(err)
 	}
-	id, _ := res.LastInsertId()
 	return id
 }
 
@@ -893,10 +893,10 @@ func TestFailingMerchantLimitHalves(t *testing.T) {
 	}
 	// Every attempt made is recorded, and the messages never posted were given back.
 	var leased, attempts int
-	if err := o.store.DB().QueryRow(`SELECT count(*) FROM outbox WHERE lease_until <> 0`).Scan(&leased); err != nil {
+	if err := o.store.Raw().QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE lease_until <> 0`).Scan(&leased); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.store.DB().QueryRow(`SELECT count(*) FROM notify_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.client_id = 'HANG'`).Scan(&attempts); err != nil {
+	if err := o.store.Raw().QueryRow(context.Background(), `SELECT count(*) FROM notify_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.client_id = 'HANG'`).Scan(&attempts); err != nil {
 		t.Fatal(err)
 	}
 	if leased != 0 || attempts != int(hits.Load()) {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/cardgate/cardgate/internal/notify"
@@ -34,7 +35,7 @@ type outboxRow struct {
 }
 
 func (w *world) query(q string, scan func(func(...any) error) error) {
-	rows, err := w.raw.DB().Query(q)
+	rows, err := w.raw.Raw().Query(context.Background(), q)
 	if err != nil {
 		w.violatef("query: %v", err)
 		return
@@ -55,7 +56,7 @@ func (w *world) query(q string, scan func(func(...any) error) error) {
 func (w *world) check(final bool) {
 	// The store has one connection, so its total_changes() counts every write of the process.
 	var changes int64
-	if err := w.raw.DB().QueryRow(`SELECT total_changes()`).Scan(&changes); err != nil {
+	if err := w.raw.Raw().QueryRow(context.Background(), `SELECT total_changes()`).Scan(&changes); err != nil {
 		w.violatef("total_changes: %v", err)
 	}
 	if changes == w.changes && !final {

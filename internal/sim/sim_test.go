@@ -664,7 +664,7 @@ func (w *world) opIntruder(ctx context.Context) {
 		return
 	}
 	var before int64
-	_ = w.raw.DB().QueryRow(`SELECT total_changes()`).Scan(&before)
+	_ = w.raw.Raw().QueryRow(context.Background(), `SELECT total_changes()`).Scan(&before)
 	var err error
 	op := w.rng.IntN(5)
 	switch op {
@@ -683,7 +683,7 @@ func (w *world) opIntruder(ctx context.Context) {
 	}
 	w.tracef("intruder op %d on #%d -> %s", op, sp.idx, answerOf(err))
 	var after int64
-	_ = w.raw.DB().QueryRow(`SELECT total_changes()`).Scan(&after)
+	_ = w.raw.Raw().QueryRow(context.Background(), `SELECT total_changes()`).Scan(&after)
 	switch {
 	case after != before:
 		w.violatef("another merchant's call %d on #%d wrote %d rows", op, sp.idx, after-before)
@@ -768,7 +768,7 @@ func (w *world) runDue() {
 func (w *world) creationOrder() map[string]int {
 	order := map[string]int{}
 	for _, q := range []string{`SELECT payment_id FROM payments ORDER BY rowid`, `SELECT txn_id FROM transactions ORDER BY rowid`} {
-		rows, err := w.raw.DB().Query(q)
+		rows, err := w.raw.Raw().Query(context.Background(), q)
 		if err != nil {
 			w.violatef("read creation order: %v", err)
 			return order
@@ -899,7 +899,7 @@ func (w *world) hash() string {
 // summarize appends the final state of every payment to the trace.
 func (w *world) summarize() {
 	order := w.creationOrder()
-	rows, err := w.raw.DB().Query(`SELECT payment_id, state, capture_state, close_reason, result_code, captured_minor, refunded_minor,
+	rows, err := w.raw.Raw().Query(context.Background(), `SELECT payment_id, state, capture_state, close_reason, result_code, captured_minor, refunded_minor,
 		(SELECT count(*) FROM transactions t WHERE t.payment_id = p.payment_id),
 		(SELECT count(*) FROM outbox o WHERE o.payment_id = p.payment_id AND o.status = 'DELIVERED')
 		FROM payments p ORDER BY rowid`)

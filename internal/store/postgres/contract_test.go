@@ -22,7 +22,7 @@ type counted struct{ *postgres.Store }
 
 func (c counted) CountRows(ctx context.Context, table string) (int, error) {
 	var n int
-	err := c.Pool().QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s`, pgx.Identifier{table}.Sanitize())).Scan(&n)
+	err := c.Raw().QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s`, pgx.Identifier{table}.Sanitize())).Scan(&n)
 	return n, err
 }
 

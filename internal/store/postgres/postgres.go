@@ -118,9 +118,6 @@ func (s *Store) migrate(ctx context.Context) error {
 	return err
 }
 
-// Pool exposes the pool for tests that count rows.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Describe implements store.Store: user, host, database and schema, never the password.
 func (s *Store) Describe() string { return s.desc }
 

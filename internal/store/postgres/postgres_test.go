@@ -48,7 +48,7 @@ func TestMigrationsRunOnceWhenInstancesStartAtOnce(t *testing.T) {
 		return
 	}
 	var applied int
-	if err := stores[0].Pool().QueryRow(context.Background(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+	if err := stores[0].Raw().QueryRow(context.Background(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob("migrations/*.sql")

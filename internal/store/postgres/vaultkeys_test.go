@@ -20,7 +20,7 @@ import (
 func keyRows(t *testing.T, s *postgres.Store) int {
 	t.Helper()
 	var n int
-	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM sandbox_vault_keys`).Scan(&n); err != nil {
+	if err := s.Raw().QueryRow(context.Background(), `SELECT count(*) FROM sandbox_vault_keys`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

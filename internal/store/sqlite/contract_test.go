@@ -15,7 +15,7 @@ type counted struct{ *sqlite.Store }
 
 func (c counted) CountRows(ctx context.Context, table string) (int, error) {
 	var n int
-	err := c.DB().QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n)
+	err := c.Raw().QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n)
 	return n, err
 }
 

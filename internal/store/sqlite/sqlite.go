@@ -99,9 +99,6 @@ func (s *Store) migrate(ctx context.Context) error {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// DB exposes the handle for tests that count rows.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // Describe implements store.Store.
 func (s *Store) Describe() string { return "sqlite " + s.path }
 

@@ -69,6 +69,8 @@ func Run(t *testing.T, open Opener) {
 		{"SealedAfterListsSealedPayments", testSealedAfterListsSealedPayments},
 		{"ReplaceSealed", testReplaceSealed},
 		{"SimulatorLedger", testSimulatorLedger},
+		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
+		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
 	}
 	for _, tc := range tests {
