@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 	"github.com/cardgate/cardgate/protocol"
 )
 
 // The paths after the authorization that the table test on SQLite does not reach: validation,
 // idempotency, acquirer failures, late answers, and the time-driven work through Due.
 
-func (h *harness) pay(t *testing.T, pan, requestID string, mode CaptureMode) Payment {
+func (h *harness) pay(t *testing.T, pan, requestID string, mode payments.CaptureMode) payments.Payment {
 	t.Helper()
 	p, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, pan, requestID, func(m jsonObj) {
 		set(m, "paymentFactor.captureMode", string(mode))
@@ -28,15 +30,15 @@ func (h *harness) pay(t *testing.T, pan, requestID string, mode CaptureMode) Pay
 
 func amt(value string) *protocol.Amount { return &protocol.Amount{Currency: "SGD", Value: value} }
 
-func (h *harness) capture(m Merchant, paymentID, requestID string, a *protocol.Amount) (Txn, Payment, error) {
+func (h *harness) capture(m payments.Merchant, paymentID, requestID string, a *protocol.Amount) (payments.Txn, payments.Payment, error) {
 	return h.svc.Capture(context.Background(), m, &protocol.CaptureRequest{CaptureRequestID: requestID, PaymentID: paymentID, CaptureAmount: a})
 }
 
-func (h *harness) refund(m Merchant, paymentID, requestID string, a *protocol.Amount) (Txn, Payment, error) {
+func (h *harness) refund(m payments.Merchant, paymentID, requestID string, a *protocol.Amount) (payments.Txn, payments.Payment, error) {
 	return h.svc.Refund(context.Background(), m, &protocol.RefundRequest{RefundRequestID: requestID, PaymentID: paymentID, RefundAmount: a})
 }
 
-func (h *harness) reload(t *testing.T, p Payment) Payment {
+func (h *harness) reload(t *testing.T, p payments.Payment) payments.Payment {
 	t.Helper()
 	cur, err := h.store.PaymentByID(context.Background(), p.MerchantID, p.ID)
 	if err != nil {
@@ -46,13 +48,13 @@ func (h *harness) reload(t *testing.T, p Payment) Payment {
 }
 
 // due lists the work due now for payment id, as kinds.
-func (h *harness) due(t *testing.T, id string) []DueKind {
+func (h *harness) due(t *testing.T, id string) []payments.DueKind {
 	t.Helper()
 	items, err := h.svc.DueWork(context.Background(), h.clock.Now(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []DueKind
+	var out []payments.DueKind
 	for _, d := range items {
 		if d.PaymentID == id {
 			out = append(out, d.Kind)
@@ -87,11 +89,11 @@ func (h *harness) runDue(t *testing.T) []error {
 
 func TestCaptureValidation(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "manual", CaptureManual)
+	p := h.pay(t, "4242424242424242", "manual", payments.CaptureManual)
 	usd := &protocol.Amount{Currency: "USD", Value: "4200"}
 	for _, tc := range []struct {
 		name      string
-		m         Merchant
+		m         payments.Merchant
 		req       *protocol.CaptureRequest
 		code      protocol.Code
 		inMessage string
@@ -117,7 +119,7 @@ func TestCaptureValidation(t *testing.T) {
 			}
 		})
 	}
-	if got := h.reload(t, p); got.Stage() != StageAuthorized || got.Version != p.Version {
+	if got := h.reload(t, p); got.Stage() != payments.StageAuthorized || got.Version != p.Version {
 		t.Errorf("payment moved to %s v%d", got.Stage(), got.Version)
 	}
 	if n := h.acq.captures.Load(); n != 0 {
@@ -127,23 +129,23 @@ func TestCaptureValidation(t *testing.T) {
 
 func TestCaptureIdempotency(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "manual", CaptureManual)
+	p := h.pay(t, "4242424242424242", "manual", payments.CaptureManual)
 	first, captured, err := h.capture(merchantA, p.ID, "cap-1", amt("4200"))
-	if err != nil || first.Status != TxnSucceeded || captured.Stage() != StageCaptured {
+	if err != nil || first.Status != payments.TxnSucceeded || captured.Stage() != payments.StageCaptured {
 		t.Fatalf("capture: %+v %s, %v", first, captured.Stage(), err)
 	}
-	if r := CaptureResponseOf(captured, first).Result; r != protocol.SuccessResult() {
+	if r := payments.CaptureResponseOf(captured, first).Result; r != protocol.SuccessResult() {
 		t.Errorf("capture answer %+v", r)
 	}
 	rows := h.store.rows()
 
 	// The same request again: the first answer, nothing written, the acquirer not asked.
 	again, _, err := h.capture(merchantA, p.ID, "cap-1", amt("4200"))
-	if err != nil || again.ID != first.ID || again.Status != TxnSucceeded {
+	if err != nil || again.ID != first.ID || again.Status != payments.TxnSucceeded {
 		t.Errorf("replay: %+v, %v", again, err)
 	}
 	// The same request id with other key fields.
-	other := h.pay(t, "5555555555554444", "manual-2", CaptureManual)
+	other := h.pay(t, "5555555555554444", "manual-2", payments.CaptureManual)
 	_, _, err = h.capture(merchantA, other.ID, "cap-1", amt("4200"))
 	assertRefused(t, err, protocol.CodeRepeatReqInconsistent, "cap-1")
 	_, _, err = h.capture(merchantA, p.ID, "cap-1", amt("4100"))
@@ -172,10 +174,10 @@ func TestCaptureIdempotency(t *testing.T) {
 
 func TestCaptureConcurrentSameRequest(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "manual", CaptureManual)
+	p := h.pay(t, "4242424242424242", "manual", payments.CaptureManual)
 	const n = 20
 	type answer struct {
-		t   Txn
+		t   payments.Txn
 		err error
 	}
 	answers := make(chan answer, n)
@@ -202,23 +204,23 @@ func TestCaptureConcurrentSameRequest(t *testing.T) {
 	if n := h.acq.captures.Load(); n != 1 {
 		t.Errorf("the acquirer saw %d captures, want 1", n)
 	}
-	if got := h.reload(t, p); got.Stage() != StageCaptured {
+	if got := h.reload(t, p); got.Stage() != payments.StageCaptured {
 		t.Errorf("stage %s", got.Stage())
 	}
 }
 
 func TestCaptureAcquirerErrorIsAskedAgainWhenDue(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "manual", CaptureManual)
+	p := h.pay(t, "4242424242424242", "manual", payments.CaptureManual)
 	h.acq.captureErr = errors.New("connection reset")
 	tx, cur, err := h.capture(merchantA, p.ID, "cap", amt("4200"))
 	if err != nil {
 		t.Fatalf("capture with an unknown outcome: %v (want U, not an error)", err)
 	}
-	if r := CaptureResponseOf(cur, tx).Result; r.ResultCode != string(protocol.CodeCaptureInProcess) || r.ResultStatus != "U" {
+	if r := payments.CaptureResponseOf(cur, tx).Result; r.ResultCode != string(protocol.CodeCaptureInProcess) || r.ResultStatus != "U" {
 		t.Errorf("answer %+v, want U/CAPTURE_IN_PROCESS", r)
 	}
-	if cur.Stage() != StageCapturing || tx.Status != TxnProcessing || !tx.DueAt.Equal(testNow.Add(time.Minute)) {
+	if cur.Stage() != payments.StageCapturing || tx.Status != payments.TxnProcessing || !tx.DueAt.Equal(testNow.Add(time.Minute)) {
 		t.Fatalf("stage %s, capture %s due %v", cur.Stage(), tx.Status, tx.DueAt)
 	}
 	if got := h.store.notifyTypesOf(p.ID); len(got) != 1 {
@@ -233,17 +235,17 @@ func TestCaptureAcquirerErrorIsAskedAgainWhenDue(t *testing.T) {
 	}
 	h.acq.captureErr = nil
 	h.clock.Advance(time.Minute)
-	if due := h.due(t, p.ID); !slices.Equal(due, []DueKind{DueCaptureStatus}) {
+	if due := h.due(t, p.ID); !slices.Equal(due, []payments.DueKind{payments.DueCaptureStatus}) {
 		t.Fatalf("due %v, want CAPTURE_STATUS", due)
 	}
 	if errs := h.runDue(t); len(errs) != 0 {
 		t.Fatal(errs)
 	}
 	got := h.reload(t, p)
-	if got.Stage() != StageCaptured || got.CapturedMinor != 4200 || !got.CapturedAt.Equal(testNow.Add(time.Minute)) {
+	if got.Stage() != payments.StageCaptured || got.CapturedMinor != 4200 || !got.CapturedAt.Equal(testNow.Add(time.Minute)) {
 		t.Errorf("after the retry: %s, captured %d at %v", got.Stage(), got.CapturedMinor, got.CapturedAt)
 	}
-	if got := h.store.opsOf(p.ID); !slices.Equal(got[2:], []Op{OpCapture, OpCapturePending, OpCaptureSucceeded}) {
+	if got := h.store.opsOf(p.ID); !slices.Equal(got[2:], []payments.Op{payments.OpCapture, payments.OpCapturePending, payments.OpCaptureSucceeded}) {
 		t.Errorf("events %v", got)
 	}
 	if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT", "CAPTURE_RESULT"}) {
@@ -256,8 +258,8 @@ func TestCaptureAcquirerErrorIsAskedAgainWhenDue(t *testing.T) {
 
 func TestCaptureProcessingCard(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4000000000000028", "auto", CaptureAutomatic)
-	if p.Stage() != StageCapturing {
+	p := h.pay(t, "4000000000000028", "auto", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageCapturing {
 		t.Fatalf("stage %s after an automatic capture of 0028", p.Stage())
 	}
 	h.clock.Advance(59 * time.Second)
@@ -268,7 +270,7 @@ func TestCaptureProcessingCard(t *testing.T) {
 	if errs := h.runDue(t); len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if got := h.reload(t, p); got.Stage() != StageCaptured {
+	if got := h.reload(t, p); got.Stage() != payments.StageCaptured {
 		t.Errorf("stage %s at +1m", got.Stage())
 	}
 	if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT", "CAPTURE_RESULT"}) {
@@ -279,8 +281,8 @@ func TestCaptureProcessingCard(t *testing.T) {
 func TestRefunds(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	p := h.pay(t, "4242424242424242", "auto", CaptureAutomatic)
-	if p.Stage() != StageCaptured {
+	p := h.pay(t, "4242424242424242", "auto", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageCaptured {
 		t.Fatalf("stage %s", p.Stage())
 	}
 	refundURL := "https://shop.example/refunds"
@@ -318,22 +320,22 @@ func TestRefunds(t *testing.T) {
 	h.clock.Advance(time.Second)
 	r1, _, err := h.svc.Refund(ctx, merchantA, &protocol.RefundRequest{RefundRequestID: "r1", PaymentID: p.ID, RefundAmount: amt("1000"),
 		RefundReason: "damaged", RefundNotifyURL: refundURL, ReferenceRefundID: "ref-1"})
-	if err != nil || r1.Status != TxnSucceeded {
+	if err != nil || r1.Status != payments.TxnSucceeded {
 		t.Fatalf("refund 1: %+v, %v", r1, err)
 	}
 	h.clock.Advance(time.Second)
 	r2, cur, err := h.refund(merchantA, p.ID, "r2", amt("3000"))
-	if err != nil || r2.Status != TxnSucceeded || cur.RefundedMinor != 4000 {
+	if err != nil || r2.Status != payments.TxnSucceeded || cur.RefundedMinor != 4000 {
 		t.Fatalf("refund 2: %+v refunded %d, %v", r2, cur.RefundedMinor, err)
 	}
-	if r := RefundResponseOf(cur, r2); r.Result != protocol.SuccessResult() || r.ActualRefundAmount == nil || r.RefundTime == "" {
+	if r := payments.RefundResponseOf(cur, r2); r.Result != protocol.SuccessResult() || r.ActualRefundAmount == nil || r.RefundTime == "" {
 		t.Errorf("refund answer %+v", r)
 	}
 	_, _, err = h.refund(merchantA, p.ID, "r3", amt("201"))
 	assertRefused(t, err, protocol.CodeRefundAmountExceed, "2.00")
 	// The exact remainder fits.
 	h.clock.Advance(time.Second)
-	if r4, cur, err := h.refund(merchantA, p.ID, "r4", amt("200")); err != nil || r4.Status != TxnSucceeded || cur.RefundedMinor != 4200 {
+	if r4, cur, err := h.refund(merchantA, p.ID, "r4", amt("200")); err != nil || r4.Status != payments.TxnSucceeded || cur.RefundedMinor != 4200 {
 		t.Fatalf("refund of the remainder: %+v, %v", r4, err)
 	}
 	_, _, err = h.refund(merchantA, p.ID, "r5", amt("1"))
@@ -351,7 +353,7 @@ func TestRefunds(t *testing.T) {
 	}
 
 	// Notifications: one per refund, to the refund's own URL when it named one.
-	var refundRows []OutboxMessage
+	var refundRows []payments.OutboxMessage
 	for _, o := range h.store.outboxOf(p.ID) {
 		if o.NotifyType == protocol.NotifyTypeRefundResult {
 			refundRows = append(refundRows, o)
@@ -367,12 +369,12 @@ func TestRefunds(t *testing.T) {
 		if err != nil || got.ID != r1.ID {
 			t.Errorf("InquireRefund(%+v) = %s, %v", req, got.ID, err)
 		}
-		if r := InquiryRefundResponseOf(got); r.RefundStatus != "SUCCESS" || r.RefundAmount.Value != "1000" {
+		if r := payments.InquiryRefundResponseOf(got); r.RefundStatus != "SUCCESS" || r.RefundAmount.Value != "1000" {
 			t.Errorf("inquiryRefund %+v", r)
 		}
 	}
 	for _, c := range []struct {
-		m   Merchant
+		m   payments.Merchant
 		req *protocol.InquiryRefundRequest
 	}{
 		{merchantB, &protocol.InquiryRefundRequest{RefundID: r1.ID}},
@@ -395,7 +397,7 @@ func TestRefunds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ir := InquiryResponseOf(h.reload(t, p), txns)
+	ir := payments.InquiryResponseOf(h.reload(t, p), txns)
 	var kinds []string
 	for _, tr := range ir.Transactions {
 		kinds = append(kinds, tr.TransactionType+":"+tr.TransactionStatus+":"+tr.TransactionAmount.Value)
@@ -407,7 +409,7 @@ func TestRefunds(t *testing.T) {
 
 func TestRefundWindow(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "auto", CaptureAutomatic)
+	p := h.pay(t, "4242424242424242", "auto", payments.CaptureAutomatic)
 	h.clock.Advance(365 * 24 * time.Hour)
 	if _, _, err := h.refund(merchantA, p.ID, "in-window", amt("100")); err != nil {
 		t.Fatalf("refund on the last day of the window: %v", err)
@@ -423,15 +425,15 @@ func TestRefundWindow(t *testing.T) {
 
 func TestRefundAcquirerFailures(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "auto", CaptureAutomatic)
+	p := h.pay(t, "4242424242424242", "auto", payments.CaptureAutomatic)
 
 	// The acquirer refuses: the amount is refundable again, and the merchant is told F.
 	h.acq.refundAnswer = &acquirer.OpResult{Status: acquirer.OpFailed, Code: protocol.CodeProcessFail, Message: "no"}
 	tx, cur, err := h.refund(merchantA, p.ID, "refused", amt("4200"))
-	if err != nil || tx.Status != TxnFailed || cur.RefundedMinor != 0 {
+	if err != nil || tx.Status != payments.TxnFailed || cur.RefundedMinor != 0 {
 		t.Fatalf("refused refund: %+v refunded %d, %v", tx, cur.RefundedMinor, err)
 	}
-	if r := RefundResponseOf(cur, tx).Result; r.ResultCode != "PROCESS_FAIL" || r.ResultStatus != "F" {
+	if r := payments.RefundResponseOf(cur, tx).Result; r.ResultCode != "PROCESS_FAIL" || r.ResultStatus != "F" {
 		t.Errorf("answer %+v", r)
 	}
 	h.acq.refundAnswer = nil
@@ -439,24 +441,24 @@ func TestRefundAcquirerFailures(t *testing.T) {
 	// The outcome is unknown: U, the amount stays reserved, and the refund is sent again when due.
 	h.acq.refundErr = errors.New("timeout")
 	tx, cur, err = h.refund(merchantA, p.ID, "lost", amt("4000"))
-	if err != nil || tx.Status != TxnProcessing || cur.RefundedMinor != 4000 {
+	if err != nil || tx.Status != payments.TxnProcessing || cur.RefundedMinor != 4000 {
 		t.Fatalf("lost refund: %+v refunded %d, %v", tx, cur.RefundedMinor, err)
 	}
-	if r := RefundResponseOf(cur, tx).Result; r.ResultCode != "REFUND_IN_PROCESS" || r.ResultStatus != "U" {
+	if r := payments.RefundResponseOf(cur, tx).Result; r.ResultCode != "REFUND_IN_PROCESS" || r.ResultStatus != "U" {
 		t.Errorf("answer %+v", r)
 	}
 	_, _, err = h.refund(merchantA, p.ID, "too-much", amt("201"))
 	assertRefused(t, err, protocol.CodeRefundAmountExceed, "")
 	h.acq.refundErr = nil
 	h.clock.Advance(time.Minute)
-	if due := h.due(t, p.ID); !slices.Equal(due, []DueKind{DueRefundStatus}) {
+	if due := h.due(t, p.ID); !slices.Equal(due, []payments.DueKind{payments.DueRefundStatus}) {
 		t.Fatalf("due %v, want REFUND_STATUS", due)
 	}
 	if errs := h.runDue(t); len(errs) != 0 {
 		t.Fatal(errs)
 	}
 	got, err := h.svc.InquireRefund(context.Background(), merchantA, &protocol.InquiryRefundRequest{RefundRequestID: "lost"})
-	if err != nil || got.Status != TxnSucceeded {
+	if err != nil || got.Status != payments.TxnSucceeded {
 		t.Fatalf("after the retry: %+v, %v", got, err)
 	}
 	if cur := h.reload(t, p); cur.RefundedMinor != 4000 {
@@ -485,17 +487,17 @@ func TestLateApprovalAfterCancel(t *testing.T) {
 			t.Errorf("cancel during the authorization: %v", err)
 		}
 	}
-	p := h.pay(t, "4242424242424242", "late", CaptureAutomatic)
-	if p.Stage() != StageCancelled || p.VoidState != VoidDone {
+	p := h.pay(t, "4242424242424242", "late", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageCancelled || p.VoidState != payments.VoidDone {
 		t.Fatalf("pay returned %s (void %q), want the cancelled payment with the late approval voided", p.Stage(), p.VoidState)
 	}
-	if r := PayResponseOf(p).Result; r.ResultCode != "ORDER_IS_CANCELED" {
+	if r := payments.PayResponseOf(p).Result; r.ResultCode != "ORDER_IS_CANCELED" {
 		t.Errorf("pay answers %+v", r)
 	}
 	// The cancel reverses the authorization in flight by the gateway's reference (its answer is
 	// not in, so its own reference is unknown); the approval that arrives afterwards is voided by
 	// its reference too.
-	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpCancel, OpVoidSent, OpLateAuthVoided, OpVoidSent}) {
+	if got := h.store.opsOf(p.ID); !slices.Equal(got, []payments.Op{payments.OpCreate, payments.OpCancel, payments.OpVoidSent, payments.OpLateAuthVoided, payments.OpVoidSent}) {
 		t.Errorf("events %v", got)
 	}
 	if n := h.acq.reversals.Load(); n != 1 {
@@ -519,18 +521,18 @@ func TestLateApprovalAfterCancel(t *testing.T) {
 func TestLateApprovalAfterExpiry(t *testing.T) {
 	// The in-flight lease outlasts the expiry here: what is under test is the expiry overtaking
 	// an answer, not the resolution of an authorization whose sender died (inflight_test.go).
-	h := newHarness(t, Config{InFlightLease: DefaultPaymentExpiry + time.Minute})
+	h := newHarness(t, payments.Config{InFlightLease: payments.DefaultPaymentExpiry + time.Minute})
 	h.acq.during = func() {
-		h.clock.Advance(DefaultPaymentExpiry)
+		h.clock.Advance(payments.DefaultPaymentExpiry)
 		if errs := h.runDue(t); len(errs) != 0 {
 			t.Error(errs)
 		}
 	}
-	p := h.pay(t, "4242424242424242", "late", CaptureAutomatic)
-	if p.Stage() != StageExpired || p.ResultCode != protocol.CodeOrderIsClosed {
+	p := h.pay(t, "4242424242424242", "late", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageExpired || p.ResultCode != protocol.CodeOrderIsClosed {
 		t.Fatalf("pay returned %s %s, want EXPIRED ORDER_IS_CLOSED", p.Stage(), p.ResultCode)
 	}
-	if got := h.store.opsOf(p.ID); !slices.Equal(got, []Op{OpCreate, OpExpire, OpVoidSent, OpLateAuthVoided, OpVoidSent}) {
+	if got := h.store.opsOf(p.ID); !slices.Equal(got, []payments.Op{payments.OpCreate, payments.OpExpire, payments.OpVoidSent, payments.OpLateAuthVoided, payments.OpVoidSent}) {
 		t.Errorf("events %v", got)
 	}
 	if n, v := h.acq.reversals.Load(), h.acq.voids.Load(); n != 1 || v != 1 {
@@ -544,8 +546,8 @@ func TestLateApprovalAfterExpiry(t *testing.T) {
 
 func TestTimeoutCardSettles(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4000000000000119", "slow", CaptureAutomatic)
-	if p.Stage() != StageProcessing || !p.AcquirerDueAt.Equal(testNow.Add(5*time.Second)) {
+	p := h.pay(t, "4000000000000119", "slow", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageProcessing || !p.AcquirerDueAt.Equal(testNow.Add(5*time.Second)) {
 		t.Fatalf("stage %s, due %v", p.Stage(), p.AcquirerDueAt)
 	}
 	h.clock.Advance(4 * time.Second)
@@ -557,15 +559,15 @@ func TestTimeoutCardSettles(t *testing.T) {
 		t.Fatal(errs)
 	}
 	got := h.reload(t, p)
-	if got.Stage() != StageCaptured || got.ResultCode != protocol.CodeSuccess || !got.AuthorizedAt.Equal(testNow.Add(5*time.Second)) {
+	if got.Stage() != payments.StageCaptured || got.ResultCode != protocol.CodeSuccess || !got.AuthorizedAt.Equal(testNow.Add(5*time.Second)) {
 		t.Errorf("after settling: %s %s authorized %v", got.Stage(), got.ResultCode, got.AuthorizedAt)
 	}
 	if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT", "CAPTURE_RESULT"}) {
 		t.Errorf("notifications %v", got)
 	}
 	// A replay now answers the settled payment.
-	again := h.pay(t, "4000000000000119", "slow", CaptureAutomatic)
-	if again.ID != p.ID || again.Stage() != StageCaptured {
+	again := h.pay(t, "4000000000000119", "slow", payments.CaptureAutomatic)
+	if again.ID != p.ID || again.Stage() != payments.StageCaptured {
 		t.Errorf("replay: %s %s", again.ID, again.Stage())
 	}
 }
@@ -573,7 +575,7 @@ func TestTimeoutCardSettles(t *testing.T) {
 func TestExpiryAndAutoVoidBoundaries(t *testing.T) {
 	t.Run("expiry at 14 minutes, not at 13", func(t *testing.T) {
 		h := newHarness(t)
-		p := h.pay(t, "4000000000000044", "never", CaptureAutomatic)
+		p := h.pay(t, "4000000000000044", "never", payments.CaptureAutomatic)
 		h.clock.Advance(13 * time.Minute)
 		if due := h.due(t, p.ID); len(due) != 0 {
 			t.Fatalf("due at +13m: %v", due)
@@ -583,10 +585,10 @@ func TestExpiryAndAutoVoidBoundaries(t *testing.T) {
 			t.Fatal(errs)
 		}
 		got := h.reload(t, p)
-		if got.Stage() != StageExpired || got.State != StateFail || got.ResultCode != protocol.CodeOrderIsClosed || !got.ClosedAt.Equal(testNow.Add(15*time.Minute)) {
+		if got.Stage() != payments.StageExpired || got.State != payments.StateFail || got.ResultCode != protocol.CodeOrderIsClosed || !got.ClosedAt.Equal(testNow.Add(15*time.Minute)) {
 			t.Errorf("after +15m: %s %s %s closed %v", got.Stage(), got.State, got.ResultCode, got.ClosedAt)
 		}
-		if ir := InquiryResponseOf(got, nil); ir.PaymentStatus != "FAIL" || ir.PaymentResultCode != "ORDER_IS_CLOSED" {
+		if ir := payments.InquiryResponseOf(got, nil); ir.PaymentStatus != "FAIL" || ir.PaymentResultCode != "ORDER_IS_CLOSED" {
 			t.Errorf("inquiry %s %s", ir.PaymentStatus, ir.PaymentResultCode)
 		}
 		if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT"}) {
@@ -595,7 +597,7 @@ func TestExpiryAndAutoVoidBoundaries(t *testing.T) {
 	})
 	t.Run("auto-void after 7 days and a minute, not at 6 days 23 hours", func(t *testing.T) {
 		h := newHarness(t)
-		p := h.pay(t, "4242424242424242", "hold", CaptureManual)
+		p := h.pay(t, "4242424242424242", "hold", payments.CaptureManual)
 		h.clock.Advance(6*24*time.Hour + 23*time.Hour)
 		if due := h.due(t, p.ID); len(due) != 0 {
 			t.Fatalf("due at +6d23h: %v", due)
@@ -605,11 +607,11 @@ func TestExpiryAndAutoVoidBoundaries(t *testing.T) {
 			t.Fatal(errs)
 		}
 		got := h.reload(t, p)
-		if got.Stage() != StageVoided || got.State != StateCancelled || got.VoidState != VoidDone {
+		if got.Stage() != payments.StageVoided || got.State != payments.StateCancelled || got.VoidState != payments.VoidDone {
 			t.Errorf("after +7d1m: %s %s void %q", got.Stage(), got.State, got.VoidState)
 		}
 		txns, _ := h.store.Txns(context.Background(), merchantA.ID, p.ID)
-		if len(txns) != 1 || txns[0].Type != TxnVoid || txns[0].Status != TxnSucceeded {
+		if len(txns) != 1 || txns[0].Type != payments.TxnVoid || txns[0].Status != payments.TxnSucceeded {
 			t.Errorf("transactions %+v, want one VOID", txns)
 		}
 		if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT"}) {
@@ -622,16 +624,16 @@ func TestExpiryAndAutoVoidBoundaries(t *testing.T) {
 // due-work runner until it is.
 func TestVoidOwedIsRetried(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "void", CaptureManual)
+	p := h.pay(t, "4242424242424242", "void", payments.CaptureManual)
 	h.acq.voidErr = errors.New("acquirer down")
 	got, err := h.svc.Cancel(context.Background(), merchantA, &protocol.CancelRequest{PaymentRequestID: "void"})
-	if err != nil || got.Stage() != StageCancelled || got.VoidState != VoidPending {
+	if err != nil || got.Stage() != payments.StageCancelled || got.VoidState != payments.VoidPending {
 		t.Fatalf("cancel: %s void %q, %v", got.Stage(), got.VoidState, err)
 	}
-	if r := CancelResponseOf(got); r.Result != protocol.SuccessResult() || r.CancelTime == "" {
+	if r := payments.CancelResponseOf(got); r.Result != protocol.SuccessResult() || r.CancelTime == "" {
 		t.Errorf("cancel answer %+v", r)
 	}
-	if due := h.due(t, p.ID); !slices.Equal(due, []DueKind{DueVoid}) {
+	if due := h.due(t, p.ID); !slices.Equal(due, []payments.DueKind{payments.DueVoid}) {
 		t.Fatalf("due %v, want VOID", due)
 	}
 	if errs := h.runDue(t); len(errs) == 0 {
@@ -641,7 +643,7 @@ func TestVoidOwedIsRetried(t *testing.T) {
 	if errs := h.runDue(t); len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if got := h.reload(t, p); got.VoidState != VoidDone || got.Stage() != StageCancelled {
+	if got := h.reload(t, p); got.VoidState != payments.VoidDone || got.Stage() != payments.StageCancelled {
 		t.Errorf("after the retry: %s void %q", got.Stage(), got.VoidState)
 	}
 	if due := h.due(t, p.ID); len(due) != 0 {
@@ -659,9 +661,9 @@ func TestVoidOwedIsRetried(t *testing.T) {
 
 func TestCancelLookup(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "c", CaptureManual)
+	p := h.pay(t, "4242424242424242", "c", payments.CaptureManual)
 	for _, c := range []struct {
-		m    Merchant
+		m    payments.Merchant
 		req  *protocol.CancelRequest
 		code protocol.Code
 	}{
@@ -676,52 +678,52 @@ func TestCancelLookup(t *testing.T) {
 			t.Errorf("Cancel(%s, %+v) = %v, want %s", c.m.ID, c.req, err, c.code)
 		}
 	}
-	if got := h.reload(t, p); got.Stage() != StageAuthorized {
+	if got := h.reload(t, p); got.Stage() != payments.StageAuthorized {
 		t.Errorf("stage %s", got.Stage())
 	}
 }
 
-// TestMemStoreGuards: the in-memory store refuses what the SQLite schema refuses, so the service
-// tests above cannot pass on guarantees the real store does not give.
-func TestMemStoreGuards(t *testing.T) {
+// TestStoreGuards: the store the service tests run on refuses, and leaves no trace of, each
+// change that breaks a rule the service counts on the schema to enforce.
+func TestStoreGuards(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	p := h.pay(t, "4242424242424242", "auto", CaptureAutomatic)
+	p := h.pay(t, "4242424242424242", "auto", payments.CaptureAutomatic)
 	txns, _ := h.store.Txns(ctx, merchantA.ID, p.ID)
 	capture := txns[0]
-	change := func(mut func(*Payment)) Change {
+	change := func(mut func(*payments.Payment)) payments.Change {
 		next := p
 		mut(&next)
 		next.Version = p.Version + 1
-		return Change{Payment: next, FromVersion: p.Version, Event: Event{PaymentID: p.ID, Op: "TEST"}}
+		return payments.Change{Payment: next, FromVersion: p.Version, Event: payments.Event{PaymentID: p.ID, Op: "TEST"}}
 	}
 	for _, tc := range []struct {
 		name string
-		c    Change
+		c    payments.Change
 		want error
 	}{
-		{"stale version", Change{Payment: Payment{ID: p.ID, MerchantID: p.MerchantID, Version: p.Version}, FromVersion: p.Version - 1}, ErrConflict},
-		{"another merchant", change(func(q *Payment) { q.MerchantID = merchantB.ID }), ErrConflict},
-		{"captured above authorized", change(func(q *Payment) { q.CapturedMinor = 4201 }), errInvariant},
-		{"refunded above captured", change(func(q *Payment) { q.RefundedMinor = 4201 }), errInvariant},
-		{"negative refund", change(func(q *Payment) { q.RefundedMinor = -1 }), errInvariant},
-		{"captured and cancelled", change(func(q *Payment) { q.State = StateCancelled }), errInvariant},
-		{"capture undone", change(func(q *Payment) { q.Capture = CaptureFailed }), errInvariant},
-		{"second automatic capture of one payment", func() Change {
-			c := change(func(*Payment) {})
-			c.NewTxn = &Txn{ID: "new", PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: capture.RequestID, Status: TxnProcessing, Amount: p.Amount, Internal: true}
+		{"stale version", payments.Change{Payment: payments.Payment{ID: p.ID, MerchantID: p.MerchantID, Version: p.Version}, FromVersion: p.Version - 1}, payments.ErrConflict},
+		{"another merchant", change(func(q *payments.Payment) { q.MerchantID = merchantB.ID }), payments.ErrConflict},
+		{"captured above authorized", change(func(q *payments.Payment) { q.CapturedMinor = 4201 }), sqlstore.ErrConstraint},
+		{"refunded above captured", change(func(q *payments.Payment) { q.RefundedMinor = 4201 }), sqlstore.ErrConstraint},
+		{"negative refund", change(func(q *payments.Payment) { q.RefundedMinor = -1 }), sqlstore.ErrConstraint},
+		{"captured and cancelled", change(func(q *payments.Payment) { q.State = payments.StateCancelled }), sqlstore.ErrConstraint},
+		{"capture undone", change(func(q *payments.Payment) { q.Capture = payments.CaptureFailed }), sqlstore.ErrConstraint},
+		{"second automatic capture of one payment", func() payments.Change {
+			c := change(func(*payments.Payment) {})
+			c.NewTxn = &payments.Txn{ID: "new", PaymentID: p.ID, MerchantID: p.MerchantID, Type: payments.TxnCapture, RequestID: capture.RequestID, Status: payments.TxnProcessing, Amount: p.Amount, Internal: true}
 			return c
-		}(), ErrDuplicate},
-		{"final transaction rewritten", func() Change {
-			c := change(func(*Payment) {})
+		}(), payments.ErrDuplicate},
+		{"final transaction rewritten", func() payments.Change {
+			c := change(func(*payments.Payment) {})
 			again := capture
-			again.Status = TxnFailed
+			again.Status = payments.TxnFailed
 			c.Txn = &again
 			return c
-		}(), ErrConflict},
-		{"second notification of one result", func() Change {
-			c := change(func(*Payment) {})
-			c.Outbox = &OutboxMessage{MerchantID: p.MerchantID, PaymentID: p.ID, NotifyType: protocol.NotifyTypeCaptureResult, Ref: capture.ID}
+		}(), payments.ErrConflict},
+		{"second notification of one result", func() payments.Change {
+			c := change(func(*payments.Payment) {})
+			c.Outbox = &payments.OutboxMessage{MerchantID: p.MerchantID, PaymentID: p.ID, NotifyType: protocol.NotifyTypeCaptureResult, Ref: capture.ID}
 			return c
 		}(), nil},
 	} {
@@ -744,15 +746,15 @@ func TestMemStoreGuards(t *testing.T) {
 // captureRequestId of another payment.
 func TestAutomaticCaptureDoesNotTakeACaptureRequestID(t *testing.T) {
 	h := newHarness(t)
-	auto := h.pay(t, "4242424242424242", "order-1", CaptureAutomatic)
-	if auto.Stage() != StageCaptured {
+	auto := h.pay(t, "4242424242424242", "order-1", payments.CaptureAutomatic)
+	if auto.Stage() != payments.StageCaptured {
 		t.Fatalf("automatic payment stage %s", auto.Stage())
 	}
-	manual := h.pay(t, "4242424242424242", "order-2", CaptureManual)
+	manual := h.pay(t, "4242424242424242", "order-2", payments.CaptureManual)
 	txn, p, err := h.svc.Capture(context.Background(), merchantA, &protocol.CaptureRequest{
 		CaptureRequestID: "order-1", PaymentID: manual.ID, CaptureAmount: amt("4200"),
 	})
-	if err != nil || txn.Status != TxnSucceeded || p.Stage() != StageCaptured {
+	if err != nil || txn.Status != payments.TxnSucceeded || p.Stage() != payments.StageCaptured {
 		t.Fatalf("capture with the other payment's request id: %v %s %s", err, txn.Status, p.Stage())
 	}
 	// And its replay finds the merchant's capture, not the automatic one.
@@ -772,13 +774,13 @@ func TestLostAuthorizationIsReversed(t *testing.T) {
 		t.Run(close, func(t *testing.T) {
 			h := newHarness(t)
 			h.acq.err = context.DeadlineExceeded
-			p := h.pay(t, "4242424242424242", "lost-"+close, CaptureManual)
-			if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending || p.Auth.AcquirerTransactionID != "" {
+			p := h.pay(t, "4242424242424242", "lost-"+close, payments.CaptureManual)
+			if p.Stage() != payments.StageProcessing || p.AcquirerState != payments.AcquirerPending || p.Auth.AcquirerTransactionID != "" {
 				t.Fatalf("after a lost answer: %s %s ref %q", p.Stage(), p.AcquirerState, p.Auth.AcquirerTransactionID)
 			}
 			h.acq.err = nil
 			if close == "expiry" {
-				h.clock.Advance(DefaultPaymentExpiry)
+				h.clock.Advance(payments.DefaultPaymentExpiry)
 				if errs := h.runDue(t); len(errs) != 0 {
 					t.Fatal(errs)
 				}
@@ -789,7 +791,7 @@ func TestLostAuthorizationIsReversed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.VoidState != VoidDone || h.acq.reversals.Load() != 1 || h.acq.voids.Load() != 0 {
+			if p.VoidState != payments.VoidDone || h.acq.reversals.Load() != 1 || h.acq.voids.Load() != 0 {
 				t.Fatalf("void %q, %d reversals, %d voids; want the authorization reversed once", p.VoidState, h.acq.reversals.Load(), h.acq.voids.Load())
 			}
 		})

@@ -40,7 +40,9 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 		return Txn{}, Payment{}, fmt.Errorf("capture: %w", err)
 	}
 	if _, err := Next(p.Stage(), OpCapture); err != nil {
-		return Txn{}, Payment{}, Refusal(OpCapture, p.Stage())
+		// A concurrent request with this captureRequestId may have reserved the capture since
+		// the replay lookup above: its answer is this request's too.
+		return s.lostRace(ctx, m, TxnCapture, req.CaptureRequestID, req.PaymentID, amount, Refusal(OpCapture, p.Stage()))
 	}
 	switch {
 	case amount.Currency != p.Amount.Currency:

@@ -2,7 +2,6 @@ package payments_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -61,7 +61,7 @@ func loadMerchant(t testing.TB) merchant.Merchant {
 // sharing one fixed clock.
 type env struct {
 	st  *sqlite.Store
-	db  *sql.DB
+	raw sqlstore.Conn
 	clk *clock.Fixed
 	svc *payments.Service
 	m   payments.Merchant
@@ -81,7 +81,7 @@ func newEnv(t testing.TB) *env {
 	}
 	clk := clock.NewFixed(start)
 	svc := payments.NewService(st, simulator.New("SIM", clk), clk, slog.New(slog.DiscardHandler), payments.Config{})
-	return &env{st: st, db: st.DB(), clk: clk, svc: svc, m: payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey}}
+	return &env{st: st, raw: st.Raw(), clk: clk, svc: svc, m: payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey}}
 }
 
 // payJSON is seed 004-34 (Antom's server-to-server card sample) with an expiry far ahead.
@@ -111,7 +111,7 @@ const payJSON = `{
   }
 }`
 
-func payRequest(t testing.TB, pan, requestID string, mode payments.CaptureMode) *protocol.PayRequest {
+func samplePayRequest(t testing.TB, pan, requestID string, mode payments.CaptureMode) *protocol.PayRequest {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(payJSON), &m); err != nil {
@@ -133,7 +133,7 @@ func payRequest(t testing.TB, pan, requestID string, mode payments.CaptureMode) 
 
 func (e *env) pay(t testing.TB, pan, requestID string, mode payments.CaptureMode) payments.Payment {
 	t.Helper()
-	p, err := e.svc.Pay(context.Background(), e.m, payRequest(t, pan, requestID, mode))
+	p, err := e.svc.Pay(context.Background(), e.m, samplePayRequest(t, pan, requestID, mode))
 	if err != nil {
 		t.Fatalf("pay %s: %v", pan, err)
 	}
@@ -199,7 +199,7 @@ func (e *env) mark(t testing.TB) mark {
 		{`SELECT count(*) FROM transactions`, &m.txns},
 		{`SELECT count(*) FROM payments`, &m.payments},
 	} {
-		if err := e.db.QueryRow(q.sql).Scan(q.dst); err != nil {
+		if err := e.raw.QueryRow(context.Background(), q.sql).Scan(q.dst); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +217,7 @@ type outboxRow struct {
 
 func (e *env) eventsSince(t testing.TB, m mark, paymentID string) []eventRow {
 	t.Helper()
-	rows, err := e.db.Query(`SELECT op, from_state, to_state, txn_id, payment_id FROM payment_events WHERE id > ? ORDER BY id`, m.events)
+	rows, err := e.raw.Query(context.Background(), `SELECT op, from_state, to_state, txn_id, payment_id FROM payment_events WHERE id > ? ORDER BY id`, m.events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func (e *env) eventsSince(t testing.TB, m mark, paymentID string) []eventRow {
 
 func (e *env) outboxSince(t testing.TB, m mark, paymentID string) []outboxRow {
 	t.Helper()
-	rows, err := e.db.Query(`SELECT notify_type, ref, url, body, payment_id FROM outbox WHERE id > ? ORDER BY id`, m.outbox)
+	rows, err := e.raw.Query(context.Background(), `SELECT notify_type, ref, url, body, payment_id FROM outbox WHERE id > ? ORDER BY id`, m.outbox)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -44,7 +45,7 @@ func FuzzDecodePayRequest(f *testing.F) {
 			}
 			return
 		}
-		cmd, err := ParsePayRequest(&r, now)
+		cmd, err := payments.ParsePayRequest(&r, now)
 		var pan string
 		if r.PaymentMethod != nil && r.PaymentMethod.PaymentMethodMetaData != nil {
 			pan = r.PaymentMethod.PaymentMethodMetaData.CardNo
@@ -66,7 +67,7 @@ func FuzzDecodePayRequest(f *testing.F) {
 		if cmd.Card.Digits() != pan || cmd.Amount.Minor <= 0 || cmd.RequestID == "" || len(cmd.RequestID) > 64 {
 			t.Fatalf("accepted a malformed command: %+v", cmd)
 		}
-		if cmd.CaptureMode != CaptureAutomatic && cmd.CaptureMode != CaptureManual {
+		if cmd.CaptureMode != payments.CaptureAutomatic && cmd.CaptureMode != payments.CaptureManual {
 			t.Fatalf("capture mode %q", cmd.CaptureMode)
 		}
 		if !cmd.ExpiresAt.After(now) {
@@ -91,7 +92,7 @@ func TestFuzzSeedsAreTheSeeds(t *testing.T) {
 		if err := protocol.Decode([]byte(s), &r); err != nil {
 			t.Fatalf("seed %d: %v", i, err)
 		}
-		_, err := ParsePayRequest(&r, testNow)
+		_, err := payments.ParsePayRequest(&r, testNow)
 		if i < 3 && err != nil {
 			t.Errorf("seed %d refused: %v", i, err)
 		}

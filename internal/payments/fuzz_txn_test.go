@@ -1,36 +1,37 @@
-package payments
+package payments_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
 // The bodies of capture, refund, cancel and the two inquiries, fuzzed through decoding and the
-// service on the in-memory store (whose rules are the SQLite schema's): whatever arrives, the
-// answer is a result or a *protocol.Error, never a panic or an internal error, and the invariants
-// of the payment it touches hold. A body names its payment "A" (authorized, MANUAL, 4200 SGD) or
+// service on a fresh SQLite store per input: whatever arrives, the answer is a result or a
+// *protocol.Error, never a panic or an internal error, and the invariants of the payment it
+// touches hold. A body names its payment "A" (authorized, MANUAL, 4200 SGD) or
 // "B" (captured, 4200 SGD); the fixture swaps in the real, random ids.
 
 // fuzzFixture is a service with payment A authorized and payment B captured.
-func fuzzFixture(t *testing.T) (h *harness, a, b Payment) {
+func fuzzFixture(t *testing.T) (h *harness, a, b payments.Payment) {
 	h = newHarness(t)
 	ctx := context.Background()
 	a, err := h.svc.Pay(ctx, merchantA, payRequest(t, "4242424242424242", "pay-A", func(m jsonObj) { set(m, "paymentFactor.captureMode", "MANUAL") }))
-	if err != nil || a.Stage() != StageAuthorized {
+	if err != nil || a.Stage() != payments.StageAuthorized {
 		t.Fatalf("payment A: %v, %s", err, a.Stage())
 	}
 	b, err = h.svc.Pay(ctx, merchantA, payRequest(t, "4242424242424242", "pay-B"))
-	if err != nil || b.Stage() != StageCaptured {
+	if err != nil || b.Stage() != payments.StageCaptured {
 		t.Fatalf("payment B: %v, %s", err, b.Stage())
 	}
 	return h, a, b
 }
 
 // alias turns the names A and B into the fixture's payment ids.
-func alias(id string, a, b Payment) string {
+func alias(id string, a, b payments.Payment) string {
 	switch id {
 	case "A":
 		return a.ID
@@ -66,7 +67,7 @@ func refusal(t *testing.T, op string, err error) {
 }
 
 // checkStored reads a payment back and checks what the store must never hold, whatever was asked.
-func checkStored(t *testing.T, h *harness, p Payment) Payment {
+func checkStored(t *testing.T, h *harness, p payments.Payment) payments.Payment {
 	t.Helper()
 	cur, err := h.store.PaymentByID(context.Background(), p.MerchantID, p.ID)
 	if err != nil {
@@ -110,14 +111,14 @@ func FuzzCaptureRequest(f *testing.F) {
 		if err != nil {
 			refusal(t, "capture", err)
 		} else {
-			if txn.Type != TxnCapture || txn.PaymentID != req.PaymentID || txn.Amount != p.Amount || txn.RequestID != req.CaptureRequestID {
+			if txn.Type != payments.TxnCapture || txn.PaymentID != req.PaymentID || txn.Amount != p.Amount || txn.RequestID != req.CaptureRequestID {
 				t.Fatalf("capture answered %+v for %+v", txn, req)
 			}
-			if p.Stage() != StageCaptured {
+			if p.Stage() != payments.StageCaptured {
 				t.Fatalf("captured payment is %s", p.Stage())
 			}
 		}
-		for _, p := range []Payment{a, b} {
+		for _, p := range []payments.Payment{a, b} {
 			checkStored(t, h, p)
 		}
 		txn2, _, err2 := h.svc.Capture(ctx, merchantA, &req)
@@ -157,14 +158,14 @@ func FuzzRefundRequest(f *testing.F) {
 		if err != nil {
 			refusal(t, "refund", err)
 		} else {
-			if txn.Type != TxnRefund || txn.PaymentID != req.PaymentID || txn.Amount.Value() != req.RefundAmount.Value || txn.Amount.Currency != p.Amount.Currency {
+			if txn.Type != payments.TxnRefund || txn.PaymentID != req.PaymentID || txn.Amount.Value() != req.RefundAmount.Value || txn.Amount.Currency != p.Amount.Currency {
 				t.Fatalf("refund answered %+v for %+v", txn, req)
 			}
-			if txn.Status == TxnSucceeded && p.RefundedMinor < txn.Amount.Minor {
+			if txn.Status == payments.TxnSucceeded && p.RefundedMinor < txn.Amount.Minor {
 				t.Fatalf("refund of %d left %d refunded", txn.Amount.Minor, p.RefundedMinor)
 			}
 		}
-		for _, p := range []Payment{a, b} {
+		for _, p := range []payments.Payment{a, b} {
 			checkStored(t, h, p)
 		}
 		txn2, _, err2 := h.svc.Refund(ctx, merchantA, &req)
@@ -190,10 +191,10 @@ func FuzzCancelRequest(f *testing.F) {
 		p, err := h.svc.Cancel(context.Background(), merchantA, &req)
 		if err != nil {
 			refusal(t, "cancel", err)
-		} else if p.Stage() != StageCancelled {
+		} else if p.Stage() != payments.StageCancelled {
 			t.Fatalf("cancel answered a %s payment", p.Stage())
 		}
-		if cur := checkStored(t, h, b); cur.Stage() != StageCaptured {
+		if cur := checkStored(t, h, b); cur.Stage() != payments.StageCaptured {
 			t.Fatalf("the captured payment became %s", cur.Stage())
 		}
 	})
@@ -234,7 +235,7 @@ func FuzzInquiryRequest(f *testing.F) {
 		switch {
 		case err != nil:
 			refusal(t, "inquiry refund", err)
-		case tx.Type != TxnRefund || (rreq.RefundID != "" && tx.ID != rreq.RefundID) || (rreq.RefundID == "" && tx.RequestID != rreq.RefundRequestID):
+		case tx.Type != payments.TxnRefund || (rreq.RefundID != "" && tx.ID != rreq.RefundID) || (rreq.RefundID == "" && tx.RequestID != rreq.RefundRequestID):
 			t.Fatalf("refund inquiry %+v found %+v", rreq, tx)
 		}
 		if after := h.store.rows(); after != before {

@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/threeds"
 	"github.com/cardgate/cardgate/internal/vault"
 	"github.com/cardgate/cardgate/protocol"
@@ -13,7 +14,7 @@ import (
 
 func newHostedHarness(t *testing.T) *harness {
 	t.Helper()
-	h := newHarness(t)
+	h := newHarness(t, payments.Config{PublicURL: "https://pay.example"})
 	kek, err := vault.GenerateKEK("test-1")
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +23,6 @@ func newHostedHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc.cfg.PublicURL = "https://pay.example"
 	h.svc.With3DS(threeds.Simulator{}, vault.Fixed(keys))
 	return h
 }
@@ -33,7 +33,7 @@ func hostedPay(t *testing.T, requestID string, mutate ...func(jsonObj)) *protoco
 	return payRequest(t, "", requestID, append([]func(jsonObj){func(m jsonObj) { del(m, meta) }}, mutate...)...)
 }
 
-func pageTokenOf(t *testing.T, p Payment) string {
+func pageTokenOf(t *testing.T, p payments.Payment) string {
 	t.Helper()
 	tok, ok := strings.CutPrefix(p.Order.NormalURL, "https://pay.example/checkout/")
 	if !ok || tok == "" {
@@ -42,7 +42,7 @@ func pageTokenOf(t *testing.T, p Payment) string {
 	return tok
 }
 
-var goodForm = CardForm{CardNo: "4242 4242 4242 4242", ExpiryMonth: "12", ExpiryYear: "30", CVV: "123", CardholderName: "Kendra Lee"}
+var goodForm = payments.CardForm{CardNo: "4242 4242 4242 4242", ExpiryMonth: "12", ExpiryYear: "30", CVV: "123", CardholderName: "Kendra Lee"}
 
 func TestHostedPayOpensTheCardPage(t *testing.T) {
 	h := newHostedHarness(t)
@@ -51,7 +51,7 @@ func TestHostedPayOpensTheCardPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := PayResponseOf(p)
+	r := payments.PayResponseOf(p)
 	if r.Result.ResultStatus != "U" || r.Result.ResultCode != string(protocol.CodePaymentInProcess) || r.NormalURL != p.Order.NormalURL {
 		t.Fatalf("pay answer %+v normalUrl %q", r.Result, r.NormalURL)
 	}
@@ -61,13 +61,13 @@ func TestHostedPayOpensTheCardPage(t *testing.T) {
 	}
 	// A replay answers the same page.
 	again, err := h.svc.Pay(ctx, merchantA, hostedPay(t, "hosted-1"))
-	if err != nil || again.ID != p.ID || PayResponseOf(again).NormalURL != r.NormalURL {
-		t.Fatalf("replay: %v %+v", err, PayResponseOf(again))
+	if err != nil || again.ID != p.ID || payments.PayResponseOf(again).NormalURL != r.NormalURL {
+		t.Fatalf("replay: %v %+v", err, payments.PayResponseOf(again))
 	}
 
 	// Invalid cards are told field by field, and nothing is written.
-	before := len(h.store.events)
-	_, errs, err := h.svc.SubmitCard(ctx, merchantA, tok, CardForm{CardNo: "4242424242424241", ExpiryMonth: "13", ExpiryYear: "30", CVV: "12"})
+	before := h.store.rows()[2]
+	_, errs, err := h.svc.SubmitCard(ctx, merchantA, tok, payments.CardForm{CardNo: "4242424242424241", ExpiryMonth: "13", ExpiryYear: "30", CVV: "12"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ func TestHostedPayOpensTheCardPage(t *testing.T) {
 			t.Errorf("no message for %s: %v", f, errs)
 		}
 	}
-	if len(h.store.events) != before {
-		t.Fatalf("an invalid card wrote %d events", len(h.store.events)-before)
+	if after := h.store.rows()[2]; after != before {
+		t.Fatalf("an invalid card wrote %d events", after-before)
 	}
 
 	// The test card wants a challenge: the same token leads to the issuer page.
@@ -94,7 +94,7 @@ func TestHostedPayOpensTheCardPage(t *testing.T) {
 		t.Fatalf("second post: %v version %d → %d", err, p.Version, p2.Version)
 	}
 	p, err = h.svc.SubmitCode(ctx, tok, threeds.Code)
-	if err != nil || p.State != StateSuccess || !p.ThreeDS.Authenticated || int(h.acq.calls.Load()) != 1 {
+	if err != nil || p.State != payments.StateSuccess || !p.ThreeDS.Authenticated || int(h.acq.calls.Load()) != 1 {
 		t.Fatalf("after the code: %v state %s 3ds %+v auths %d", err, p.State, p.ThreeDS, int(h.acq.calls.Load()))
 	}
 	if p.Card.Token != "" {
@@ -115,7 +115,7 @@ func TestHostedFrictionlessCardAuthorizesAtOnce(t *testing.T) {
 	if err != nil || errs != nil {
 		t.Fatal(err, errs)
 	}
-	if p.State != StateSuccess || p.ThreeDS.Mode != ThreeDSFrictionless || p.PageOpen() {
+	if p.State != payments.StateSuccess || p.ThreeDS.Mode != payments.ThreeDSFrictionless || p.PageOpen() {
 		t.Fatalf("frictionless: state %s 3ds %+v pageOpen %v", p.State, p.ThreeDS, p.PageOpen())
 	}
 }
@@ -126,9 +126,9 @@ func TestHostedSaveCard(t *testing.T) {
 		consent    bool
 		saved      bool
 	}{
-		{"ENABLED saves", TokenizeEnabled, false, true},
-		{"ASKFORCONSENT with consent saves", TokenizeAskForConsent, true, true},
-		{"ASKFORCONSENT without consent does not", TokenizeAskForConsent, false, false},
+		{"ENABLED saves", payments.TokenizeEnabled, false, true},
+		{"ASKFORCONSENT with consent saves", payments.TokenizeAskForConsent, true, true},
+		{"ASKFORCONSENT without consent does not", payments.TokenizeAskForConsent, false, false},
 		{"no mode: a consent box the page never showed is ignored", "", true, false},
 	}
 	for _, tt := range tests {
@@ -143,19 +143,19 @@ func TestHostedSaveCard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.ShowsSaveCard() != (tt.mode == TokenizeAskForConsent) {
+			if p.ShowsSaveCard() != (tt.mode == payments.TokenizeAskForConsent) {
 				t.Fatalf("ShowsSaveCard = %v", p.ShowsSaveCard())
 			}
 			form := goodForm
 			form.CardNo, form.SaveCard = "4000000000003220", tt.consent
 			p, _, err = h.svc.SubmitCard(ctx, merchantA, pageTokenOf(t, p), form)
-			if err != nil || p.State != StateSuccess {
+			if err != nil || p.State != payments.StateSuccess {
 				t.Fatalf("%v state %s", err, p.State)
 			}
 			if (p.Card.Token != "") != tt.saved {
 				t.Fatalf("cardToken = %q, want saved=%v", p.Card.Token, tt.saved)
 			}
-			if tt.saved && (NotifyPaymentOf(p).CardInfo.CardToken != p.Card.Token || InquiryResponseOf(p, nil).CardInfo.CardToken != p.Card.Token) {
+			if tt.saved && (payments.NotifyPaymentOf(p).CardInfo.CardToken != p.Card.Token || payments.InquiryResponseOf(p, nil).CardInfo.CardToken != p.Card.Token) {
 				t.Fatal("cardToken missing from cardInfo")
 			}
 		})
@@ -165,13 +165,13 @@ func TestHostedSaveCard(t *testing.T) {
 func TestSavedCardPayments(t *testing.T) {
 	h := newHostedHarness(t)
 	ctx := context.Background()
-	tokenize := func(m jsonObj) { set(m, meta+".tokenizeMode", TokenizeEnabled) }
+	tokenize := func(m jsonObj) { set(m, meta+".tokenizeMode", payments.TokenizeEnabled) }
 	first, err := h.svc.Pay(ctx, merchantA, payRequest(t, "4242424242424242", "first", tokenize))
-	if err != nil || first.State != StateSuccess || first.Card.Token == "" {
+	if err != nil || first.State != payments.StateSuccess || first.Card.Token == "" {
 		t.Fatalf("first pay: %v %s token %q", err, first.State, first.Card.Token)
 	}
 	tok := first.Card.Token
-	if PayResponseOf(first).PaymentResultInfo.CardToken != tok {
+	if payments.PayResponseOf(first).PaymentResultInfo.CardToken != tok {
 		t.Fatal("cardToken missing from the pay answer")
 	}
 	// The legacy flag saves too, and the same card of the same buyer gives the same token.
@@ -181,8 +181,8 @@ func TestSavedCardPayments(t *testing.T) {
 	}
 	// A declined card is never saved.
 	declined, err := h.svc.Pay(ctx, merchantA, payRequest(t, "4000000000000002", "declined", tokenize))
-	if err != nil || declined.State != StateFail || declined.Card.Token != "" || len(h.store.tokens) != 1 {
-		t.Fatalf("declined: %v %s token %q, %d tokens", err, declined.State, declined.Card.Token, len(h.store.tokens))
+	if err != nil || declined.State != payments.StateFail || declined.Card.Token != "" || h.store.tokenCount() != 1 {
+		t.Fatalf("declined: %v %s token %q, %d tokens", err, declined.State, declined.Card.Token, h.store.tokenCount())
 	}
 
 	withToken := func(id string, mutate ...func(jsonObj)) *protocol.PayRequest {
@@ -193,7 +193,7 @@ func TestSavedCardPayments(t *testing.T) {
 		}}, mutate...)...)
 	}
 	saved, err := h.svc.Pay(ctx, merchantA, withToken("saved-1"))
-	if err != nil || saved.State != StateSuccess || saved.Card.LastFour != "4242" || !saved.Card.CardOnFile || saved.Card.Token != tok {
+	if err != nil || saved.State != payments.StateSuccess || saved.Card.LastFour != "4242" || !saved.Card.CardOnFile || saved.Card.Token != tok {
 		t.Fatalf("saved-card pay: %v %+v", err, saved)
 	}
 	// Replays judge the same token; a different amount is inconsistent.
@@ -236,28 +236,28 @@ func TestSavedCardPayments(t *testing.T) {
 
 func TestTokenizeNeedsTheVault(t *testing.T) {
 	h := newHarness(t) // no vault
-	_, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "nv", func(m jsonObj) { set(m, meta+".tokenizeMode", TokenizeEnabled) }))
+	_, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "nv", func(m jsonObj) { set(m, meta+".tokenizeMode", payments.TokenizeEnabled) }))
 	assertRefused(t, err, protocol.CodeParamIllegal, meta+".tokenizeMode")
 }
 
 func TestParseCardForm(t *testing.T) {
 	tests := []struct {
 		name   string
-		form   CardForm
+		form   payments.CardForm
 		fields []string // fields with a message; none: accepted
 	}{
 		{"good, spaced number, two-digit year", goodForm, nil},
-		{"four-digit year", CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "2030", CVV: "123", CardholderName: "A B"}, nil},
-		{"amex needs four digits", CardForm{CardNo: "378282246310005", ExpiryMonth: "1", ExpiryYear: "30", CVV: "123", CardholderName: "A B"}, []string{"cvv"}},
-		{"empty", CardForm{}, []string{"cardNo", "expiry", "cvv", "cardholderName"}},
-		{"luhn", CardForm{CardNo: "4242424242424241", ExpiryMonth: "1", ExpiryYear: "30", CVV: "123", CardholderName: "A"}, []string{"cardNo"}},
-		{"expired", CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "20", CVV: "123", CardholderName: "A"}, []string{"expiry"}},
-		{"three-digit year", CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "203", CVV: "123", CardholderName: "A"}, []string{"expiry"}},
-		{"letters in cvv", CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "30", CVV: "12a", CardholderName: "A"}, []string{"cvv"}},
+		{"four-digit year", payments.CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "2030", CVV: "123", CardholderName: "A B"}, nil},
+		{"amex needs four digits", payments.CardForm{CardNo: "378282246310005", ExpiryMonth: "1", ExpiryYear: "30", CVV: "123", CardholderName: "A B"}, []string{"cvv"}},
+		{"empty", payments.CardForm{}, []string{"cardNo", "expiry", "cvv", "cardholderName"}},
+		{"luhn", payments.CardForm{CardNo: "4242424242424241", ExpiryMonth: "1", ExpiryYear: "30", CVV: "123", CardholderName: "A"}, []string{"cardNo"}},
+		{"expired", payments.CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "20", CVV: "123", CardholderName: "A"}, []string{"expiry"}},
+		{"three-digit year", payments.CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "203", CVV: "123", CardholderName: "A"}, []string{"expiry"}},
+		{"letters in cvv", payments.CardForm{CardNo: "4242424242424242", ExpiryMonth: "1", ExpiryYear: "30", CVV: "12a", CardholderName: "A"}, []string{"cvv"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd, errs := ParseCardForm(tt.form, testNow)
+			cmd, errs := payments.ParseCardForm(tt.form, testNow)
 			if len(errs) != len(tt.fields) {
 				t.Fatalf("errors %v, want on %v", errs, tt.fields)
 			}

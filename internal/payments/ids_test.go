@@ -76,7 +76,7 @@ func TestIDsRefusedBeforeTheStore(t *testing.T) {
 		call  func(id string) error
 	}{
 		{"paymentRequestId", func(id string) error {
-			req := payRequest(t, "4242424242424242", "placeholder", payments.CaptureAutomatic)
+			req := samplePayRequest(t, "4242424242424242", "placeholder", payments.CaptureAutomatic)
 			req.PaymentRequestID = id // set after payRequest's JSON round trip, which would mend invalid UTF-8
 			_, err := svc.Pay(ctx, e.m, req)
 			return err
@@ -130,13 +130,13 @@ func TestIDsRefusedBeforeTheStore(t *testing.T) {
 			return err
 		}},
 		{"order.referenceOrderId", func(id string) error {
-			req := payRequest(t, "4242424242424242", "ok-order", payments.CaptureAutomatic)
+			req := samplePayRequest(t, "4242424242424242", "ok-order", payments.CaptureAutomatic)
 			req.Order.ReferenceOrderID = id
 			_, err := svc.Pay(ctx, e.m, req)
 			return err
 		}},
 		{"order.buyer.referenceBuyerId", func(id string) error {
-			req := payRequest(t, "4242424242424242", "ok-buyer", payments.CaptureAutomatic)
+			req := samplePayRequest(t, "4242424242424242", "ok-buyer", payments.CaptureAutomatic)
 			req.Order.Buyer.ReferenceBuyerID = id
 			_, err := svc.Pay(ctx, e.m, req)
 			return err
@@ -161,7 +161,7 @@ func TestIDsRefusedBeforeTheStore(t *testing.T) {
 		}
 	}
 	// The pay of a good request still works through the counted store.
-	if _, err := svc.Pay(ctx, e.m, payRequest(t, "4242424242424242", "good-1", payments.CaptureAutomatic)); err != nil {
+	if _, err := svc.Pay(ctx, e.m, samplePayRequest(t, "4242424242424242", "good-1", payments.CaptureAutomatic)); err != nil {
 		t.Fatalf("good pay: %v", err)
 	}
 }

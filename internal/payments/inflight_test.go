@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -18,9 +19,9 @@ var errDied = errors.New("the instance died")
 // dieBeforeRecording makes the store refuse the write of any authorization answer, as if the
 // instance that sent it died during the call; it returns the function that revives it.
 func (h *harness) dieBeforeRecording() (revive func()) {
-	h.store.failApply = func(c Change) error {
+	h.store.failApply = func(c payments.Change) error {
 		switch c.Event.Op {
-		case OpAuthApproved, OpAuthDeclined, OpAuthPending:
+		case payments.OpAuthApproved, payments.OpAuthDeclined, payments.OpAuthPending:
 			return errDied
 		}
 		return nil
@@ -37,24 +38,24 @@ func TestResolveInFlight(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		pan        string
-		mode       CaptureMode
+		mode       payments.CaptureMode
 		neverSent  bool  // the instance died before the request reached the acquirer
 		inquireErr error // the acquirer does not answer the inquiry by reference
-		stage      Stage
+		stage      payments.Stage
 		code       protocol.Code
-		ops        []Op
+		ops        []payments.Op
 		reversals  int64
 	}{
-		{name: "approved, automatic capture", pan: "4242424242424242", mode: CaptureAutomatic, stage: StageCaptured, code: protocol.CodeSuccess,
-			ops: []Op{OpCreate, OpAuthApproved, OpCapture, OpCaptureSucceeded}},
-		{name: "approved, manual", pan: "4242424242424242", mode: CaptureManual, stage: StageAuthorized, code: protocol.CodeSuccess,
-			ops: []Op{OpCreate, OpAuthApproved}},
-		{name: "declined", pan: "4000000000000002", mode: CaptureManual, stage: StageDeclined, code: protocol.CodeDoNotHonor,
-			ops: []Op{OpCreate, OpAuthDeclined}},
-		{name: "never reached the acquirer", pan: "4242424242424242", mode: CaptureAutomatic, neverSent: true,
-			stage: StageDeclined, code: protocol.CodeProcessFail, ops: []Op{OpCreate, OpAuthUnresolved, OpVoidSent}, reversals: 1},
-		{name: "inquiry unanswered", pan: "4242424242424242", mode: CaptureManual, inquireErr: errors.New("acquirer unreachable"),
-			stage: StageDeclined, code: protocol.CodeProcessFail, ops: []Op{OpCreate, OpAuthUnresolved, OpVoidSent}, reversals: 1},
+		{name: "approved, automatic capture", pan: "4242424242424242", mode: payments.CaptureAutomatic, stage: payments.StageCaptured, code: protocol.CodeSuccess,
+			ops: []payments.Op{payments.OpCreate, payments.OpAuthApproved, payments.OpCapture, payments.OpCaptureSucceeded}},
+		{name: "approved, manual", pan: "4242424242424242", mode: payments.CaptureManual, stage: payments.StageAuthorized, code: protocol.CodeSuccess,
+			ops: []payments.Op{payments.OpCreate, payments.OpAuthApproved}},
+		{name: "declined", pan: "4000000000000002", mode: payments.CaptureManual, stage: payments.StageDeclined, code: protocol.CodeDoNotHonor,
+			ops: []payments.Op{payments.OpCreate, payments.OpAuthDeclined}},
+		{name: "never reached the acquirer", pan: "4242424242424242", mode: payments.CaptureAutomatic, neverSent: true,
+			stage: payments.StageDeclined, code: protocol.CodeProcessFail, ops: []payments.Op{payments.OpCreate, payments.OpAuthUnresolved, payments.OpVoidSent}, reversals: 1},
+		{name: "inquiry unanswered", pan: "4242424242424242", mode: payments.CaptureManual, inquireErr: errors.New("acquirer unreachable"),
+			stage: payments.StageDeclined, code: protocol.CodeProcessFail, ops: []payments.Op{payments.OpCreate, payments.OpAuthUnresolved, payments.OpVoidSent}, reversals: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -74,16 +75,16 @@ func TestResolveInFlight(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Stage() != StageProcessing || !p.InFlightUntil.Equal(testNow.Add(DefaultInFlightLease)) {
+			if p.Stage() != payments.StageProcessing || !p.InFlightUntil.Equal(testNow.Add(payments.DefaultInFlightLease)) {
 				t.Fatalf("left by the dead instance: %s, in flight until %v", p.Stage(), p.InFlightUntil)
 			}
 			// The lease is the sender's while it runs: nobody else touches the authorization.
-			h.clock.Advance(DefaultInFlightLease - 1)
+			h.clock.Advance(payments.DefaultInFlightLease - 1)
 			if due := h.due(t, p.ID); len(due) != 0 {
 				t.Fatalf("due while the lease runs: %v", due)
 			}
 			h.clock.Advance(1)
-			if due := h.due(t, p.ID); !slices.Equal(due, []DueKind{DueResolve}) {
+			if due := h.due(t, p.ID); !slices.Equal(due, []payments.DueKind{payments.DueResolve}) {
 				t.Fatalf("due once the lease passed: %v, want RESOLVE", due)
 			}
 			if errs := h.runDue(t); len(errs) != 0 {
@@ -106,7 +107,7 @@ func TestResolveInFlight(t *testing.T) {
 			if len(rows) == 0 || rows[0].NotifyType != protocol.NotifyTypePaymentResult {
 				t.Errorf("notifications %+v, want the PAYMENT_RESULT first", rows)
 			}
-			if got.Stage() == StageDeclined && got.VoidState != VoidNone && got.VoidState != VoidDone {
+			if got.Stage() == payments.StageDeclined && got.VoidState != payments.VoidNone && got.VoidState != payments.VoidDone {
 				t.Errorf("void %q after the resolution", got.VoidState)
 			}
 			if due := h.due(t, p.ID); len(due) != 0 {
@@ -125,7 +126,7 @@ func TestResolvedApprovalArrivesLate(t *testing.T) {
 		h := newHarness(t)
 		revive := h.dieBeforeRecording()
 		if _, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "slow", func(m jsonObj) {
-			set(m, "paymentFactor.captureMode", string(CaptureManual))
+			set(m, "paymentFactor.captureMode", string(payments.CaptureManual))
 		})); !errors.Is(err, errDied) {
 			t.Fatal(err)
 		}
@@ -135,19 +136,19 @@ func TestResolvedApprovalArrivesLate(t *testing.T) {
 		if err != nil || answer.Outcome != acquirer.Approved {
 			t.Fatalf("the acquirer's books: %+v, %v", answer, err)
 		}
-		h.clock.Advance(DefaultInFlightLease)
+		h.clock.Advance(payments.DefaultInFlightLease)
 		if errs := h.runDue(t); len(errs) != 0 {
 			t.Fatal(errs)
 		}
 		// The slow sender records the answer it got.
-		p, err := h.svc.recordAuth(context.Background(), sent, answer, nil)
+		p, err := h.svc.RecordAuth(context.Background(), sent, answer, nil)
 		if err != nil {
 			t.Fatalf("recording the approval a second time: %v", err)
 		}
-		if p.Stage() != StageAuthorized || p.VoidState != VoidNone {
+		if p.Stage() != payments.StageAuthorized || p.VoidState != payments.VoidNone {
 			t.Errorf("after the second recording: %s, void %q", p.Stage(), p.VoidState)
 		}
-		if ops := h.store.opsOf(sent.ID); !slices.Equal(ops, []Op{OpCreate, OpAuthApproved}) {
+		if ops := h.store.opsOf(sent.ID); !slices.Equal(ops, []payments.Op{payments.OpCreate, payments.OpAuthApproved}) {
 			t.Errorf("events %v", ops)
 		}
 		if n := h.acq.voids.Load() + h.acq.reversals.Load(); n != 0 {
@@ -162,14 +163,14 @@ func TestResolvedApprovalArrivesLate(t *testing.T) {
 		revive := h.dieBeforeRecording()
 		h.acq.err = errors.New("connection refused")
 		if _, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "slow", func(m jsonObj) {
-			set(m, "paymentFactor.captureMode", string(CaptureAutomatic))
+			set(m, "paymentFactor.captureMode", string(payments.CaptureAutomatic))
 		})); !errors.Is(err, errDied) {
 			t.Fatal(err)
 		}
 		revive()
 		h.acq.err = nil
 		sent, _ := h.store.PaymentByRequestID(context.Background(), merchantA.ID, "slow")
-		h.clock.Advance(DefaultInFlightLease)
+		h.clock.Advance(payments.DefaultInFlightLease)
 		if errs := h.runDue(t); len(errs) != 0 {
 			t.Fatal(errs)
 		}
@@ -179,14 +180,14 @@ func TestResolvedApprovalArrivesLate(t *testing.T) {
 		if err != nil || answer.Outcome != acquirer.Approved {
 			t.Fatalf("late authorization: %+v, %v", answer, err)
 		}
-		p, err := h.svc.recordAuth(context.Background(), sent, answer, nil)
+		p, err := h.svc.RecordAuth(context.Background(), sent, answer, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Stage() != StageDeclined || p.ResultCode != protocol.CodeProcessFail || p.VoidState != VoidDone {
+		if p.Stage() != payments.StageDeclined || p.ResultCode != protocol.CodeProcessFail || p.VoidState != payments.VoidDone {
 			t.Errorf("after the late approval: %s %s, void %q; want DECLINED PROCESS_FAIL, voided", p.Stage(), p.ResultCode, p.VoidState)
 		}
-		want := []Op{OpCreate, OpAuthUnresolved, OpVoidSent, OpLateAuthVoided, OpVoidSent}
+		want := []payments.Op{payments.OpCreate, payments.OpAuthUnresolved, payments.OpVoidSent, payments.OpLateAuthVoided, payments.OpVoidSent}
 		if ops := h.store.opsOf(sent.ID); !slices.Equal(ops, want) {
 			t.Errorf("events %v, want %v", ops, want)
 		}

@@ -1,10 +1,11 @@
-package payments
+package payments_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -37,7 +38,7 @@ func TestNotifyURLRefusedAtPay(t *testing.T) {
 		t.Run(tc.url, func(t *testing.T) {
 			m := base(t)
 			set(m, "paymentNotifyUrl", tc.url)
-			_, err := ParsePayRequest(decodePay(t, m), testNow)
+			_, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 			assertRefused(t, err, protocol.CodeParamIllegal, "paymentNotifyUrl")
 			if err != nil && !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("%v does not say %q", err, tc.reason)
@@ -47,7 +48,7 @@ func TestNotifyURLRefusedAtPay(t *testing.T) {
 	for _, ok := range []string{"https://shop.example/notify?a=b", "http://127.0.0.1:9000/n", "http://[::1]:9000/n", "http://localhost/n"} {
 		m := base(t)
 		set(m, "paymentNotifyUrl", ok)
-		if _, err := ParsePayRequest(decodePay(t, m), testNow); err != nil {
+		if _, err := payments.ParsePayRequest(decodePay(t, m), testNow); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
 		}
 	}
@@ -57,7 +58,7 @@ func TestNotifyURLRefusedAtPay(t *testing.T) {
 // nothing.
 func TestNotifyURLRefusedAtRefund(t *testing.T) {
 	h := newHarness(t)
-	p := h.pay(t, "4242424242424242", "ssrf", CaptureAutomatic)
+	p := h.pay(t, "4242424242424242", "ssrf", payments.CaptureAutomatic)
 	before := h.store.rows()
 	for _, tc := range refusedNotifyURLs {
 		_, _, err := h.svc.Refund(context.Background(), merchantA, &protocol.RefundRequest{

@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/card"
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -124,7 +125,7 @@ func TestParsePayRequestSeeds(t *testing.T) {
 		requestID   string
 		currency    string
 		minor       int64
-		capture     CaptureMode
+		capture     payments.CaptureMode
 		pan         string
 		expiry      card.Expiry
 		cvv         string
@@ -137,21 +138,21 @@ func TestParsePayRequestSeeds(t *testing.T) {
 	}{
 		{
 			seed: "001-06-pay-request", requestID: "PAY_20221114141714891",
-			currency: "EUR", minor: 30000, capture: CaptureAutomatic,
+			currency: "EUR", minor: 30000, capture: payments.CaptureAutomatic,
 			pan: "4117347806156383", expiry: card.Expiry{Year: 2029, Month: 12}, cvv: "850",
 			holder: "Tom Jay", hasBilling: true, terminal: "APP", buyerID: "test12345678",
 			notifyURL: "https://www.alipay.com/notify", orderAmount: 30000,
 		},
 		{
 			seed: "003-24-pay-request", requestID: "20250515141372578176868806656",
-			currency: "USD", minor: 13184, capture: CaptureManual,
+			currency: "USD", minor: 13184, capture: payments.CaptureManual,
 			pan: "4242424242424242", expiry: card.Expiry{Year: 2031, Month: 9}, cvv: "123",
 			holder: "Kendra schmitt", hasBilling: true, terminal: "WEB", buyerID: "2095667",
 			notifyURL: "https://pay.shopcider.com/pay/v2/notify/callback?platform=ALIPAY", orderAmount: 13184,
 		},
 		{
 			seed: "004-34-pay-request", requestID: "paymentRequestId01",
-			currency: "SGD", minor: 4200, capture: CaptureAutomatic,
+			currency: "SGD", minor: 4200, capture: payments.CaptureAutomatic,
 			pan: "4054695723100768", expiry: card.Expiry{Year: 2028, Month: 6}, cvv: "712",
 			holder: "Alan Wallex", hasBilling: false, terminal: "WEB", buyerID: "yourBuyerId",
 			notifyURL: "http://www.yourNotifyUrl.com", orderAmount: 4200,
@@ -160,7 +161,7 @@ func TestParsePayRequestSeeds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.seed, func(t *testing.T) {
 			m := loadSeed(t, tt.seed)
-			cmd, err := ParsePayRequest(decodePay(t, m), testNow)
+			cmd, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 			if err != nil {
 				t.Fatalf("ParsePayRequest: %v", err)
 			}
@@ -188,7 +189,7 @@ func TestParsePayRequestSeeds(t *testing.T) {
 			if cmd.HasBilling != tt.hasBilling {
 				t.Errorf("HasBilling = %v, want %v", cmd.HasBilling, tt.hasBilling)
 			}
-			if want := testNow.Add(DefaultPaymentExpiry); !cmd.ExpiresAt.Equal(want) {
+			if want := testNow.Add(payments.DefaultPaymentExpiry); !cmd.ExpiresAt.Equal(want) {
 				t.Errorf("ExpiresAt = %v, want %v (default 14 minutes)", cmd.ExpiresAt, want)
 			}
 			o := cmd.Order
@@ -208,7 +209,7 @@ func TestParsePayRequestSeeds(t *testing.T) {
 
 func TestParsePayRequestWalletIsRefused(t *testing.T) {
 	m := loadSeed(t, "004-50-pay-request")
-	_, err := ParsePayRequest(decodePay(t, m), testNow)
+	_, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 	assertRefused(t, err, protocol.CodeParamIllegal, "paymentMethod.paymentMethodType")
 }
 
@@ -218,17 +219,17 @@ func TestParsePayRequestLenient(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(m jsonObj)
-		check  func(t *testing.T, cmd PayCommand)
+		check  func(t *testing.T, cmd payments.PayCommand)
 	}{
 		{"enableAuthenticationUpgrade", func(m jsonObj) { set(m, meta+".enableAuthenticationUpgrade", true) }, nil},
 		{"enableAuthenticationUpgrate (Antom's spelling)", func(m jsonObj) { set(m, meta+".enableAuthenticationUpgrate", true) }, nil},
 		{"enableAuthenticationUpgrade as a string", func(m jsonObj) { set(m, meta+".enableAuthenticationUpgrade", "true") }, nil},
-		{"app-scheme redirect URL", func(m jsonObj) { set(m, "paymentRedirectUrl", "imeituan://") }, func(t *testing.T, cmd PayCommand) {
+		{"app-scheme redirect URL", func(m jsonObj) { set(m, "paymentRedirectUrl", "imeituan://") }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Order.RedirectURL != "imeituan://" {
 				t.Errorf("RedirectURL = %q", cmd.Order.RedirectURL)
 			}
 		}},
-		{"paymentAmount below orderAmount", func(m jsonObj) { set(m, "paymentAmount.value", "4000") }, func(t *testing.T, cmd PayCommand) {
+		{"paymentAmount below orderAmount", func(m jsonObj) { set(m, "paymentAmount.value", "4000") }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Amount.Minor != 4000 || cmd.Order.OrderMinor != 4200 {
 				t.Errorf("amount %d, order amount %d; want 4000 and 4200", cmd.Amount.Minor, cmd.Order.OrderMinor)
 			}
@@ -237,7 +238,7 @@ func TestParsePayRequestLenient(t *testing.T) {
 		{"env only inside order", func(m jsonObj) {
 			del(m, "env")
 			set(m, "order.env", jsonObj{"terminalType": "APP", "osType": "ANDROID", "clientIp": "10.0.0.1"})
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Order.TerminalType != "APP" {
 				t.Errorf("TerminalType = %q, want APP from order.env", cmd.Order.TerminalType)
 			}
@@ -248,12 +249,12 @@ func TestParsePayRequestLenient(t *testing.T) {
 			set(m, "env.screenWidth", json.Number("1536"))
 			set(m, "env.timeZoneOffset", "-480")
 		}, nil},
-		{"expiryYear as a number", func(m jsonObj) { set(m, meta+".expiryYear", json.Number("29")) }, func(t *testing.T, cmd PayCommand) {
+		{"expiryYear as a number", func(m jsonObj) { set(m, meta+".expiryYear", json.Number("29")) }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Expiry.Year != 2029 {
 				t.Errorf("Expiry.Year = %d, want 2029", cmd.Expiry.Year)
 			}
 		}},
-		{"expiryMonth as a number", func(m jsonObj) { set(m, meta+".expiryMonth", json.Number("6")) }, func(t *testing.T, cmd PayCommand) {
+		{"expiryMonth as a number", func(m jsonObj) { set(m, meta+".expiryMonth", json.Number("6")) }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Expiry.Month != 6 {
 				t.Errorf("Expiry.Month = %d, want 6", cmd.Expiry.Month)
 			}
@@ -263,8 +264,8 @@ func TestParsePayRequestLenient(t *testing.T) {
 		{"legacy top-level isAuthorization", func(m jsonObj) {
 			del(m, "paymentFactor")
 			m["isAuthorization"] = true
-		}, func(t *testing.T, cmd PayCommand) {
-			if cmd.CaptureMode != CaptureAutomatic {
+		}, func(t *testing.T, cmd payments.PayCommand) {
+			if cmd.CaptureMode != payments.CaptureAutomatic {
 				t.Errorf("CaptureMode = %q, want AUTOMATIC", cmd.CaptureMode)
 			}
 		}},
@@ -280,14 +281,14 @@ func TestParsePayRequestLenient(t *testing.T) {
 			set(m, "order.orderAmount", nil)
 			set(m, "order.goods", nil)
 			set(m, "env.osType", nil)
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.CVV != "" || cmd.Order.NotifyURL != "" || cmd.HasBilling || cmd.Order.OrderCurrency != "" {
 				t.Errorf("null fields were not absent: %+v", cmd.Order)
 			}
-			if cmd.CaptureMode != CaptureAutomatic {
+			if cmd.CaptureMode != payments.CaptureAutomatic {
 				t.Errorf("CaptureMode = %q, want the AUTOMATIC default", cmd.CaptureMode)
 			}
-			if !cmd.ExpiresAt.Equal(testNow.Add(DefaultPaymentExpiry)) {
+			if !cmd.ExpiresAt.Equal(testNow.Add(payments.DefaultPaymentExpiry)) {
 				t.Errorf("ExpiresAt = %v, want the default", cmd.ExpiresAt)
 			}
 		}},
@@ -300,7 +301,7 @@ func TestParsePayRequestLenient(t *testing.T) {
 		{"JPY has no decimals", func(m jsonObj) {
 			set(m, "paymentAmount", jsonObj{"currency": "JPY", "value": "4200"})
 			del(m, "order.orderAmount")
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Amount.Currency.Code != "JPY" || cmd.Amount.Minor != 4200 || cmd.Amount.Currency.Exponent != 0 {
 				t.Errorf("Amount = %+v, want 4200 JPY", cmd.Amount)
 			}
@@ -309,7 +310,7 @@ func TestParsePayRequestLenient(t *testing.T) {
 			set(m, meta+".expiryMonth", testNow.Format("01"))
 			set(m, meta+".expiryYear", testNow.Format("06"))
 		}, nil},
-		{"four-digit expiry year", func(m jsonObj) { set(m, meta+".expiryYear", "2030") }, func(t *testing.T, cmd PayCommand) {
+		{"four-digit expiry year", func(m jsonObj) { set(m, meta+".expiryYear", "2030") }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Expiry.Year != 2030 {
 				t.Errorf("Expiry.Year = %d", cmd.Expiry.Year)
 			}
@@ -317,34 +318,34 @@ func TestParsePayRequestLenient(t *testing.T) {
 		{"AMEX with a four-digit cvv", func(m jsonObj) {
 			set(m, meta+".cardNo", "378282246310005")
 			set(m, meta+".cvv", "1234")
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Card.Brand() != card.Amex {
 				t.Errorf("Brand = %s", cmd.Card.Brand())
 			}
 		}},
-		{"manual capture", func(m jsonObj) { set(m, "paymentFactor.captureMode", "MANUAL") }, func(t *testing.T, cmd PayCommand) {
-			if cmd.CaptureMode != CaptureManual {
+		{"manual capture", func(m jsonObj) { set(m, "paymentFactor.captureMode", "MANUAL") }, func(t *testing.T, cmd payments.PayCommand) {
+			if cmd.CaptureMode != payments.CaptureManual {
 				t.Errorf("CaptureMode = %q", cmd.CaptureMode)
 			}
 		}},
 		{"paymentExpiryTime in the future, any offset", func(m jsonObj) {
 			set(m, "paymentExpiryTime", testNow.Add(30*time.Minute).In(time.FixedZone("", 8*3600)).Format(time.RFC3339))
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if !cmd.ExpiresAt.Equal(testNow.Add(30 * time.Minute)) {
 				t.Errorf("ExpiresAt = %v, want now + 30 min", cmd.ExpiresAt)
 			}
 		}},
 		{"paymentExpiryTime exactly 7 days ahead", func(m jsonObj) {
-			set(m, "paymentExpiryTime", testNow.Add(MaxPaymentExpiry).Format(time.RFC3339))
-		}, func(t *testing.T, cmd PayCommand) {
-			if !cmd.ExpiresAt.Equal(testNow.Add(MaxPaymentExpiry)) {
+			set(m, "paymentExpiryTime", testNow.Add(payments.MaxPaymentExpiry).Format(time.RFC3339))
+		}, func(t *testing.T, cmd payments.PayCommand) {
+			if !cmd.ExpiresAt.Equal(testNow.Add(payments.MaxPaymentExpiry)) {
 				t.Errorf("ExpiresAt = %v, want now + 7 days", cmd.ExpiresAt)
 			}
 		}},
 		{"amount of 16 digits, the wire's most", func(m jsonObj) {
 			set(m, "paymentAmount.value", "9999999999999999")
 			set(m, "order.orderAmount.value", "9999999999999999")
-		}, func(t *testing.T, cmd PayCommand) {
+		}, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Amount.Minor != 9999999999999999 {
 				t.Errorf("Amount = %v", cmd.Amount)
 			}
@@ -356,12 +357,12 @@ func TestParsePayRequestLenient(t *testing.T) {
 			set(m, "env.terminalType", "WAP")
 			set(m, "env.osType", "IOS")
 		}, nil},
-		{"cardholder fullName only", func(m jsonObj) { set(m, meta+".cardholderName", jsonObj{"fullName": "Alan Wallex"}) }, func(t *testing.T, cmd PayCommand) {
+		{"cardholder fullName only", func(m jsonObj) { set(m, meta+".cardholderName", jsonObj{"fullName": "Alan Wallex"}) }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.HolderName != "Alan Wallex" {
 				t.Errorf("HolderName = %q", cmd.HolderName)
 			}
 		}},
-		{"other brands", func(m jsonObj) { set(m, meta+".cardNo", "5555555555554444") }, func(t *testing.T, cmd PayCommand) {
+		{"other brands", func(m jsonObj) { set(m, meta+".cardNo", "5555555555554444") }, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.Card.Brand() != card.Mastercard {
 				t.Errorf("Brand = %s", cmd.Card.Brand())
 			}
@@ -371,7 +372,7 @@ func TestParsePayRequestLenient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := base(t)
 			tt.mutate(m)
-			cmd, err := ParsePayRequest(decodePay(t, m), testNow)
+			cmd, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 			if err != nil {
 				t.Fatalf("ParsePayRequest: %v", err)
 			}
@@ -518,7 +519,7 @@ func rejectCases() []rejectCase {
 		setTo("paymentExpiryTime garbage", "paymentExpiryTime", "tomorrow", param, "paymentExpiryTime"),
 		setTo("paymentExpiryTime without offset", "paymentExpiryTime", "2030-01-20 08:51:06", param, "paymentExpiryTime"),
 		setTo("paymentExpiryTime year 9999", "paymentExpiryTime", "9999-12-31T23:59:59Z", param, "paymentExpiryTime"),
-		setTo("paymentExpiryTime a second past 7 days", "paymentExpiryTime", testNow.Add(MaxPaymentExpiry+time.Second).Format(time.RFC3339), param, "paymentExpiryTime"),
+		setTo("paymentExpiryTime a second past 7 days", "paymentExpiryTime", testNow.Add(payments.MaxPaymentExpiry+time.Second).Format(time.RFC3339), param, "paymentExpiryTime"),
 
 		setTo("amount of 17 digits", "paymentAmount.value", "10000000000000000", param, "paymentAmount.value"),
 		setTo("amount of 18 nines", "paymentAmount.value", "999999999999999999", param, "paymentAmount.value"),
@@ -532,7 +533,7 @@ func TestParsePayRequestRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := base(t)
 			tt.mutate(m)
-			_, err := ParsePayRequest(decodePay(t, m), testNow)
+			_, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 			assertRefused(t, err, tt.code, tt.path)
 		})
 	}
@@ -546,7 +547,7 @@ func TestParsePayRequestErrorsHideCardData(t *testing.T) {
 		// A distinctive CVV so that a coincidental "712" elsewhere cannot hide a leak.
 		set(m, meta+".cvv", "987")
 		tt.mutate(m)
-		_, err := ParsePayRequest(decodePay(t, m), testNow)
+		_, err := payments.ParsePayRequest(decodePay(t, m), testNow)
 		if err == nil {
 			t.Errorf("%s: accepted", tt.name)
 			continue
@@ -584,9 +585,9 @@ func TestParsePayRequestExpiryBoundary(t *testing.T) {
 	set(m, meta+".expiryYear", "26")
 	r := decodePay(t, m)
 	lastInstant := time.Date(2026, time.May, 31, 23, 59, 59, 0, time.UTC)
-	if _, err := ParsePayRequest(r, lastInstant); err != nil {
+	if _, err := payments.ParsePayRequest(r, lastInstant); err != nil {
 		t.Errorf("a card expiring 05/26 refused on the last second of May: %v", err)
 	}
-	_, err := ParsePayRequest(r, lastInstant.Add(time.Second))
+	_, err := payments.ParsePayRequest(r, lastInstant.Add(time.Second))
 	assertRefused(t, err, protocol.CodeInvalidExpirationDate, meta+".expiry")
 }

@@ -136,7 +136,7 @@ func TestConcurrentCaptureCancelRefund(t *testing.T) {
 
 	// What the database says, payment by payment.
 	var captured, cancelled, refundTxns, refundSucceeded int
-	rows, err := e.db.QueryContext(ctx, `
+	rows, err := e.raw.Query(ctx, `
 		SELECT p.payment_id, p.state, p.capture_state, p.captured_minor, p.refunded_minor, p.amount_minor,
 			(SELECT count(*) FROM transactions t WHERE t.payment_id = p.payment_id AND t.txn_type = 'CAPTURE' AND t.status = 'SUCCESS'),
 			(SELECT count(*) FROM transactions t WHERE t.payment_id = p.payment_id AND t.txn_type = 'CAPTURE'),

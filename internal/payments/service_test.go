@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -127,25 +128,27 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// harness is one service on a fresh SQLite store (through hookStore), with an acquirer that
+// counts its calls, a fixed clock and a log the test reads.
 type harness struct {
-	svc   *Service
-	store *memStore
+	svc   *payments.Service
+	store *hookStore
 	acq   *countingAcquirer
 	clock *clock.Fixed
 	logs  *syncBuffer
 }
 
-func newHarness(t *testing.T, cfg ...Config) *harness {
+func newHarness(t *testing.T, cfg ...payments.Config) *harness {
 	t.Helper()
 	clk := clock.NewFixed(testNow)
 	h := &harness{
-		store: newMemStore(),
+		store: newHookStore(t, merchantA, merchantB, quietMerchant),
 		acq:   &countingAcquirer{next: simulator.New("SIMULATOR", clk)},
 		clock: clk,
 		logs:  &syncBuffer{},
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.svc = NewService(h.store, h.acq, h.clock, log, append(cfg, Config{})[0])
+	h.svc = payments.NewService(h.store, h.acq, h.clock, log, append(cfg, payments.Config{})[0])
 	t.Cleanup(func() {
 		for _, pan := range allTestPANs() {
 			if strings.Contains(h.logs.String(), pan) {
@@ -157,8 +160,10 @@ func newHarness(t *testing.T, cfg ...Config) *harness {
 }
 
 var (
-	merchantA = Merchant{ID: "merchant-a", FingerprintKey: []byte("fingerprint key of merchant A, 32b"), NotifyURL: "https://a.example/default-notify"}
-	merchantB = Merchant{ID: "merchant-b", FingerprintKey: []byte("fingerprint key of merchant B, 32b"), NotifyURL: "https://b.example/default-notify"}
+	merchantA = payments.Merchant{ID: "merchant-a", FingerprintKey: []byte("fingerprint key of merchant A, 32b"), NotifyURL: "https://a.example/default-notify"}
+	merchantB = payments.Merchant{ID: "merchant-b", FingerprintKey: []byte("fingerprint key of merchant B, 32b"), NotifyURL: "https://b.example/default-notify"}
+	// quietMerchant has no notify URL: nobody is told.
+	quietMerchant = payments.Merchant{ID: "quiet", FingerprintKey: []byte("k")}
 )
 
 const requestNotifyURL = "https://shop.example/notify?x=1"
@@ -187,41 +192,41 @@ func payRequest(t testing.TB, pan, requestID string, mutate ...func(jsonObj)) *p
 // serviceCards is what pay must end in for every sandbox card without 3-D Secure (design.md's
 // table). Every card in simulator.Cards must have a row here.
 var serviceCards = map[string]struct {
-	state State
+	state payments.State
 	code  protocol.Code
-	acq   AcquirerState
+	acq   payments.AcquirerState
 }{
 	// Brand cards and Antom's samples: approved.
-	"4054695723100768": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4117347806156383": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4242424242424242": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"5555555555554444": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"378282246310005":  {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"3566002020360505": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"6011111111111117": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"36227206271667":   {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"6200000000000005": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
+	"4054695723100768": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4117347806156383": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4242424242424242": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"5555555555554444": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"378282246310005":  {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"3566002020360505": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"6011111111111117": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"36227206271667":   {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"6200000000000005": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	// Declines.
-	"4000000000000002": {StateFail, protocol.CodeDoNotHonor, AcquirerAnswered},
-	"4000000000009995": {StateFail, protocol.CodeUserBalanceNotEnough, AcquirerAnswered},
-	"4000000000000069": {StateFail, protocol.CodeCardExpired, AcquirerAnswered},
-	"4000000000000127": {StateFail, protocol.CodeInvalidCVV, AcquirerAnswered},
-	"4000000000009987": {StateFail, protocol.CodeSuspectedCard, AcquirerAnswered},
-	"4100000000000019": {StateFail, protocol.CodeRiskReject, AcquirerAnswered},
-	"4000008400001629": {StateFail, protocol.CodeDoNotHonor, AcquirerAnswered},
-	"4000000000003063": {StateFail, protocol.CodeAuthenticationRequired, AcquirerAnswered},
+	"4000000000000002": {payments.StateFail, protocol.CodeDoNotHonor, payments.AcquirerAnswered},
+	"4000000000009995": {payments.StateFail, protocol.CodeUserBalanceNotEnough, payments.AcquirerAnswered},
+	"4000000000000069": {payments.StateFail, protocol.CodeCardExpired, payments.AcquirerAnswered},
+	"4000000000000127": {payments.StateFail, protocol.CodeInvalidCVV, payments.AcquirerAnswered},
+	"4000000000009987": {payments.StateFail, protocol.CodeSuspectedCard, payments.AcquirerAnswered},
+	"4100000000000019": {payments.StateFail, protocol.CodeRiskReject, payments.AcquirerAnswered},
+	"4000008400001629": {payments.StateFail, protocol.CodeDoNotHonor, payments.AcquirerAnswered},
+	"4000000000003063": {payments.StateFail, protocol.CodeAuthenticationRequired, payments.AcquirerAnswered},
 	// Approved, with something for later.
-	"4000000000000010": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000002760003184": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000000000003220": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000000000000259": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000000000000036": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000000000000028": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered},
-	"4000000000000077": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after a 2 s hold
-	"4000000000000085": {StateSuccess, protocol.CodeSuccess, AcquirerAnswered}, // after 2 s in transit
+	"4000000000000010": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000002760003184": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000003220": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000000259": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000000036": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000000028": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000000077": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered}, // after a 2 s hold
+	"4000000000000085": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered}, // after 2 s in transit
 	// The acquirer times out or never answers: still in process, nothing to notify yet.
-	"4000000000000119": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},
-	"4000000000000044": {StateProcessing, protocol.CodePaymentInProcess, AcquirerPending},
+	"4000000000000119": {payments.StateProcessing, protocol.CodePaymentInProcess, payments.AcquirerPending},
+	"4000000000000044": {payments.StateProcessing, protocol.CodePaymentInProcess, payments.AcquirerPending},
 }
 
 func allTestPANs() []string {
@@ -245,13 +250,13 @@ var paymentIDShape = regexp.MustCompile(`^20260515[0-9]{27}$`)
 func TestPayEveryCard(t *testing.T) {
 	notifyCases := []struct {
 		name       string
-		merchant   Merchant
+		merchant   payments.Merchant
 		requestURL string
 		wantURL    string
 	}{
 		{"request notify URL", merchantA, requestNotifyURL, requestNotifyURL},
 		{"merchant default", merchantA, "", merchantA.NotifyURL},
-		{"no notify URL", Merchant{ID: "quiet", FingerprintKey: []byte("k")}, "", ""},
+		{"no notify URL", quietMerchant, "", ""},
 	}
 	for pan, want := range serviceCards {
 		for _, nc := range notifyCases {
@@ -276,7 +281,7 @@ func TestPayEveryCard(t *testing.T) {
 				// the capture's outcome, one version each.
 				wantCapture, captureOp := captureOutcome(pan, want.state)
 				wantVersion := 2
-				if want.state == StateSuccess {
+				if want.state == payments.StateSuccess {
 					wantVersion = 4
 				}
 				if p.MerchantID != nc.merchant.ID || p.RequestID != "req-1" || p.Version != wantVersion {
@@ -285,7 +290,7 @@ func TestPayEveryCard(t *testing.T) {
 				if p.Capture != wantCapture {
 					t.Errorf("capture state %q, want %q", p.Capture, wantCapture)
 				}
-				if p.Amount.Currency.Code != "SGD" || p.Amount.Minor != 4200 || p.CaptureMode != CaptureAutomatic {
+				if p.Amount.Currency.Code != "SGD" || p.Amount.Minor != 4200 || p.CaptureMode != payments.CaptureAutomatic {
 					t.Errorf("amount %v, capture %s", p.Amount, p.CaptureMode)
 				}
 				if p.Order.NotifyURL != nc.wantURL {
@@ -308,16 +313,16 @@ func TestPayEveryCard(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var capture Txn
-				if want.state == StateSuccess {
-					if len(txns) != 1 || txns[0].Type != TxnCapture || txns[0].RequestID != p.RequestID || txns[0].Amount != p.Amount {
+				var capture payments.Txn
+				if want.state == payments.StateSuccess {
+					if len(txns) != 1 || txns[0].Type != payments.TxnCapture || txns[0].RequestID != p.RequestID || txns[0].Amount != p.Amount {
 						t.Fatalf("transactions %+v, want one CAPTURE of the full amount under the paymentRequestId", txns)
 					}
 					capture = txns[0]
-					if wantCapture == CaptureSucceeded && (p.CapturedMinor != 4200 || !p.CapturedAt.Equal(testNow) || capture.Status != TxnSucceeded) {
+					if wantCapture == payments.CaptureSucceeded && (p.CapturedMinor != 4200 || !p.CapturedAt.Equal(testNow) || capture.Status != payments.TxnSucceeded) {
 						t.Errorf("captured %d at %v, capture %s", p.CapturedMinor, p.CapturedAt, capture.Status)
 					}
-					if wantCapture != CaptureSucceeded && p.CapturedMinor != 0 {
+					if wantCapture != payments.CaptureSucceeded && p.CapturedMinor != 0 {
 						t.Errorf("captured %d with capture %s", p.CapturedMinor, wantCapture)
 					}
 				} else if len(txns) != 0 {
@@ -326,15 +331,15 @@ func TestPayEveryCard(t *testing.T) {
 
 				// One event per transition.
 				events := h.store.eventsOf(p.ID)
-				authOp := map[State]Op{StateSuccess: OpAuthApproved, StateFail: OpAuthDeclined, StateProcessing: OpAuthPending}[want.state]
-				wantEvents := []Event{
-					{PaymentID: p.ID, Op: OpCreate, From: "", To: StateProcessing, ResultCode: protocol.CodePaymentInProcess, At: testNow},
-					{PaymentID: p.ID, Op: authOp, From: StateProcessing, To: want.state, ResultCode: want.code, At: testNow},
+				authOp := map[payments.State]payments.Op{payments.StateSuccess: payments.OpAuthApproved, payments.StateFail: payments.OpAuthDeclined, payments.StateProcessing: payments.OpAuthPending}[want.state]
+				wantEvents := []payments.Event{
+					{PaymentID: p.ID, Op: payments.OpCreate, From: "", To: payments.StateProcessing, ResultCode: protocol.CodePaymentInProcess, At: testNow},
+					{PaymentID: p.ID, Op: authOp, From: payments.StateProcessing, To: want.state, ResultCode: want.code, At: testNow},
 				}
-				if want.state == StateSuccess {
+				if want.state == payments.StateSuccess {
 					wantEvents = append(wantEvents,
-						Event{PaymentID: p.ID, TxnID: capture.ID, Op: OpCapture, From: StateSuccess, To: StateSuccess, ResultCode: protocol.CodeCaptureInProcess, At: testNow},
-						Event{PaymentID: p.ID, TxnID: capture.ID, Op: captureOp, From: StateSuccess, To: StateSuccess, ResultCode: capture.ResultCode, At: testNow})
+						payments.Event{PaymentID: p.ID, TxnID: capture.ID, Op: payments.OpCapture, From: payments.StateSuccess, To: payments.StateSuccess, ResultCode: protocol.CodeCaptureInProcess, At: testNow},
+						payments.Event{PaymentID: p.ID, TxnID: capture.ID, Op: captureOp, From: payments.StateSuccess, To: payments.StateSuccess, ResultCode: capture.ResultCode, At: testNow})
 				}
 				if fmt.Sprint(events) != fmt.Sprint(wantEvents) {
 					t.Errorf("events\n%v\nwant\n%v", events, wantEvents)
@@ -343,7 +348,7 @@ func TestPayEveryCard(t *testing.T) {
 				// The outbox row exists exactly when the payment is final and someone is to be told;
 				// a capture that ended (succeeded or failed) adds CAPTURE_RESULT.
 				rows := h.store.outboxOf(p.ID)
-				final := want.state == StateSuccess || want.state == StateFail
+				final := want.state == payments.StateSuccess || want.state == payments.StateFail
 				if !final || nc.wantURL == "" {
 					if len(rows) != 0 {
 						t.Fatalf("outbox rows %v, want none", rows)
@@ -351,7 +356,7 @@ func TestPayEveryCard(t *testing.T) {
 					return
 				}
 				wantRows := 1
-				if wantCapture == CaptureSucceeded || wantCapture == CaptureFailed {
+				if wantCapture == payments.CaptureSucceeded || wantCapture == payments.CaptureFailed {
 					wantRows = 2
 				}
 				if len(rows) != wantRows {
@@ -369,7 +374,7 @@ func TestPayEveryCard(t *testing.T) {
 					t.Fatalf("outbox body: %v", err)
 				}
 				wantStatus := protocol.StatusSuccess
-				if want.state == StateFail {
+				if want.state == payments.StateFail {
 					wantStatus = protocol.StatusFail
 				}
 				if n.NotifyType != "PAYMENT_RESULT" || n.Result.ResultCode != string(want.code) || n.Result.ResultStatus != string(wantStatus) {
@@ -379,7 +384,7 @@ func TestPayEveryCard(t *testing.T) {
 					t.Errorf("notification names %s/%s %+v", n.PaymentID, n.PaymentRequestID, n.PaymentAmount)
 				}
 				// The notification says what an inquiry would: rendered from the stored payment.
-				again, _ := json.Marshal(NotifyPaymentOf(stored))
+				again, _ := json.Marshal(payments.NotifyPaymentOf(stored))
 				if !bytes.Equal(again, row.Body) {
 					t.Errorf("outbox body\n%s\ndiffers from the stored payment's notification\n%s", row.Body, again)
 				}
@@ -395,14 +400,14 @@ func TestPayEveryCard(t *testing.T) {
 					t.Fatalf("capture outbox body: %v", err)
 				}
 				wantCode, wantCaptureStatus := protocol.CodeSuccess, protocol.StatusSuccess
-				if wantCapture == CaptureFailed {
+				if wantCapture == payments.CaptureFailed {
 					wantCode, wantCaptureStatus = protocol.CodeProcessFail, protocol.StatusFail
 				}
 				if nc2.NotifyType != "CAPTURE_RESULT" || nc2.Result.ResultCode != string(wantCode) || nc2.Result.ResultStatus != string(wantCaptureStatus) ||
 					nc2.CaptureID != capture.ID || nc2.PaymentID != p.ID || nc2.CaptureRequestID != p.RequestID || *nc2.CaptureAmount != (protocol.Amount{Currency: "SGD", Value: "4200"}) {
 					t.Errorf("capture notification %+v", nc2)
 				}
-				if again, _ := json.Marshal(NotifyCaptureOf(stored, capture)); !bytes.Equal(again, row.Body) {
+				if again, _ := json.Marshal(payments.NotifyCaptureOf(stored, capture)); !bytes.Equal(again, row.Body) {
 					t.Errorf("capture outbox body\n%s\ndiffers from the stored capture's notification\n%s", row.Body, again)
 				}
 			})
@@ -412,16 +417,16 @@ func TestPayEveryCard(t *testing.T) {
 
 // captureOutcome is where the automatic capture of a pay with pan ends (design.md's test cards):
 // 0036 fails every capture, 0028's stays in process for a minute, every other approval captures.
-func captureOutcome(pan string, state State) (CaptureState, Op) {
+func captureOutcome(pan string, state payments.State) (payments.CaptureState, payments.Op) {
 	switch {
-	case state != StateSuccess:
-		return CaptureNone, ""
+	case state != payments.StateSuccess:
+		return payments.CaptureNone, ""
 	case pan == "4000000000000036":
-		return CaptureFailed, OpCaptureFailed
+		return payments.CaptureFailed, payments.OpCaptureFailed
 	case pan == "4000000000000028":
-		return CaptureProcessing, OpCapturePending
+		return payments.CaptureProcessing, payments.OpCapturePending
 	}
-	return CaptureSucceeded, OpCaptureSucceeded
+	return payments.CaptureSucceeded, payments.OpCaptureSucceeded
 }
 
 func TestPayAcquirerErrorStaysInProcess(t *testing.T) {
@@ -431,24 +436,24 @@ func TestPayAcquirerErrorStaysInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Pay: %v (an unknown acquirer outcome is an answer in process, not an error)", err)
 	}
-	if p.State != StateProcessing || p.AcquirerState != AcquirerPending || p.ResultCode != protocol.CodePaymentInProcess {
+	if p.State != payments.StateProcessing || p.AcquirerState != payments.AcquirerPending || p.ResultCode != protocol.CodePaymentInProcess {
 		t.Fatalf("payment %s/%s/%s, want PROCESSING/PENDING/PAYMENT_IN_PROCESS", p.State, p.AcquirerState, p.ResultCode)
 	}
-	if r := PayResponseOf(p).Result; r.ResultStatus != "U" || r.ResultCode != "PAYMENT_IN_PROCESS" {
+	if r := payments.PayResponseOf(p).Result; r.ResultStatus != "U" || r.ResultCode != "PAYMENT_IN_PROCESS" {
 		t.Errorf("pay answers %+v, want U/PAYMENT_IN_PROCESS (never a fake F)", r)
 	}
 	if rows := h.store.outboxOf(p.ID); len(rows) != 0 {
 		t.Errorf("outbox %v, want nothing before the outcome is known", rows)
 	}
 	ev := h.store.eventsOf(p.ID)
-	if len(ev) != 2 || ev[1].Op != OpAuthPending {
+	if len(ev) != 2 || ev[1].Op != payments.OpAuthPending {
 		t.Errorf("events %v, want CREATE then AUTH_PENDING", ev)
 	}
 
 	// A replay answers at once from the store; the acquirer is not asked again.
 	start := time.Now()
 	again, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "r1"))
-	if err != nil || again.ID != p.ID || again.State != StateProcessing {
+	if err != nil || again.ID != p.ID || again.State != payments.StateProcessing {
 		t.Fatalf("replay = %s %s, %v", again.ID, again.State, err)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -475,13 +480,13 @@ func TestPayFinishesWhenTheCallerGoesAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored.State != StateSuccess || stored.AcquirerState != AcquirerAnswered {
+	if stored.State != payments.StateSuccess || stored.AcquirerState != payments.AcquirerAnswered {
 		t.Errorf("stored payment %s/%s, want the approval recorded", stored.State, stored.AcquirerState)
 	}
 	if got := h.store.notifyTypesOf(p.ID); !slices.Equal(got, []string{"PAYMENT_RESULT", "CAPTURE_RESULT"}) {
 		t.Errorf("notifications %v: the approval's and the automatic capture's must be written", got)
 	}
-	if stored.Stage() != StageCaptured {
+	if stored.Stage() != payments.StageCaptured {
 		t.Errorf("stage %s: the automatic capture did not finish", stored.Stage())
 	}
 }
@@ -562,11 +567,11 @@ func TestPayIdempotency(t *testing.T) {
 func TestPayReplayOfDecline(t *testing.T) {
 	h := newHarness(t)
 	first, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4000000000000002", "declined"))
-	if err != nil || first.State != StateFail {
+	if err != nil || first.State != payments.StateFail {
 		t.Fatalf("first pay %s, %v", first.State, err)
 	}
 	again, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4000000000000002", "declined"))
-	if err != nil || again.ID != first.ID || again.State != StateFail || again.ResultCode != protocol.CodeDoNotHonor {
+	if err != nil || again.ID != first.ID || again.State != payments.StateFail || again.ResultCode != protocol.CodeDoNotHonor {
 		t.Fatalf("replay %s %s %s, %v", again.ID, again.State, again.ResultCode, err)
 	}
 	if h.acq.calls.Load() != 1 {
@@ -596,7 +601,7 @@ func TestPayConcurrentDuplicates(t *testing.T) {
 	var (
 		wg      sync.WaitGroup
 		start   = make(chan struct{})
-		results = make([]Payment, n)
+		results = make([]payments.Payment, n)
 		errs    = make([]error, n)
 	)
 	for i := range n {
@@ -624,7 +629,7 @@ func TestPayConcurrentDuplicates(t *testing.T) {
 			t.Errorf("pay %d got payment %s, pay 0 got %s", i, results[i].ID, results[0].ID)
 		}
 		// The duplicates wait for the first answer (DuplicateWait 5 s > the acquirer's 100 ms).
-		if results[i].State != StateSuccess {
+		if results[i].State != payments.StateSuccess {
 			t.Errorf("pay %d answered %s, want SUCCESS", i, results[i].State)
 		}
 	}
@@ -650,12 +655,12 @@ func TestInquire(t *testing.T) {
 	}
 	for _, req := range found {
 		got, err := h.svc.Inquire(ctx, merchantA, req)
-		if err != nil || got.ID != p.ID || got.State != StateFail || got.ResultCode != protocol.CodeDoNotHonor {
+		if err != nil || got.ID != p.ID || got.State != payments.StateFail || got.ResultCode != protocol.CodeDoNotHonor {
 			t.Errorf("Inquire(%+v) = %s %s %s, %v", req, got.ID, got.State, got.ResultCode, err)
 		}
 	}
 	notFound := []struct {
-		m   Merchant
+		m   payments.Merchant
 		req *protocol.InquiryPaymentRequest
 	}{
 		{merchantA, &protocol.InquiryPaymentRequest{PaymentID: "20260515000000000000000000000000000"}},
@@ -680,14 +685,14 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func TestRenderApproved(t *testing.T) {
 	h := newHarness(t)
 	p, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "ok"))
-	if err != nil || p.State != StateSuccess {
+	if err != nil || p.State != payments.StateSuccess {
 		t.Fatalf("pay %s, %v", p.State, err)
 	}
 	wantTime := protocol.FormatTime(testNow)
 	wantExpiry := protocol.FormatTime(testNow.Add(7 * 24 * time.Hour))
 	wantAmount := protocol.Amount{Currency: "SGD", Value: "4200"}
 
-	pr := PayResponseOf(p)
+	pr := payments.PayResponseOf(p)
 	if pr.Result != protocol.SuccessResult() {
 		t.Errorf("pay result %+v", pr.Result)
 	}
@@ -703,7 +708,7 @@ func TestRenderApproved(t *testing.T) {
 		t.Errorf("acquirerInfo %+v", pr.AcquirerInfo)
 	}
 
-	ir := InquiryResponseOf(p, nil)
+	ir := payments.InquiryResponseOf(p, nil)
 	if ir.Result != protocol.SuccessResult() || ir.PaymentStatus != "SUCCESS" || ir.PaymentResultCode != "SUCCESS" {
 		t.Errorf("inquiry %+v / %s / %s", ir.Result, ir.PaymentStatus, ir.PaymentResultCode)
 	}
@@ -716,7 +721,7 @@ func TestRenderApproved(t *testing.T) {
 		t.Errorf("cardInfo %+v", ir.CardInfo)
 	}
 
-	n := NotifyPaymentOf(p)
+	n := payments.NotifyPaymentOf(p)
 	if n.NotifyType != "PAYMENT_RESULT" || n.Result != protocol.SuccessResult() || n.PaymentID != p.ID {
 		t.Errorf("notification %s %+v %s", n.NotifyType, n.Result, n.PaymentID)
 	}
@@ -736,10 +741,10 @@ func TestRenderDeclined(t *testing.T) {
 	p, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4000000000009995", "no", func(m jsonObj) {
 		set(m, meta+".billingAddress", jsonObj{"address1": "1 Main Street", "zipCode": "018956", "region": "SG"})
 	}))
-	if err != nil || p.State != StateFail {
+	if err != nil || p.State != payments.StateFail {
 		t.Fatalf("pay %s, %v", p.State, err)
 	}
-	pr := PayResponseOf(p)
+	pr := payments.PayResponseOf(p)
 	if pr.Result.ResultCode != "USER_BALANCE_NOT_ENOUGH" || pr.Result.ResultStatus != "F" || pr.Result.ResultMessage == "" {
 		t.Errorf("pay result %+v", pr.Result)
 	}
@@ -749,7 +754,7 @@ func TestRenderDeclined(t *testing.T) {
 		t.Errorf("AVS %q, refusal %q", pr.PaymentResultInfo.AVSResultRaw, pr.PaymentResultInfo.RefusalCodeRaw)
 	}
 
-	ir := InquiryResponseOf(p, nil)
+	ir := payments.InquiryResponseOf(p, nil)
 	if ir.Result != protocol.SuccessResult() {
 		t.Errorf("inquiry result %+v: the query itself worked", ir.Result)
 	}
@@ -758,7 +763,7 @@ func TestRenderDeclined(t *testing.T) {
 	}
 	checkTimes(t, "inquiry", ir.PaymentTime, ir.AuthExpiryTime, "", "")
 
-	n := NotifyPaymentOf(p)
+	n := payments.NotifyPaymentOf(p)
 	if n.Result.ResultCode != "USER_BALANCE_NOT_ENOUGH" || n.Result.ResultStatus != "F" {
 		t.Errorf("notification result %+v", n.Result)
 	}
@@ -768,15 +773,15 @@ func TestRenderDeclined(t *testing.T) {
 func TestRenderInProcess(t *testing.T) {
 	h := newHarness(t)
 	p, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4000000000000119", "slow"))
-	if err != nil || p.State != StateProcessing {
+	if err != nil || p.State != payments.StateProcessing {
 		t.Fatalf("pay %s, %v", p.State, err)
 	}
-	pr := PayResponseOf(p)
+	pr := payments.PayResponseOf(p)
 	if pr.Result.ResultCode != "PAYMENT_IN_PROCESS" || pr.Result.ResultStatus != "U" || pr.NormalURL != "" {
 		t.Errorf("pay result %+v, normalUrl %q", pr.Result, pr.NormalURL)
 	}
 	checkTimes(t, "pay", pr.PaymentTime, pr.AuthExpiryTime, "", "")
-	ir := InquiryResponseOf(p, nil)
+	ir := payments.InquiryResponseOf(p, nil)
 	if ir.PaymentStatus != "PROCESSING" || ir.PaymentResultCode != "PAYMENT_IN_PROCESS" {
 		t.Errorf("inquiry %s / %s", ir.PaymentStatus, ir.PaymentResultCode)
 	}
@@ -794,8 +799,8 @@ func TestRenderMaskingEveryBrand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", pan, err)
 		}
-		checkResultInfo(t, PayResponseOf(p).PaymentResultInfo, pan)
-		if got, want := InquiryResponseOf(p, nil).CardInfo.CardNo, strings.Repeat("*", len(pan)-4)+pan[len(pan)-4:]; got != want {
+		checkResultInfo(t, payments.PayResponseOf(p).PaymentResultInfo, pan)
+		if got, want := payments.InquiryResponseOf(p, nil).CardInfo.CardNo, strings.Repeat("*", len(pan)-4)+pan[len(pan)-4:]; got != want {
 			t.Errorf("cardInfo.cardNo = %q, want %q", got, want)
 		}
 	}
@@ -804,17 +809,17 @@ func TestRenderMaskingEveryBrand(t *testing.T) {
 func TestFingerprint(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	pay := func(m Merchant, pan, id string) string {
+	pay := func(m payments.Merchant, pan, id string) string {
 		t.Helper()
 		p, err := h.svc.Pay(ctx, m, payRequest(t, pan, id))
 		if err != nil {
 			t.Fatal(err)
 		}
-		fp := PayResponseOf(p).PaymentResultInfo.Fingerprint
+		fp := payments.PayResponseOf(p).PaymentResultInfo.Fingerprint
 		if !hex64.MatchString(fp) {
 			t.Fatalf("fingerprint %q is not 64 hex characters", fp)
 		}
-		if InquiryResponseOf(p, nil).PaymentResultInfo.Fingerprint != fp || NotifyPaymentOf(p).PaymentResultInfo.Fingerprint != fp {
+		if payments.InquiryResponseOf(p, nil).PaymentResultInfo.Fingerprint != fp || payments.NotifyPaymentOf(p).PaymentResultInfo.Fingerprint != fp {
 			t.Errorf("pay, inquiry and notification disagree on the fingerprint")
 		}
 		return fp
@@ -879,12 +884,12 @@ func TestPayReplayAfterExpiryTimePassed(t *testing.T) {
 		set(m, "paymentExpiryTime", testNow.Add(10*time.Minute).Format(time.RFC3339))
 	}
 	first, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "expiring", withExpiry))
-	if err != nil || first.State != StateSuccess {
+	if err != nil || first.State != payments.StateSuccess {
 		t.Fatalf("first pay %s, %v", first.State, err)
 	}
 	h.clock.Advance(time.Hour)
 	again, err := h.svc.Pay(context.Background(), merchantA, payRequest(t, "4242424242424242", "expiring", withExpiry))
-	if err != nil || again.ID != first.ID || again.State != StateSuccess {
+	if err != nil || again.ID != first.ID || again.State != payments.StateSuccess {
 		t.Fatalf("replay %s %s, %v", again.ID, again.State, err)
 	}
 	// A new request with the same passed expiry is refused.

@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/threeds"
 )
 
@@ -50,12 +51,12 @@ func TestReplayOfAnUpgradedSoftDeclineKeepsItsPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := PayResponseOf(again).NormalURL, PayResponseOf(first).NormalURL; got != want {
+	if got, want := payments.PayResponseOf(again).NormalURL, payments.PayResponseOf(first).NormalURL; got != want {
 		t.Fatalf("the replay answered normalUrl %q, the pay %q", got, want)
 	}
 
 	done, err := h.svc.SubmitCode(ctx, first.ChallengeToken, threeds.Code)
-	if err != nil || done.State != StateSuccess {
+	if err != nil || done.State != payments.StateSuccess {
 		t.Fatalf("after the code: %v, %s", err, done.State)
 	}
 	stored, err := h.store.PaymentByID(ctx, merchantA.ID, first.ID)

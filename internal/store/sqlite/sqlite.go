@@ -52,7 +52,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	conn, err := driver.NewConnector("file:" + path + "?" + q.Encode())
+	conn, err := driver.NewConnector("file:" + uriPath(path) + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -94,6 +94,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// uriPath escapes what SQLite's URI syntax reads as a query (?), a fragment (#) or an escape (%)
+// in a file name: unescaped, a data directory "run#2" opens the file "run" beside it.
+func uriPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
 // Path is the database file.

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -32,5 +34,37 @@ func TestReopenKeepsData(t *testing.T) {
 	defer s2.Close()
 	if got, err := s2.SandboxMerchant(ctx); err != nil || got.ClientID != m.ClientID {
 		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+// TestOpenDirectoryWithURICharacters: the database file is the one in the directory asked for,
+// even when the directory's name holds what SQLite's URI syntax reads as a query (?), a fragment
+// (#) or an escape (%); go test names a fuzz seed's or a repeated subtest's directory with '#'.
+func TestOpenDirectoryWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	for _, name := range []string{"run#1", "run#2", "what?x=1", "pct%41"} {
+		dir := filepath.Join(root, name)
+		s, err := sqlite.Open(ctx, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// Each directory gets its own database: a shared one would already hold the merchant.
+		if err := s.CreateMerchant(ctx, merchant.Merchant{ClientID: "m", Name: "m", CreatedAt: storetest.T0}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, sqlite.FileName)); err != nil {
+			t.Errorf("%s: the database is not in its directory: %v", name, err)
+		}
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			t.Errorf("file %s written beside the data directories", e.Name())
+		}
 	}
 }
