@@ -57,6 +57,10 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 // re-reads the row) finds the version moved on and updates nothing: ErrConflict.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	p := c.Payment
+	if p.Version != c.FromVersion+1 {
+		// The version guard below only works if every writer moves it by one.
+		return fmt.Errorf("apply %s: version %d after %d: %w", p.ID, p.Version, c.FromVersion, ErrConstraint)
+	}
 	vals, err := rows.PaymentChangeValues(p)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/store/sqlstore"
 )
 
 func testPaymentRoundTripAndGuards(t *testing.T, s store.Store) {
@@ -135,6 +136,26 @@ func testConstraintsHoldWithoutTheDomain(t *testing.T, s store.Store) {
 			}
 			if got, _ := s.PaymentByID(ctx, m.ClientID, "P1"); got.Version != cur.Version || got.Capture != payments.CaptureSucceeded {
 				t.Fatalf("a refused change moved the payment: %+v", got)
+			}
+		})
+	}
+
+	// A change moves the version by exactly one: a skipped or repeated version would let two
+	// writers that read different versions both believe they hold the next one.
+	for name, version := range map[string]func(cur int) int{"skips": func(cur int) int { return cur + 5 }, "repeats": func(cur int) int { return cur }} {
+		t.Run("version/"+name, func(t *testing.T) {
+			cur, err := s.PaymentByID(ctx, m.ClientID, "P1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := counts(t, s)
+			c := change(cur, cur, payments.OpCancel)
+			c.Payment.Version = version(cur.Version)
+			if err := s.Apply(ctx, c); !errors.Is(err, sqlstore.ErrConstraint) {
+				t.Fatalf("version %d after %d: %v, want a constraint violation", c.Payment.Version, cur.Version, err)
+			}
+			if after := counts(t, s); after != before {
+				t.Fatalf("a refused change wrote rows: %s, before %s", after, before)
 			}
 		})
 	}
