@@ -75,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	// Like every official SDK, a SANDBOX_ client id talks to the sandbox paths (antom-wire §1.1).
+	// Like every official SDK, a SANDBOX_ client id talks to the sandbox paths (docs/wire.md §1.1).
 	prefix := protocol.PrefixLive
 	if strings.HasPrefix(cfg.ClientID, "SANDBOX_") {
 		prefix = protocol.PrefixSandbox

@@ -13,7 +13,7 @@ import (
 const maxNotification = 1 << 20
 
 // VerifyNotification checks that a notification request was signed by the gateway, exactly as
-// antom-wire §2.7 prescribes: over "POST <path of the notify URL>\n<client-id>.<request-time>.<body>"
+// docs/wire.md §2.7 prescribes: over "POST <path of the notify URL>\n<client-id>.<request-time>.<body>"
 // with the gateway public key. It returns the raw body for the caller to decode. The path is the
 // request's URL path without the query, as the gateway signs it.
 func (c *Client) VerifyNotification(r *http.Request) ([]byte, error) {

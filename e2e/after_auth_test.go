@@ -11,7 +11,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// The after-authorization rules of issue 3 and design.md ("Answer codes after authorization",
+// The after-authorization rules of issue 3 and docs/design.md ("Answer codes after authorization",
 // "Sandbox test cards", the sandbox clock), driven over HTTP against the real binary. Every test
 // has its own gateway (and so its own clock) and ends with a search of the database, its WAL and
 // the logs for the card numbers and CVVs it sent.
@@ -159,7 +159,7 @@ func TestVoidThenCaptureRefused(t *testing.T) {
 	wantResult(t, "refund after cancel", f.refund(pay.PaymentID, newRequestID("ref"), "100").Result, "F", "ORDER_IS_CANCELED")
 	wantResult(t, "cancel of an unknown payment", f.cancelID("20990101000000000000XXXX").Result, "F", "ORDER_NOT_EXIST")
 
-	// Cancel notifies nothing (design.md invariant 5): only the authorization's PAYMENT_RESULT.
+	// Cancel notifies nothing (docs/design.md invariant 5): only the authorization's PAYMENT_RESULT.
 	rows := f.outbox(pay.PaymentID)
 	if len(rows) != 1 || rows[0].notifyType != protocol.NotifyTypePaymentResult || rows[0].result.ResultStatus != "S" {
 		t.Errorf("outbox rows %+v, want the approval's PAYMENT_RESULT only", rows)

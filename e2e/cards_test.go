@@ -14,7 +14,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// testCards is design.md's sandbox test-card table, as a merchant would read it from the README:
+// testCards is docs/design.md's sandbox test-card table, as a merchant would read it from the README:
 // the pay answer without 3-D Secure and the status inquiry reports afterwards.
 var testCards = []struct {
 	number  string

@@ -25,7 +25,7 @@ import (
 )
 
 // Notifications over the real binary (issue 4, "It must show"). Every receiver here verifies
-// each notification itself, exactly as antom-wire §2.7 describes a merchant doing it, without the
+// each notification itself, exactly as docs/wire.md §2.7 describes a merchant doing it, without the
 // gateway's or the client package's code.
 
 // ntArrival is one notification as a merchant's endpoint received it.
@@ -71,7 +71,7 @@ func ntGatewayKey(t *testing.T, g *gateway) *rsa.PublicKey {
 	return k.(*rsa.PublicKey)
 }
 
-// ntVerify is antom-wire §2.7 by hand: "POST <path>\n<client-id>.<request-time>.<body>",
+// ntVerify is docs/wire.md §2.7 by hand: "POST <path>\n<client-id>.<request-time>.<body>",
 // the signature header's value after "signature=", URL-decoded, base64, RSA-SHA256.
 func ntVerify(pub *rsa.PublicKey, path string, h http.Header, body []byte) error {
 	for _, name := range []string{"client-id", "request-time", "signature"} {
@@ -254,7 +254,7 @@ func TestNotificationsSignedToRealReceiver(t *testing.T) {
 
 	for name, a := range map[string]ntArrival{"PAYMENT_RESULT": pr, "CAPTURE_RESULT": cr, "REFUND_RESULT 1": rr1, "REFUND_RESULT 2": rr2} {
 		if a.verified != nil {
-			t.Errorf("%s does not verify per antom-wire §2.7 over %s: %v", name, a.path, a.verified)
+			t.Errorf("%s does not verify per docs/wire.md §2.7 over %s: %v", name, a.path, a.verified)
 		}
 		if got := a.header.Get("client-id"); got != g.creds.ClientID {
 			t.Errorf("%s client-id %q, want %q", name, got, g.creds.ClientID)
@@ -367,7 +367,7 @@ func ntWaitAttempts(t *testing.T, g *gateway, paymentID string, want int) time.T
 	}
 }
 
-// scheduleOffsets are design.md's due times of the 8 deliveries, after the result.
+// scheduleOffsets are docs/design.md's due times of the 8 deliveries, after the result.
 var scheduleOffsets = []time.Duration{0, 2 * time.Minute, 12 * time.Minute, 22 * time.Minute, 82 * time.Minute,
 	202 * time.Minute, 562 * time.Minute, 1462 * time.Minute}
 

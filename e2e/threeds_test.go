@@ -284,7 +284,7 @@ func sameThreeDS(a, b *protocol.ThreeDSResult) bool {
 	return a != nil && b != nil && *a == *b
 }
 
-// TestThreeDS drives every 3-D Secure flow of design.md's test cards over HTTP on one gateway,
+// TestThreeDS drives every 3-D Secure flow of docs/design.md's test cards over HTTP on one gateway,
 // then searches all it wrote and answered for the card data it was given.
 func TestThreeDS(t *testing.T) {
 	t.Parallel()
@@ -330,7 +330,7 @@ func TestThreeDS(t *testing.T) {
 			t.Errorf("inquiry cardInfo.threeDSResult %+v differs from paymentResultInfo's", inq.CardInfo)
 		}
 		// The CVV survives the challenge, sealed, and reaches the authorization that follows it
-		// (design.md "Card data during 3-D Secure"): the acquirer checked it.
+		// (docs/design.md "Card data during 3-D Secure"): the acquirer checked it.
 		if cvv := inq.PaymentResultInfo.CVVResultRaw; cvv != "Y" {
 			t.Errorf("cvvResultRaw %q after the challenge, want Y: the CVV did not reach the authorization", cvv)
 		}

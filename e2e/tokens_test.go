@@ -11,7 +11,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// Saved cards (design.md "Tokens") over the real binary: which pays save a card, where the
+// Saved cards (docs/design.md "Tokens") over the real binary: which pays save a card, where the
 // cardToken shows, and who may pay with it.
 
 // tkTokenizing is a server-to-server pay that asks to save the card: tokenizeMode, or the older

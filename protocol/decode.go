@@ -27,7 +27,7 @@ func (e *FieldError) Error() string {
 	return e.Path + " " + e.Reason
 }
 
-// Decode unmarshals a request body into v the way Antom's SDKs need (antom-wire §1.4, §3): every
+// Decode unmarshals a request body into v the way Antom's SDKs need (docs/wire.md §1.4, §3): every
 // SDK serialises differently, so scalars are accepted in whichever JSON kind they arrive (a number
 // or boolean where the model says string, "true" where it says bool, "24" where it says int), JSON
 // null means absent (.NET sends null for every unset field), and unknown fields are ignored. Object

@@ -15,11 +15,11 @@ const (
 	StatusUnknown Status = "U"
 )
 
-// Code is an Antom resultCode. Each code has one status (antom-wire §6.2); Error carries both so a
+// Code is an Antom resultCode. Each code has one status (docs/wire.md §6.2); Error carries both so a
 // handler never has to pick the status itself.
 type Code string
 
-// Result codes cardgate emits. Names and statuses follow antom-wire §6.2.
+// Result codes cardgate emits. Names and statuses follow docs/wire.md §6.2.
 const (
 	CodeSuccess                      Code = "SUCCESS"
 	CodePaymentInProcess             Code = "PAYMENT_IN_PROCESS"

@@ -1,7 +1,7 @@
 // Package protocol holds the Antom (AMS) wire primitives shared by the
 // cardgate server and client: the string to sign, RSA signatures, the
 // signature header, request/response times and key encodings
-// (see /work/shared/antom-wire.md §1 and §2).
+// (see docs/wire.md §1 and §2).
 package protocol
 
 import (
@@ -34,7 +34,7 @@ var (
 )
 
 // SigningContent builds "<METHOD> <PATH>\n<CLIENT-ID>.<TIME>.<BODY>" byte for
-// byte (antom-wire §2.2): one space, one LF, literal dots, no trailing newline,
+// byte (docs/wire.md §2.2): one space, one LF, literal dots, no trailing newline,
 // nothing canonicalised. The same layout serves requests, responses and
 // notifications; timeValue is the request-time/response-time header verbatim.
 func SigningContent(method, path, clientID, timeValue string, body []byte) []byte {
@@ -98,7 +98,7 @@ type SignatureHeader struct {
 const signatureKey = "signature="
 
 // ParseSignatureHeader parses a request's (or response's / notification's)
-// signature header (antom-wire §2.3, §2.4).
+// signature header (docs/wire.md §2.3, §2.4).
 //
 // Rules:
 //   - The value is everything after the first "signature=" that starts an item

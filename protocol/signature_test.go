@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// Worked examples from antom-wire.md §2.2.
+// Worked examples from docs/wire.md §2.2.
 const (
 	exPath         = "/ams/sandbox/api/v1/payments/inquiryPayment"
 	exClientID     = "SANDBOX_5YEXAMPLE00001"

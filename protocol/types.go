@@ -2,7 +2,7 @@ package protocol
 
 import "log/slog"
 
-// The wire models. Field names and JSON types follow the official SDKs (antom-wire §4–§5): amounts
+// The wire models. Field names and JSON types follow the official SDKs (docs/wire.md §4–§5): amounts
 // are strings of minor units, booleans are JSON booleans, times are ISO 8601 strings with an offset.
 // Requests are decoded with Decode (lenient); responses are encoded with encoding/json and omit
 // empty fields. The same types serve the Go client in client/, so merchants and the gateway cannot
@@ -59,7 +59,7 @@ type PaymentMethod struct {
 	ExtendInfo            string        `json:"extendInfo,omitempty"`
 }
 
-// CardMetaData is paymentMethodMetaData for cards (antom-wire §5.3). It holds the plain card number
+// CardMetaData is paymentMethodMetaData for cards (docs/wire.md §5.3). It holds the plain card number
 // and CVV, so it must never be logged; LogValue keeps slog from printing it by accident.
 type CardMetaData struct {
 	CardNo                      string    `json:"cardNo,omitempty"`
@@ -216,7 +216,7 @@ type ThreeDSResult struct {
 	ThreeDSType     string `json:"threeDSType,omitempty"`
 }
 
-// PaymentResultInfo is what the acquirer said about the card (antom-wire §5.4, seed 003).
+// PaymentResultInfo is what the acquirer said about the card (docs/wire.md §5.4, seed 003).
 type PaymentResultInfo struct {
 	CardNo               string         `json:"cardNo,omitempty"`
 	CardBrand            string         `json:"cardBrand,omitempty"`

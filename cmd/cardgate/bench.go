@@ -26,7 +26,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// benchCmd is the load generator (design.md "Performance"): it signs real calls as a merchant,
+// benchCmd is the load generator (docs/design.md "Performance"): it signs real calls as a merchant,
 // against a gateway it starts in this process on a temporary store or against a running one
 // (--url), and with --baseline measures the protocol floor of a call in the same run.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

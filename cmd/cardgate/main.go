@@ -1,6 +1,6 @@
 // Command cardgate is the gateway and its tools: serve runs the Antom-compatible API; init and
 // merchant create print SDK credentials. The flags and JSON outputs are contracts that users'
-// scripts rely on (design.md "Interfaces other tools rely on"): extend them, never rename them.
+// scripts rely on (docs/design.md "Interfaces other tools rely on"): extend them, never rename them.
 package main
 
 import (
@@ -37,7 +37,7 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
 
-Load (starts a gateway on a temporary store unless --url is given; design.md "Performance"):
+Load (starts a gateway on a temporary store unless --url is given; docs/design.md "Performance"):
   cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
                  [--duration 10s | --count N] [--notify] [--baseline] [--preload N]
                  [--rounds N] [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]

@@ -17,7 +17,7 @@ import (
 )
 
 // writeSelfSigned writes a certificate whose SAN matches the public URL's host: the Java SDK
-// accepts any chain but checks the host name, and the Python SDK checks nothing (antom-wire §1.5).
+// accepts any chain but checks the host name, and the Python SDK checks nothing (docs/wire.md §1.5).
 func writeSelfSigned(dir, publicURL string, now time.Time) (string, string, error) {
 	u, err := url.Parse(publicURL)
 	if err != nil || u.Hostname() == "" {

@@ -1,6 +1,6 @@
 // Package acquirer is the edge between cardgate and the card networks: the Acquirer interface that
 // every acquirer connection implements. The simulator in simulator/ is the only implementation a
-// sandbox needs, and the only mock in the system (design.md "Real parts").
+// sandbox needs, and the only mock in the system (docs/design.md "Real parts").
 package acquirer
 
 import (

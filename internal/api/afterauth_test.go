@@ -154,7 +154,7 @@ func TestGoldenAfterAuthorization(t *testing.T) {
 	})
 }
 
-// TestAfterAuthorizationOverHTTP drives the answer codes of design.md's table through the HTTP
+// TestAfterAuthorizationOverHTTP drives the answer codes of docs/design.md's table through the HTTP
 // edge, on both path prefixes; every refusal stores nothing.
 func TestAfterAuthorizationOverHTTP(t *testing.T) {
 	s := newStack(t)

@@ -13,7 +13,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// authenticate checks the request signature exactly as Antom does (antom-wire §2.5): client id →
+// authenticate checks the request signature exactly as Antom does (docs/wire.md §2.5): client id →
 // merchant, signature header → key version, request-time within the window, then RSA over the raw
 // bytes. Only an authenticated body is ever parsed.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, path, clientID string, body []byte) (merchant.Merchant, error) {

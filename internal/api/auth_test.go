@@ -43,7 +43,7 @@ func signedWith(t testing.TB, key *rsa.PrivateKey, keyVersion, signedPath, clien
 
 var percentHex = regexp.MustCompile(`%[0-9A-F]{2}`)
 
-// TestAuthentication drives the signature check (antom-wire §2.5, design.md "Keys", "Request
+// TestAuthentication drives the signature check (docs/wire.md §2.5, docs/design.md "Keys", "Request
 // time"): every refusal is a signed HTTP 200 with the right code and stores nothing; every form
 // an official SDK sends is accepted.
 func TestAuthentication(t *testing.T) {

@@ -58,7 +58,7 @@ func expectSameAnswer(t testing.TB, first, replay response) {
 }
 
 // TestPayIdempotency: a paymentRequestId is authorized at most once; a replay is compared on
-// paymentAmount, card and captureMode only (design.md invariant 1, antom-wire §6.3).
+// paymentAmount, card and captureMode only (docs/design.md invariant 1, docs/wire.md §6.3).
 func TestPayIdempotency(t *testing.T) {
 	s := newStack(t)
 	const meta = "paymentMethod.paymentMethodMetaData."

@@ -11,7 +11,7 @@ import (
 )
 
 // TestInquiryPayment finds payments by paymentId or paymentRequestId (paymentId wins), never
-// another merchant's (design.md invariant 7), and refuses a request that names neither.
+// another merchant's (docs/design.md invariant 7), and refuses a request that names neither.
 func TestInquiryPayment(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestPayRequiredPaths drops each required pay field (design.md "Required pay fields") from an
+// TestPayRequiredPaths drops each required pay field (docs/design.md "Required pay fields") from an
 // otherwise valid request: PARAM_ILLEGAL naming the field, and nothing stored or notified.
 func TestPayRequiredPaths(t *testing.T) {
 	s := newStack(t)
@@ -67,7 +67,7 @@ func TestPayRequiredPaths(t *testing.T) {
 	expectResult(t, r, "SUCCESS", "S")
 }
 
-// TestPayEnvInEitherPlace: env is accepted at the top level or only inside order (antom-wire §4.1).
+// TestPayEnvInEitherPlace: env is accepted at the top level or only inside order (docs/wire.md §4.1).
 func TestPayEnvInEitherPlace(t *testing.T) {
 	s := newStack(t)
 	for _, drop := range []string{"env", "order.env"} {
@@ -138,7 +138,7 @@ func TestPayIllegalValues(t *testing.T) {
 				t.Errorf("answer echoes the card number: %s", r.raw)
 			}
 			s.expectNothingStored(t, before)
-			// A refused pay leaves no trace an inquiry could find (design.md test cards).
+			// A refused pay leaves no trace an inquiry could find (docs/design.md test cards).
 			// An id that pay refuses is refused by inquiry the same way.
 			if id, ok := req["paymentRequestId"].(string); ok {
 				want := "ORDER_NOT_EXIST"
@@ -151,7 +151,7 @@ func TestPayIllegalValues(t *testing.T) {
 	}
 }
 
-// TestPayLenientScalars: SDKs serialise differently (antom-wire §1.4): .NET sends null for every
+// TestPayLenientScalars: SDKs serialise differently (docs/wire.md §1.4): .NET sends null for every
 // unset field, some samples send numbers and "true" strings. Such a request is still a valid pay.
 func TestPayLenientScalars(t *testing.T) {
 	s := newStack(t)

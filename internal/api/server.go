@@ -1,7 +1,7 @@
 // Package api is the HTTP edge of the Antom-compatible API: it authenticates the merchant's
 // signature over the raw body, decodes, calls the payments service, and signs whatever it answers.
 // Handlers hold no business rule; every outcome, errors included, is HTTP 200 with a signed body
-// that has a result object (antom-wire §1.5, §2.6).
+// that has a result object (docs/wire.md §1.5, §2.6).
 package api
 
 import (
@@ -32,7 +32,7 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds a request body; larger bodies are refused unread.
 	MaxBodyBytes int64
-	// RequestTimeWindow is how far request-time may be from the wall clock (design.md: 5 minutes).
+	// RequestTimeWindow is how far request-time may be from the wall clock (docs/design.md: 5 minutes).
 	RequestTimeWindow time.Duration
 	// Sandbox, when set, serves the sandbox control calls (the clock); without it they are 404.
 	Sandbox Sandbox
@@ -102,20 +102,20 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 }
 
 // ServeHTTP routes by hand rather than with http.ServeMux: the mux redirects non-clean paths
-// such as retrievePaymentSession's "//", and a redirect breaks the client's signature (antom-wire §1.2).
+// such as retrievePaymentSession's "//", and a redirect breaks the client's signature (docs/wire.md §1.2).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
 	ctx := r.Context()
 	// The signed path is the URL path as received, never the raw request target: Python sends
-	// absolute-form targets (antom-wire §1.5).
+	// absolute-form targets (docs/wire.md §1.5).
 	path := r.URL.EscapedPath()
 	clientID := r.Header.Get("client-id")
 
 	resp, code := s.handleRecovering(ctx, r, path, clientID, reqID)
 	status := http.StatusOK
 	if code == protocol.CodeNoInterfaceDef && s.cfg.Sandbox == nil && strings.HasPrefix(path, "/sandbox/") {
-		// Sandbox control calls do not exist in production (design.md): a plain 404, still signed.
+		// Sandbox control calls do not exist in production (docs/design.md): a plain 404, still signed.
 		status = http.StatusNotFound
 	}
 	body, err := json.Marshal(resp)
@@ -197,7 +197,7 @@ func (s *Server) badBody(ctx context.Context, path, clientID string, err error) 
 }
 
 // resultCodeOf reads the result code of any response for the access log: every response type
-// has a Result field (antom-wire §3).
+// has a Result field (docs/wire.md §3).
 func resultCodeOf(resp any) protocol.Code {
 	v := reflect.Indirect(reflect.ValueOf(resp))
 	if v.Kind() == reflect.Struct {
@@ -227,7 +227,7 @@ func (s *Server) route(path string) (endpoint, bool) {
 
 // writeSigned writes an HTTP 200 whose body is signed with the gateway key. Header names are
 // lowercase because the Python SDK looks them up case-sensitively and PHP by substring; they are
-// set by direct map assignment since Header.Set would canonicalise them (antom-wire §2.6).
+// set by direct map assignment since Header.Set would canonicalise them (docs/wire.md §2.6).
 // Content-Type goes through Set: a lowercase map key is invisible to net/http, which would then
 // add a second Content-Type of its own.
 func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, clientID string, body []byte) {

@@ -30,7 +30,7 @@ import (
 )
 
 // Paths as the SDKs send them: a SANDBOX_ client id makes every SDK use the sandbox prefix, but the
-// gateway must serve both (antom-wire §1.1).
+// gateway must serve both (docs/wire.md §1.1).
 const (
 	livePay        = protocol.PrefixLive + protocol.PathPay
 	sandboxPay     = protocol.PrefixSandbox + protocol.PathPay
@@ -42,7 +42,7 @@ const (
 	timeoutCard    = "4000000000000119" // acquirer times out: U / PAYMENT_IN_PROCESS
 )
 
-// basePayJSON is /work/shared/fixtures/004-34-pay-request.json (Antom's server-to-server card
+// basePayJSON is e2e/testdata/fixtures/004-34-pay-request.json (Antom's server-to-server card
 // sample) with the expiry year moved far into the future.
 const basePayJSON = `{
   "paymentNotifyUrl": "http://www.yourNotifyUrl.com",
@@ -312,7 +312,7 @@ func newSandboxStack(t testing.TB) *stack { return newStackWith(t, stackOptions{
 // nowMS is the request-time the Go and Java SDKs send: epoch milliseconds.
 func nowMS() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) }
 
-// signatureHeader signs a request exactly as every SDK does (antom-wire §2.2–2.4).
+// signatureHeader signs a request exactly as every SDK does (docs/wire.md §2.2–2.4).
 func signatureHeader(t testing.TB, key *rsa.PrivateKey, keyVersion, path, clientID, reqTime string, body []byte) string {
 	t.Helper()
 	sig, err := protocol.Sign(key, protocol.SigningContent(http.MethodPost, path, clientID, reqTime, body))
@@ -416,7 +416,7 @@ func (s *stack) check(t testing.TB, method, path, clientID string, resp *http.Re
 // verifyLikeGoSDK checks a response signature the way the Go SDK (1.3.5) does: the signature is the
 // text after "signature=", query-unescaped; the signed string uses the request's method and path
 // (always POST from an SDK), and the client-id and response-time the response carries
-// (antom-wire §2.6).
+// (docs/wire.md §2.6).
 func verifyLikeGoSDK(pub *rsa.PublicKey, method, path string, h http.Header, body []byte) error {
 	sigHeader := h.Get("signature")
 	if sigHeader == "" {

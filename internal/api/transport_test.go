@@ -14,7 +14,7 @@ import (
 )
 
 // TestTransportRefusals covers what is refused before (or instead of) the API: unknown paths,
-// other methods, oversized and non-object bodies. Each answer is a signed HTTP 200 (antom-wire
+// other methods, oversized and non-object bodies. Each answer is a signed HTTP 200 (docs/wire.md
 // §1.5) and nothing is stored.
 func TestTransportRefusals(t *testing.T) {
 	s := newStack(t)
@@ -42,7 +42,7 @@ func TestTransportRefusals(t *testing.T) {
 		{"trailing slash", "POST", livePay + "/", valid, "NO_INTERFACE_DEF", ""},
 		{"root", "POST", "/", valid, "NO_INTERFACE_DEF", ""},
 		// The SDKs' retrievePaymentSession path has "//": answered in place, never redirected
-		// (a redirect would break the signature, antom-wire §1.2).
+		// (a redirect would break the signature, docs/wire.md §1.2).
 		{"double slash", "POST", "/ams/api//v1/payments/retrievePaymentSession", []byte(`{}`), "NO_INTERFACE_DEF", "//v1"},
 		{"dot segment", "POST", "/ams/api/v1/payments/../payments/pay", valid, "NO_INTERFACE_DEF", ""},
 		{"GET", "GET", livePay, nil, "METHOD_NOT_SUPPORTED", "GET"},
@@ -96,7 +96,7 @@ func rawExchange(t testing.TB, s *stack, request string) []byte {
 // TestRawWire sends requests the way the Python SDK (absolute-form target) and the Go SDK (two
 // Content-Type headers, empty Agent-Token) do, and reads the answer byte for byte: the signed
 // headers must be lowercase for Python and PHP, Content-Type must appear once, and no other header
-// may contain "signature" or "response-time" (PHP takes any such line; antom-wire §2.6).
+// may contain "signature" or "response-time" (PHP takes any such line; docs/wire.md §2.6).
 func TestRawWire(t *testing.T) {
 	s := newStack(t)
 	host := s.gw.Addr

@@ -147,7 +147,7 @@ func TempSchema(ctx context.Context, dbURL, prefix string) (string, func(), erro
 	return u.String(), drop, nil
 }
 
-// FloorHandler is the protocol floor of one API call (design.md "Performance"): read the body,
+// FloorHandler is the protocol floor of one API call (docs/design.md "Performance"): read the body,
 // verify the merchant's RSA signature over it, decode the JSON, one durable insert, encode an
 // answer, sign it. It answers every path alike, with a pay-shaped S/SUCCESS that carries a
 // paymentId, so that a mix whose later calls need the id (capture, refund) runs unchanged.

@@ -1,4 +1,4 @@
-// Package bench is cardgate's load generator and its yardstick (design.md "Performance"): a
+// Package bench is cardgate's load generator and its yardstick (docs/design.md "Performance"): a
 // closed or open load loop over signed API calls, a latency histogram, the minimal server that
 // does only the protocol floor of a call, and a receiver for the gateway's notifications.
 // cmd/cardgate's bench command and the e2e benchmarks share it.

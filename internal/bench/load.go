@@ -55,7 +55,7 @@ func MixNames() string {
 	return strings.Join(names, ", ")
 }
 
-// Test cards (design.md "The sandbox test cards").
+// Test cards (docs/design.md "The sandbox test cards").
 const (
 	PayCard          = "4242424242424242" // approved
 	FrictionlessCard = "4000000000003220" // 3-D Secure frictionless: approved without a page

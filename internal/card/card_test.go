@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// designCards is the sandbox table of design.md: every row must be Luhn-valid
+// designCards is the sandbox table of docs/design.md: every row must be Luhn-valid
 // and detect as the brand the table names.
 var designCards = []struct {
 	pan   string

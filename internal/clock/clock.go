@@ -1,6 +1,6 @@
 // Package clock gives every time-dependent rule one injected source of "now". The sandbox moves its
 // clock forward to make 14-minute expiries and 7-day voids testable in seconds, while the request
-// time window and leases keep using the wall clock (design.md "Time").
+// time window and leases keep using the wall clock (docs/design.md "Time").
 package clock
 
 import (

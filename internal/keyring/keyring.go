@@ -1,5 +1,5 @@
 // Package keyring holds the gateway's own signing keys: the key pair that signs every response and
-// notification (antom-wire §2.1, "Antom public key" to merchants). One pair per installation,
+// notification (docs/wire.md §2.1, "Antom public key" to merchants). One pair per installation,
 // versioned so it can be rotated; the newest version signs.
 package keyring
 

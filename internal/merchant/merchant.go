@@ -44,7 +44,7 @@ type Store interface {
 var ErrNotFound = errors.New("merchant: not found")
 
 // Credentials is what a merchant needs to configure an SDK, printed by `init --json` and
-// `merchant create --json` (design.md "Interfaces other tools rely on"; field names are a contract).
+// `merchant create --json` (docs/design.md "Interfaces other tools rely on"; field names are a contract).
 type Credentials struct {
 	ClientID                string `json:"clientId"`
 	MerchantPrivateKey      string `json:"merchantPrivateKey,omitempty"`
@@ -75,7 +75,7 @@ func newFingerprintKey() ([]byte, error) {
 }
 
 // NewSandbox makes a sandbox merchant with a fresh key pair. Its client id starts with SANDBOX_,
-// which makes every official SDK use the /ams/sandbox/api paths (antom-wire §1.1).
+// which makes every official SDK use the /ams/sandbox/api paths (docs/wire.md §1.1).
 func NewSandbox(name string, now time.Time) (Merchant, error) {
 	priv, err := protocol.GenerateKey()
 	if err != nil {

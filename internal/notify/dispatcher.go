@@ -526,7 +526,7 @@ func (d *Dispatcher) post(ctx context.Context, m Message) Attempt {
 		a.Error = "bad notify URL: " + err.Error()
 		return a
 	}
-	// The merchant verifies over the path of its notify URL, without the query (antom-wire §2.7).
+	// The merchant verifies over the path of its notify URL, without the query (docs/wire.md §2.7).
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"

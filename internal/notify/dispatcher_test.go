@@ -352,7 +352,7 @@ func TestResendAfterFailedKeepsFailed(t *testing.T) {
 	}
 }
 
-// verifyLikeAMerchant checks a notification exactly as antom-wire §2.7 says a merchant does,
+// verifyLikeAMerchant checks a notification exactly as docs/wire.md §2.7 says a merchant does,
 // independently of the gateway's code: "POST <path>\n<client-id>.<request-time>.<body>",
 // signature= value URL-decoded then base64, RSA-SHA256 with the gateway public key.
 func verifyLikeAMerchant(pub *rsa.PublicKey, path string, h http.Header, body []byte) error {

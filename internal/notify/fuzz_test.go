@@ -18,7 +18,7 @@ func FuzzAcknowledged(f *testing.F) {
 		status int
 		body   string
 	}{
-		// /work/shared/fixtures 000-04 and 003-31: the acknowledgement Antom's samples send.
+		// e2e/testdata/fixtures 000-04 and 003-31: the acknowledgement Antom's samples send.
 		{200, "{\n  \"result\": {\n    \"resultCode\": \"SUCCESS\",\n    \"resultStatus\": \"S\",\n    \"resultMessage\": \"success\"\n  }\n}"},
 		{200, `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}`},
 		// The Java sample's answer when its signature check fails: must be retried.

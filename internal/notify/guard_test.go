@@ -302,7 +302,7 @@ func TestPolicyControl(t *testing.T) {
 	}
 }
 
-// TestAcknowledged: only HTTP 200 whose body says SUCCESS / S counts (antom-wire §7.3).
+// TestAcknowledged: only HTTP 200 whose body says SUCCESS / S counts (docs/wire.md §7.3).
 func TestAcknowledged(t *testing.T) {
 	const ack = `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}`
 	for _, tc := range []struct {

@@ -1,4 +1,4 @@
-// Package notify delivers the outbox: it signs each notification as Antom does (antom-wire §2.7),
+// Package notify delivers the outbox: it signs each notification as Antom does (docs/wire.md §2.7),
 // posts it to the merchant, and retries on Antom's schedule until the merchant acknowledges.
 package notify
 
@@ -10,7 +10,7 @@ import (
 
 // Schedule is Antom's delivery schedule: 8 deliveries in all, each interval counted from the
 // previous attempt, so at +0, +2, +12, +22, +82, +202, +562 and +1,462 minutes after the result
-// (design.md "Notification schedule"; seeds 000/002: 0, 2, 10, 10 min, 1, 2, 6, 15 h).
+// (docs/design.md "Notification schedule"; seeds 000/002: 0, 2, 10, 10 min, 1, 2, 6, 15 h).
 var Schedule = []time.Duration{
 	0,
 	2 * time.Minute,

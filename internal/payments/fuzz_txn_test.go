@@ -80,7 +80,7 @@ func checkStored(t *testing.T, h *harness, p payments.Payment) payments.Payment 
 }
 
 var captureSeeds = []string{
-	// /work/shared/fixtures 002-17 and 004-42, with the payment named.
+	// e2e/testdata/fixtures 002-17 and 004-42, with the payment named.
 	`{"captureAmount":{"currency":"SGD","value":"4200"},"captureRequestId":"captureRequestId01","paymentId":"A"}`,
 	`{"paymentId":"B","captureRequestId":"captureRequestId01","captureAmount":{"currency":"SGD","value":"4200"}}`,
 	`{"paymentId":"A","captureRequestId":"c2","captureAmount":{"currency":"SGD","value":"4201"}}`,

@@ -17,7 +17,7 @@ import (
 // form; the buyer's card arrives here, then 3-D Secure and the authorization follow as for a
 // server-to-server pay.
 
-// CardForm is what the hosted card page posts, with Antom's field names (design.md "Interfaces").
+// CardForm is what the hosted card page posts, with Antom's field names (docs/design.md "Interfaces other tools rely on").
 type CardForm struct {
 	CardNo, ExpiryMonth, ExpiryYear, CVV, CardholderName string
 	SaveCard                                             bool

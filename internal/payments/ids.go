@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Id lengths on the wire (antom-wire §4): the merchant's request ids and referenceRefundId are
+// Id lengths on the wire (docs/wire.md §4): the merchant's request ids and referenceRefundId are
 // at most 64 characters, Antom's own paymentId (and the captureId and refundId shaped like it)
 // at most 64, a card token (paymentMethodId) at most 128 here, a buyer or order reference 64.
 const (

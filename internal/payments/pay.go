@@ -208,7 +208,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 
 // recordAuth writes an acquirer's authorization answer: at pay time, or later for an answer that
 // was pending. An approval that arrives after the payment closed (cancelled or expired meanwhile)
-// is voided at the acquirer and never revives the payment (design.md "State machine"). cmd is the
+// is voided at the acquirer and never revives the payment (docs/design.md "State machine"). cmd is the
 // card of an answer at pay time, which an approval saves as a token when asked to; a later
 // answer has no card any more, so it saves none.
 func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthResult, cmd *PayCommand) (Payment, error) {
@@ -253,7 +253,7 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 		return s.sendVoid(ctx, done), nil
 	case st.op == OpAuthApproved && done.CaptureMode == CaptureAutomatic:
 		// Automatic capture follows the authorization at once, so it shows in inquiry by the
-		// time the merchant reads the pay answer (design.md "Answer codes").
+		// time the merchant reads the pay answer (docs/design.md "Answer codes after authorization").
 		_, captured, err := s.capture(ctx, done, done.RequestID, done.Amount, true)
 		if err != nil {
 			s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)

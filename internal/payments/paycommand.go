@@ -57,7 +57,7 @@ type PayCommand struct {
 	CardOnFile   bool
 }
 
-// Key is what idempotency compares between a pay and its replay (design.md invariant 1).
+// Key is what idempotency compares between a pay and its replay (docs/design.md invariant 1).
 type payKey struct {
 	currency    string
 	minor       int64
@@ -179,7 +179,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	switch {
 	case r.PaymentMethod.PaymentMethodID != "":
 		// A saved card: the service opens the token; the request carries no card number and
-		// needs no CVV (isCardOnFile is optional, design.md "Tokens").
+		// needs no CVV (isCardOnFile is optional, docs/design.md "Tokens").
 		if err := idField("paymentMethod.paymentMethodId", r.PaymentMethod.PaymentMethodID, maxTokenID); err != nil {
 			return cmd, err
 		}
@@ -304,7 +304,7 @@ func parseOrder(r *protocol.PayRequest, cmd *PayCommand) error {
 func parseEnv(r *protocol.PayRequest, cmd *PayCommand) error {
 	env := r.Env
 	if env == nil && r.Order != nil {
-		env = r.Order.Env // antom-wire §4.1: env is also accepted inside order
+		env = r.Order.Env // docs/wire.md §4.1: env is also accepted inside order
 	}
 	if env == nil || env.TerminalType == "" {
 		return required("env.terminalType")

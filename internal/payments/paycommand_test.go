@@ -213,7 +213,7 @@ func TestParsePayRequestWalletIsRefused(t *testing.T) {
 	assertRefused(t, err, protocol.CodeParamIllegal, "paymentMethod.paymentMethodType")
 }
 
-// TestParsePayRequestLenient holds the leniencies of design.md "Contract details" and antom-wire
+// TestParsePayRequestLenient holds the leniencies of docs/design.md "Contract details" and docs/wire.md
 // §3: what the seeds and SDKs send must pass.
 func TestParsePayRequestLenient(t *testing.T) {
 	tests := []struct {
@@ -539,7 +539,7 @@ func TestParsePayRequestRejects(t *testing.T) {
 	}
 }
 
-// TestParsePayRequestErrorsHideCardData is design.md invariant 6 for validation errors: whatever
+// TestParsePayRequestErrorsHideCardData is docs/design.md invariant 6 for validation errors: whatever
 // is wrong, the message never carries the card number or the CVV.
 func TestParsePayRequestErrorsHideCardData(t *testing.T) {
 	for _, tt := range rejectCases() {

@@ -163,7 +163,7 @@ type CardSummary struct {
 	CardOnFile bool `json:"cardOnFile,omitempty"`
 }
 
-// ThreeDSDetails is a payment's 3-D Secure authentication (antom-wire §5.4 ThreeDSResult).
+// ThreeDSDetails is a payment's 3-D Secure authentication (docs/wire.md §5.4 ThreeDSResult).
 type ThreeDSDetails struct {
 	Mode            string `json:"mode,omitempty"` // CHALLENGE, FRICTIONLESS or MPI; empty without 3DS
 	Version         string `json:"version,omitempty"`

@@ -15,7 +15,7 @@ import (
 
 // TestConcurrentCaptureCancelRefund is issue 3's race test: 8 goroutines × 200 payments (MANUAL
 // capture, approved card) fire capture, cancel and partial refunds at the same payments at once on
-// the real SQLite store. Whatever interleaving wins, afterwards the database shows design.md's
+// the real SQLite store. Whatever interleaving wins, afterwards the database shows docs/design.md's
 // invariants: no payment both captured and cancelled, refunds never above what was captured,
 // exactly one successful capture per captured payment. Every answer is a success or one of the
 // refusals of the table; nothing else.

@@ -204,7 +204,7 @@ func txnResult(t Txn) protocol.Result {
 }
 
 // opResult is the answer of the capture or refund call itself: in process is CAPTURE_IN_PROCESS
-// or REFUND_IN_PROCESS there (design.md "Answer codes").
+// or REFUND_IN_PROCESS there (docs/design.md "Answer codes after authorization").
 func opResult(t Txn) protocol.Result {
 	if t.Status == TxnProcessing {
 		return protocol.NewResult(t.ResultCode, t.ResultMsg)

@@ -189,7 +189,7 @@ func payRequest(t testing.TB, pan, requestID string, mutate ...func(jsonObj)) *p
 	return decodePay(t, m)
 }
 
-// serviceCards is what pay must end in for every sandbox card without 3-D Secure (design.md's
+// serviceCards is what pay must end in for every sandbox card without 3-D Secure (docs/design.md's
 // table). Every card in simulator.Cards must have a row here.
 var serviceCards = map[string]struct {
 	state payments.State
@@ -415,7 +415,7 @@ func TestPayEveryCard(t *testing.T) {
 	}
 }
 
-// captureOutcome is where the automatic capture of a pay with pan ends (design.md's test cards):
+// captureOutcome is where the automatic capture of a pay with pan ends (docs/design.md's test cards):
 // 0036 fails every capture, 0028's stays in process for a minute, every other approval captures.
 func captureOutcome(pan string, state payments.State) (payments.CaptureState, payments.Op) {
 	switch {

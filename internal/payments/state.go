@@ -6,7 +6,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// State is a payment's paymentStatus (design.md "State machine").
+// State is a payment's paymentStatus (docs/design.md "State machine").
 type State string
 
 const (
@@ -65,7 +65,7 @@ const (
 )
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
-// illegal and is refused, never ignored (Kill Bill's habit, style.md).
+// illegal and is refused, never ignored (Kill Bill's habit).
 var transitions = map[Stage]map[Op]Stage{
 	StageNew: {OpCreate: StageProcessing},
 	StageProcessing: {
@@ -108,7 +108,7 @@ var transitions = map[Stage]map[Op]Stage{
 }
 
 // refusals are the wire codes of the merchant operations in the stages that do not allow them
-// (design.md "Answer codes after authorization"); every other refused cell is ORDER_STATUS_INVALID.
+// (docs/design.md "Answer codes after authorization"); every other refused cell is ORDER_STATUS_INVALID.
 var refusals = map[Op]map[Stage]protocol.Code{
 	OpCapture: {
 		StageCapturing: protocol.CodeMultiCaptureNotSupported,

@@ -21,7 +21,7 @@ var (
 		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
 )
 
-// wantTransitions is design.md's state machine written out independently of the transitions map:
+// wantTransitions is docs/design.md's state machine written out independently of the transitions map:
 //
 //   - a payment is created PROCESSING and stays there while the acquirer owes an answer; the answer
 //     approves or declines it; the merchant may cancel it, and paymentExpiryTime closes it;
@@ -86,7 +86,7 @@ var wantTransitions = map[Stage]map[Op]Stage{
 	},
 }
 
-// wantRefusals is design.md's "Answer codes after authorization" for the merchant operations in
+// wantRefusals is docs/design.md's "Answer codes after authorization" for the merchant operations in
 // the stages that refuse them. A cell that is absent here and from wantTransitions answers
 // ORDER_STATUS_INVALID ("every other case"). Cancel of a cancelled or voided payment is not a
 // refusal: it answers S (idempotent), which the service does before asking the table.
@@ -119,7 +119,7 @@ var wantRefusals = map[Op]map[Stage]protocol.Code{
 		StageDeclined:   protocol.CodeOrderStatusInvalid,
 		StageExpired:    protocol.CodeOrderStatusInvalid,
 		StageCancelled:  protocol.CodeOrderIsCanceled,
-		// A voided payment inquires as CANCELLED (design.md "Voids"): the "refund | cancelled" row.
+		// A voided payment inquires as CANCELLED (docs/design.md "Voids"): the "refund | cancelled" row.
 		StageVoided: protocol.CodeOrderIsCanceled,
 	},
 }
@@ -196,7 +196,7 @@ func TestTransitionsTableHasNoStrays(t *testing.T) {
 }
 
 // TestRefusalEveryCell checks the wire code of capture, cancel and refund in every stage that
-// refuses them, against design.md's table.
+// refuses them, against docs/design.md's table.
 func TestRefusalEveryCell(t *testing.T) {
 	for _, op := range []Op{OpCapture, OpCancel, OpRefund} {
 		for _, from := range allStages {

@@ -89,7 +89,7 @@ const (
 	multi    = protocol.CodeMultiCaptureNotSupported
 )
 
-// table is design.md ("State machine", "Answer codes after authorization", "The sandbox test
+// table is docs/design.md ("State machine", "Answer codes after authorization", "The sandbox test
 // cards") written out cell by cell. Every payment is MANUAL capture except CAPTURED (AUTOMATIC),
 // and notifies https://shop.example/notify. Cancel and the auto-void notify nothing; a closed
 // payment whose authorization the acquirer holds (or may still grant) is voided there at once

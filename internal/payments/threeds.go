@@ -17,7 +17,7 @@ const (
 	ThreeDSMPI          = "MPI"
 )
 
-// MaxChallengeAttempts is how many wrong codes end a challenge (design.md: three failures end the
+// MaxChallengeAttempts is how many wrong codes end a challenge (docs/design.md: three failures end the
 // payment as failed).
 const MaxChallengeAttempts = 3
 

@@ -20,7 +20,7 @@ type Token struct {
 	ID         string
 	MerchantID string
 	// BuyerID is the order.buyer.referenceBuyerId of the payment that made the token; a token made
-	// for a buyer serves only that buyer (design.md "Tokens"). Empty: any buyer of the merchant.
+	// for a buyer serves only that buyer (docs/design.md "Tokens"). Empty: any buyer of the merchant.
 	BuyerID   string
 	Card      CardSummary
 	Sealed    string // vault envelope of tokenCard, bound by tokenAAD

@@ -8,7 +8,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// The invariants of design.md, read from the database after every step.
+// The invariants of docs/design.md, read from the database after every step.
 
 type payRow struct {
 	id, reqID, state, capture, closeReason, code, voidState string

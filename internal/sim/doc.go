@@ -8,10 +8,10 @@
 // an authorization is at the acquirer (which has booked it or not; the payment's in-flight lease is
 // left for due work RESOLVE to settle by the gateway's reference once it passes), and acquirer
 // timeouts before the request is sent or after it took effect (a lost response). After every step
-// the invariants of design.md are checked against the database.
+// the invariants of docs/design.md are checked against the database.
 //
 // The fault wrappers live here; the driver is sim_test.go and the invariant checks check_test.go.
-// Beyond design.md's invariants the checks hold the gateway to the acquirer's side of the story
+// Beyond docs/design.md's invariants the checks hold the gateway to the acquirer's side of the story
 // (the wrapper keeps a ledger of what the acquirer did): once every deadline has passed, every
 // authorization the acquirer approved is captured or voided, and every refund it made is a
 // successful refund at the gateway. When the answer to an authorization is lost, the gateway never

@@ -16,7 +16,7 @@ import (
 // Version is the 3-D Secure protocol version the simulated directory server speaks.
 const Version = "2.2.0"
 
-// Code is the one challenge code the simulated issuer accepts (design.md "Sandbox test cards").
+// Code is the one challenge code the simulated issuer accepts (docs/design.md "The sandbox test cards").
 const Code = "1234"
 
 // Simulator is the simulated 3-D Secure server.

@@ -1,4 +1,4 @@
-// Package vault seals card data at rest (design.md "Security", "Card data during 3-D Secure",
+// Package vault seals card data at rest (docs/design.md "Security", "Card data during 3-D Secure",
 // invariant 6): envelope encryption with AES-256-GCM under a fresh data key per record, the data
 // key wrapped by a key-encryption key (KEK) named by an id, so that KEKs can be rotated by
 // re-wrapping data keys without re-encrypting data.

@@ -1,5 +1,5 @@
 // Package simulator is the sandbox acquirer: outcomes are decided by the test card number so every
-// path of a merchant's integration can be driven on purpose (design.md "The sandbox test cards").
+// path of a merchant's integration can be driven on purpose (docs/design.md "The sandbox test cards").
 // The card table lives here in code, never in the store.
 package simulator
 

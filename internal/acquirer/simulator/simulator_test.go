@@ -15,7 +15,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-// designCard is one row of design.md "The sandbox test cards", written out here independently of
+// designCard is one row of docs/design.md "The sandbox test cards", written out here independently of
 // the simulator's own map so that a change to either is caught.
 type designCard struct {
 	pan     string
@@ -123,7 +123,7 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 	}
 	for pan := range simulator.Cards {
 		if !listed[pan] {
-			t.Errorf("simulator card %s is not in design.md's table", pan)
+			t.Errorf("simulator card %s is not in docs/design.md's table", pan)
 		}
 	}
 }
