@@ -6,6 +6,7 @@ package acquirer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/card"
@@ -28,6 +29,9 @@ type AuthRequest struct {
 	// Authenticated says the buyer passed 3-D Secure (challenge, frictionless or the merchant's
 	// MPI): issuers that asked for authentication (soft declines) accept it then.
 	Authenticated bool
+	// Attempt is the place of this acquirer in the payment's route: 1 for the first one tried,
+	// 2 after one failover, … (the sandbox's failover test cards read it).
+	Attempt int
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.
@@ -43,6 +47,9 @@ const (
 	Pending
 	// NoAnswer: the acquirer never answers; the payment stays in process until it expires.
 	NoAnswer
+	// Unavailable: the acquirer answered that it did not process the request (a technical
+	// failure on its side) and holds nothing: the payment may move to another acquirer.
+	Unavailable
 )
 
 func (o Outcome) String() string {
@@ -55,6 +62,8 @@ func (o Outcome) String() string {
 		return "pending"
 	case NoAnswer:
 		return "no-answer"
+	case Unavailable:
+		return "unavailable"
 	}
 	return "unknown"
 }
@@ -115,6 +124,41 @@ type Acquirer interface {
 	// the acquirer never received it (or it was reversed), so nothing is held.
 	InquireByReference(ctx context.Context, paymentID string) (AuthResult, error)
 }
+
+// Set is the acquirers a gateway routes across, by name, in the order they were configured.
+type Set struct {
+	byName map[string]Acquirer
+	names  []string
+}
+
+// NewSet returns the set of acqs; their names must be unique and not empty.
+func NewSet(acqs ...Acquirer) (*Set, error) {
+	s := &Set{byName: map[string]Acquirer{}}
+	for _, a := range acqs {
+		name := a.Name()
+		if name == "" {
+			return nil, errors.New("acquirer: an acquirer without a name")
+		}
+		if _, dup := s.byName[name]; dup {
+			return nil, fmt.Errorf("acquirer: two acquirers named %q", name)
+		}
+		s.byName[name] = a
+		s.names = append(s.names, name)
+	}
+	if len(s.names) == 0 {
+		return nil, errors.New("acquirer: no acquirer configured")
+	}
+	return s, nil
+}
+
+// Get returns the acquirer called name.
+func (s *Set) Get(name string) (Acquirer, bool) {
+	a, ok := s.byName[name]
+	return a, ok
+}
+
+// Names lists the acquirers in configuration order.
+func (s *Set) Names() []string { return append([]string(nil), s.names...) }
 
 // ErrNotFound is InquireByReference's answer for a reference the acquirer holds no authorization
 // under.

@@ -40,7 +40,9 @@ var volatile = map[string]*regexp.Regexp{
 
 // simReference is the simulator's stateless reference, "sim<kind>_<scenario>_<ready unix ms>_<16
 // digits>": an authorization's, or on a capture, a refund or a transaction, the capture's or refund's.
-var simReference = regexp.MustCompile(`^sim(auth|cap|ref)_(ok|cf|cd|to|na)_[0-9]+_[0-9]{16}$`)
+// simReference is an id of one of the sandbox's simulated acquirers, in its shape: ALIPAY's 35
+// digits, ADYEN's pspReference, CHECKOUT's pay_/act_ ids, or the single simulator's of before.
+var simReference = regexp.MustCompile(`^(sim(auth|cap|ref)_(ok|cf|cd|to|na)_[0-9]+_[0-9]{16}|20[0-9]{33}|[A-Z2-7]{16}|(pay|act)_[a-z2-7]{26})$`)
 
 // normalise replaces volatile values by placeholders, after checking each has the expected shape.
 func normalise(t testing.TB, v any) any {

@@ -183,19 +183,24 @@ func loadFixture(t testing.TB) {
 	}
 }
 
-// countingAcquirer is the simulator, counting Authorize calls and optionally slowed down so that
-// concurrent duplicates really overlap with the first authorization.
-type countingAcquirer struct {
-	acquirer.Acquirer
+// countingAcquirers count the Authorize calls of every acquirer of a stack and can slow them
+// down, so that concurrent duplicates really overlap with the first authorization.
+type countingAcquirers struct {
 	calls atomic.Int64
 	delay time.Duration
 }
 
-func (a *countingAcquirer) Authorize(ctx context.Context, req acquirer.AuthRequest) (acquirer.AuthResult, error) {
-	a.calls.Add(1)
-	if a.delay > 0 {
+// counted is one acquirer of the stack, counted by its group.
+type counted struct {
+	acquirer.Acquirer
+	group *countingAcquirers
+}
+
+func (a counted) Authorize(ctx context.Context, req acquirer.AuthRequest) (acquirer.AuthResult, error) {
+	a.group.calls.Add(1)
+	if d := a.group.delay; d > 0 {
 		select {
-		case <-time.After(a.delay):
+		case <-time.After(d):
 		case <-ctx.Done():
 			return acquirer.AuthResult{}, ctx.Err()
 		}
@@ -214,7 +219,7 @@ type stack struct {
 	merchant merchant.Merchant
 	key      *rsa.PrivateKey // the merchant's private key, as an SDK holds it
 	gwPub    *rsa.PublicKey  // the gateway public key, as an SDK is configured with it
-	acq      *countingAcquirer
+	acq      *countingAcquirers
 	client   *http.Client
 	clock    *clock.Offset // the sandbox clock; nil unless sandbox
 	runner   *jobs.Runner  // nil unless sandbox
@@ -256,10 +261,10 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 	if o.sandbox {
 		mode = gateway.Sandbox
 	}
-	acq := &countingAcquirer{}
+	acq := &countingAcquirers{}
 	g, err := gateway.Start(ctx, gateway.Config{
 		Mode: mode, Store: st, Data: dir, Addr: "127.0.0.1:0", Log: log, Manual: true,
-		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer { acq.Acquirer = a; return acq },
+		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer { return counted{a, acq} },
 		HTTPServer:   o.server,
 	})
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
-	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
@@ -46,9 +45,6 @@ const (
 	Sandbox    Mode = "sandbox"
 	Production Mode = "production"
 )
-
-// AcquirerName is the name the simulated acquirer books its authorizations under.
-const AcquirerName = "CARDGATE_SIM"
 
 // Config is everything a gateway is built from. The zero value of each field is what `serve`
 // does without the matching flag, except where said.
@@ -77,6 +73,8 @@ type Config struct {
 	NotifyPerMerchant int             // deliveries in flight to one merchant (default notify.DefaultPerMerchant)
 	NotifyAllow       []netip.Prefix  // private ranges notifications may reach in production
 	VaultKeys         string          // "id:base64key,…", the first current; production's only source
+	// Acquirers are the acquirers payments are routed across (default SandboxAcquirers).
+	Acquirers []AcquirerConfig
 
 	// Manual leaves the jobs and the dispatcher to the caller (Jobs.RunDue, Dispatcher.DeliverDue,
 	// the sandbox clock's advance): for the simulation and tests that move time themselves.
@@ -85,7 +83,7 @@ type Config struct {
 	// call then moves nothing, so it is for Manual gateways.
 	Clock clock.Clock
 	// WrapStore and WrapAcquirer wrap what the payments service runs on (fault injection,
-	// counting); nil keeps them as they are.
+	// counting); WrapAcquirer is called once per acquirer. nil keeps them as they are.
 	WrapStore    func(payments.Store) payments.Store
 	WrapAcquirer func(acquirer.Acquirer) acquirer.Acquirer
 	// HTTPServer adjusts the HTTP server before it serves (tests shorten its timeouts).
@@ -116,6 +114,7 @@ type Gateway struct {
 	SandboxMerchant merchant.Merchant
 	SandboxCreated  bool
 
+	router    *router // the acquirers and the routing among them
 	log       *slog.Logger
 	srv       *http.Server
 	served    chan error
@@ -213,11 +212,20 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		Policy:      notify.Policy{AllowPrivate: cfg.Mode == Sandbox, Allow: cfg.NotifyAllow},
 		Observe:     g.Metrics.ObserveAttempt,
 	})
-	// The simulator books its authorizations in the store, as an acquirer keeps its own books: an
-	// instance killed during an authorization leaves it where the others can ask about it.
-	var acq acquirer.Acquirer = simulator.New(AcquirerName, g.Clock).WithLedger(st.SimulatorLedger())
-	if cfg.WrapAcquirer != nil {
-		acq = cfg.WrapAcquirer(acq)
+	// The simulators book their authorizations in the store, as an acquirer keeps its own books:
+	// an instance killed during an authorization leaves it where the others can ask about it.
+	list := cfg.Acquirers
+	if len(list) == 0 {
+		list = SandboxAcquirers()
+	}
+	g.router, err = buildAcquirers(list, st, g.Clock, func(a acquirer.Acquirer) acquirer.Acquirer {
+		if cfg.WrapAcquirer != nil {
+			a = cfg.WrapAcquirer(a)
+		}
+		return g.Metrics.Acquirer(a)
+	})
+	if err != nil {
+		return g, err
 	}
 	var payStore payments.Store = st
 	if cfg.WrapStore != nil {
@@ -228,7 +236,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		pc.PublicURL = g.URL
 	}
 	pc.OnOutbox = g.Dispatcher.Wake
-	g.Service = payments.NewService(payStore, g.Metrics.Acquirer(acq), g.Clock, log, pc)
+	first, _ := g.router.Acquirer(g.router.set.Names()[0])
+	g.Service = payments.NewService(payStore, first, g.Clock, log, pc).WithRouter(g.router)
 
 	keys, err := vaultKeys(ctx, cfg, st, log)
 	if err != nil {
@@ -291,6 +300,12 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	return g, nil
 }
+
+// Acquirer returns the configured acquirer of that name, as the payments service calls it.
+func (g *Gateway) Acquirer(name string) (acquirer.Acquirer, bool) { return g.router.Acquirer(name) }
+
+// AcquirerNames lists the acquirers payments are routed across, in configuration order.
+func (g *Gateway) AcquirerNames() []string { return g.router.set.Names() }
 
 // Credentials are what a merchant configures an Antom SDK with to call this gateway as its
 // sandbox merchant (sandbox mode only).

@@ -55,10 +55,10 @@ func (s *Service) sendVoid(ctx context.Context, p Payment) Payment {
 	}
 	var err error
 	if p.Auth.AcquirerTransactionID != "" {
-		err = s.acquirer.Void(ctx, p.Auth.AcquirerTransactionID)
+		err = s.acquirerOf(p).Void(ctx, p.Auth.AcquirerTransactionID)
 	} else {
 		// The authorization's answer never arrived: release it by the gateway's own reference.
-		err = s.acquirer.Reverse(ctx, p.ID)
+		err = s.acquirerOf(p).Reverse(ctx, p.ID)
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "acquirer void failed; will retry", "paymentId", p.ID, "err", err)

@@ -29,7 +29,7 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 		if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending || p.AcquirerDueAt.IsZero() || p.AcquirerDueAt.After(now) {
 			return nil
 		}
-		res, err := s.acquirer.InquireAuthorization(ctx, p.Auth.AcquirerTransactionID)
+		res, err := s.acquirerOf(p).InquireAuthorization(ctx, p.Auth.AcquirerTransactionID)
 		if err != nil {
 			s.log.WarnContext(ctx, "acquirer inquiry failed", "paymentId", p.ID, "err", err)
 			res = acquirer.AuthResult{Outcome: acquirer.Pending, RetryAfter: s.cfg.AcquirerRetry}
@@ -91,7 +91,7 @@ func (s *Service) resolve(ctx context.Context, p Payment, now time.Time) error {
 	if p.Stage() != StageProcessing || p.InFlightUntil.IsZero() || p.InFlightUntil.After(now) {
 		return nil
 	}
-	res, err := s.acquirer.InquireByReference(ctx, p.ID)
+	res, err := s.acquirerOf(p).InquireByReference(ctx, p.ID)
 	if err == nil {
 		s.log.InfoContext(ctx, "in-flight authorization resolved at the acquirer", "paymentId", p.ID, "outcome", res.Outcome)
 		_, err = s.recordAuth(ctx, p, res, nil)
@@ -149,10 +149,10 @@ func (s *Service) txnStatus(ctx context.Context, p Payment, txnID string, now ti
 	var res acquirer.OpResult
 	switch {
 	case t.Type == TxnCapture && t.Details.AcquirerReference != "":
-		res, err = s.acquirer.InquireCapture(ctx, t.Details.AcquirerReference)
+		res, err = s.acquirerOf(p).InquireCapture(ctx, t.Details.AcquirerReference)
 	case t.Type == TxnCapture:
 		// The capture never reached the acquirer (or its answer was lost): send it again.
-		res, err = s.acquirer.Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount})
+		res, err = s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount})
 	default:
 		_, _, err = s.sendRefund(ctx, p, t)
 		return err

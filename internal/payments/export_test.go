@@ -15,7 +15,7 @@ var Stages = []Stage{StageNew, StageProcessing, StageAuthorized, StageCapturing,
 // Ops lists every op, for tests that walk the table.
 var Ops = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded, OpCaptureFailed,
 	OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded, OpRefundFailed, OpRefundPending,
-	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
+	OpLateAuthVoided, OpVoidSent, OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved, OpFailover}
 
 // RecordAuth records an authorization's answer as the instance that sent it does, for the tests
 // of an answer that arrives after another instance resolved the payment.

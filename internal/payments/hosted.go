@@ -166,6 +166,10 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 		if challenge, err = s.threeDSFor(&next, cmd); err != nil {
 			return step{}, err
 		}
+		// The card is known now: so is its route, recorded before any acquirer is called.
+		if err := s.route(ctx, &next, cmd); err != nil {
+			return step{}, err
+		}
 		if challenge {
 			return step{op: OpChallenge, next: next}, nil
 		}

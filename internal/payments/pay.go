@@ -72,6 +72,9 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		if challenge, err = s.threeDSFor(&p, cmd); err != nil {
 			return Payment{}, err
 		}
+		if err := s.route(ctx, &p, cmd); err != nil {
+			return Payment{}, err
+		}
 	}
 	if !challenge {
 		p.InFlightUntil = now.Add(s.cfg.InFlightLease) // the authorization goes out next
@@ -180,30 +183,68 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 	// caller goes away (client timeout, closed connection): an approval that is never written
 	// would leave a hold at the issuer that the gateway does not know about.
 	ctx = context.WithoutCancel(ctx)
-	actx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
-	res, err := s.acquirer.Authorize(actx, acquirer.AuthRequest{
-		PaymentID:     p.ID,
-		MerchantID:    p.MerchantID,
-		Amount:        cmd.Amount,
-		Card:          cmd.Card,
-		Expiry:        cmd.Expiry,
-		CVV:           cmd.CVV,
-		HolderName:    cmd.HolderName,
-		AVSPresent:    cmd.HasBilling,
-		Authenticated: p.ThreeDS.Authenticated,
-	})
-	cancel()
-	if err != nil {
-		// The outcome is unknown: keep the payment in process for the acquirer's late answer or
-		// the expiry, and tell the merchant to inquire.
-		s.log.WarnContext(ctx, "acquirer call failed", "paymentId", p.ID, "acquirer", s.acquirer.Name(), "err", err)
-		res = acquirer.AuthResult{Outcome: acquirer.Pending, AcquirerName: s.acquirer.Name()}
+	for {
+		acq := s.acquirerOf(p)
+		actx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
+		res, err := acq.Authorize(actx, acquirer.AuthRequest{
+			PaymentID:     p.ID,
+			MerchantID:    p.MerchantID,
+			Amount:        cmd.Amount,
+			Card:          cmd.Card,
+			Expiry:        cmd.Expiry,
+			CVV:           cmd.CVV,
+			HolderName:    cmd.HolderName,
+			AVSPresent:    cmd.HasBilling,
+			Authenticated: p.ThreeDS.Authenticated,
+			Attempt:       max(p.Auth.Attempt, 1),
+		})
+		cancel()
+		if err != nil {
+			s.log.WarnContext(ctx, "acquirer call failed", "paymentId", p.ID, "acquirer", acq.Name(), "err", err)
+			// The outcome is unknown. With another acquirer in the route, the attempt is reversed
+			// by the gateway's reference first, so that it cannot leave a hold behind, and the
+			// payment moves on; otherwise (or if the reversal fails too) it stays in process for
+			// the acquirer's late answer or the expiry, and the merchant is told to inquire.
+			if p.nextAcquirer() != "" {
+				rctx, cancel := context.WithTimeout(ctx, s.cfg.AcquirerTimeout)
+				rerr := acq.Reverse(rctx, p.ID)
+				cancel()
+				if rerr == nil {
+					if p, err = s.failover(ctx, p, protocol.CodeProcessFail); err != nil {
+						return Payment{}, err
+					}
+					continue
+				}
+				s.log.WarnContext(ctx, "reversal before failover failed; the payment waits for the acquirer", "paymentId", p.ID, "acquirer", acq.Name(), "err", rerr)
+			}
+			res = acquirer.AuthResult{Outcome: acquirer.Pending, AcquirerName: acq.Name()}
+		}
+		if res.Outcome == acquirer.Unavailable {
+			// The acquirer did not take it and holds nothing: the next one may, or the payment
+			// fails as a process failure once the route is exhausted.
+			if p.nextAcquirer() != "" {
+				if p, err = s.failover(ctx, p, firstCode(res.DeclineCode, protocol.CodeProcessFail)); err != nil {
+					return Payment{}, err
+				}
+				continue
+			}
+			res.Outcome, res.DeclineCode = acquirer.Declined, protocol.CodeProcessFail
+			res.DeclineMsg = firstNonEmpty(res.DeclineMsg, "No acquirer could process the payment.")
+		}
+		if softDeclined(res) && cmd.Upgrade && s.auth != nil && !p.ThreeDS.Authenticated {
+			return s.upgradeToChallenge(ctx, p, cmd)
+		}
+		return s.recordAuth(ctx, p, res, &cmd)
 	}
-	if softDeclined(res) && cmd.Upgrade && s.auth != nil && !p.ThreeDS.Authenticated {
-		return s.upgradeToChallenge(ctx, p, cmd)
-	}
+}
 
-	return s.recordAuth(ctx, p, res, &cmd)
+func firstCode(codes ...protocol.Code) protocol.Code {
+	for _, c := range codes {
+		if c != "" {
+			return c
+		}
+	}
+	return ""
 }
 
 // recordAuth writes an acquirer's authorization answer: at pay time, or later for an answer that
@@ -270,7 +311,7 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 	now := s.clock.Now()
 	next.Card.Funding, next.Card.IssuingCountry, next.Card.IssuerName, next.Card.Category = res.Funding, res.IssuingCountry, res.IssuerName, res.Category
 	next.Auth = AuthDetails{
-		AcquirerName:          firstNonEmpty(res.AcquirerName, s.acquirer.Name()),
+		AcquirerName:          firstNonEmpty(res.AcquirerName, p.Auth.AcquirerName),
 		AcquirerMerchantID:    res.AcquirerMerchantID,
 		AcquirerTransactionID: firstNonEmpty(res.AcquirerTransactionID, p.Auth.AcquirerTransactionID),
 		AcquirerResultCode:    res.AcquirerResultCode,
@@ -281,6 +322,8 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 		AuthorizationCode:     res.AuthorizationCode,
 		RefusalCodeRaw:        res.RefusalCodeRaw,
 		RefusalReasonRaw:      res.RefusalReasonRaw,
+		Route:                 p.Auth.Route,
+		Attempt:               p.Auth.Attempt,
 	}
 	next.AcquirerDueAt, next.InFlightUntil = time.Time{}, time.Time{}
 	if res.Outcome == acquirer.Approved || res.Outcome == acquirer.Declined {

@@ -187,6 +187,11 @@ type AuthDetails struct {
 	AuthorizationCode     string `json:"authorizationCode,omitempty"`
 	RefusalCodeRaw        string `json:"refusalCodeRaw,omitempty"`
 	RefusalReasonRaw      string `json:"refusalReasonRaw,omitempty"`
+	// Route is the acquirers this payment may be authorized by, in order (decided once, when its
+	// card is known); Attempt is the place in it of AcquirerName, the acquirer the authorization
+	// went to last (1 for the first). Empty for payments from before routing.
+	Route   []string `json:"route,omitempty"`
+	Attempt int      `json:"attempt,omitempty"`
 }
 
 // OrderDetails is what the merchant said about the order and where to reach it.

@@ -78,7 +78,7 @@ type Vault interface {
 // Service runs payments.
 type Service struct {
 	store    Store
-	acquirer acquirer.Acquirer
+	router   Router
 	clock    clock.Clock
 	log      *slog.Logger
 	cfg      Config
@@ -114,7 +114,7 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 	if cfg.Wall == nil {
 		cfg.Wall = clock.Wall{}
 	}
-	return &Service{store: store, acquirer: acq, clock: clk, log: log, cfg: cfg}
+	return &Service{store: store, router: singleRouter{acq}, clock: clk, log: log, cfg: cfg}
 }
 
 // maxAttempts bounds the retries of a guarded change that lost a race: each retry re-reads the
@@ -131,6 +131,9 @@ type step struct {
 	newToken *Token
 	// notify builds the notification the step owes the merchant, if any.
 	notify func(p Payment, txn *Txn) *OutboxMessage
+	// eventCode, when set, is the event's result code instead of the payment's (a failover
+	// records why the acquirer was left while the payment stays in process).
+	eventCode protocol.Code
 }
 
 // commit applies a step to p: the state machine decides the next stage, and the store writes the
@@ -157,6 +160,9 @@ func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, erro
 	if txn != nil {
 		txn.UpdatedAt = next.UpdatedAt
 		ch.Event.TxnID, ch.Event.ResultCode = txn.ID, txn.ResultCode
+	}
+	if st.eventCode != "" {
+		ch.Event.ResultCode = st.eventCode
 	}
 	if st.notify != nil {
 		ch.Outbox = st.notify(next, txn)

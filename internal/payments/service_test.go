@@ -227,6 +227,9 @@ var serviceCards = map[string]struct {
 	// The acquirer times out or never answers: still in process, nothing to notify yet.
 	"4000000000000119": {payments.StateProcessing, protocol.CodePaymentInProcess, payments.AcquirerPending},
 	"4000000000000044": {payments.StateProcessing, protocol.CodePaymentInProcess, payments.AcquirerPending},
+	// A technical failure with no other acquirer to fail over to (the harness has one).
+	"4000000000000309": {payments.StateFail, protocol.CodeProcessFail, payments.AcquirerAnswered},
+	"4000000000000317": {payments.StateFail, protocol.CodeProcessFail, payments.AcquirerAnswered},
 }
 
 func allTestPANs() []string {

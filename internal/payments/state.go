@@ -62,6 +62,7 @@ const (
 	OpNotAuthenticated Op = "NOT_AUTHENTICATED" // three wrong codes: the payment fails
 	OpCardEntered      Op = "CARD_ENTERED"      // the buyer entered the card on the hosted page; no challenge: the authorization is sent
 	OpAuthUnresolved   Op = "AUTH_UNRESOLVED"   // the authorization's sender died and the acquirer knows of no authorization: failed, reversed
+	OpFailover         Op = "FAILOVER"          // the acquirer did not take the authorization (a technical failure, or no answer and reversed): the next one of the route is tried
 )
 
 // transitions is the state machine as data: (stage, op) → next stage. A pair that is absent is
@@ -83,6 +84,8 @@ var transitions = map[Stage]map[Op]Stage{
 		OpCardEntered: StageProcessing,
 		// The instance that sent the authorization died and the acquirer has no answer for it.
 		OpAuthUnresolved: StageDeclined,
+		// The authorization moves to the next acquirer of the route.
+		OpFailover: StageProcessing,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

@@ -18,7 +18,7 @@ var (
 	allOps = []Op{OpCreate, OpAuthPending, OpAuthApproved, OpAuthDeclined, OpCapture, OpCaptureSucceeded,
 		OpCaptureFailed, OpCapturePending, OpCancel, OpExpire, OpAutoVoid, OpRefund, OpRefundSucceeded,
 		OpRefundFailed, OpRefundPending, OpLateAuthVoided, OpVoidSent,
-		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved}
+		OpChallenge, OpChallengeRetry, OpAuthenticated, OpNotAuthenticated, OpCardEntered, OpAuthUnresolved, OpFailover}
 )
 
 // wantTransitions is docs/design.md's state machine written out independently of the transitions map:
@@ -52,6 +52,7 @@ var wantTransitions = map[Stage]map[Op]Stage{
 		OpNotAuthenticated: StageDeclined,
 		OpCardEntered:      StageProcessing,
 		OpAuthUnresolved:   StageDeclined,
+		OpFailover:         StageProcessing,
 	},
 	StageAuthorized: {
 		OpCapture:  StageCapturing,

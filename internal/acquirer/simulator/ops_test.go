@@ -53,6 +53,9 @@ func TestReferenceScenarios(t *testing.T) {
 	clk := clock.NewFixed(simStart)
 	sim := simulator.New("SIMULATOR", clk)
 	for _, c := range designCards {
+		if c.outcome == acquirer.Unavailable || c.failFirst {
+			continue // no reference from a technical failure; 0309's is an approval's at attempt 2
+		}
 		res := authorize(t, sim, c.pan)
 		kind, scenario, ready := refParts(t, res.AcquirerTransactionID)
 		want := "ok"

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +40,9 @@ type Behaviour struct {
 	// Transit delays the request this long (wall time) before the acquirer books it: a gateway
 	// stopped meanwhile leaves an authorization that never reached the acquirer.
 	Transit time.Duration
+	// FailFirst makes the first acquirer of a payment's route fail technically (Unavailable,
+	// nothing held) and the next one answer Outcome: the failover card.
+	FailFirst bool
 }
 
 // ThreeDSBehaviour is a card's 3-D Secure row.
@@ -75,6 +76,10 @@ var Cards = map[string]Behaviour{
 	"4000000000000044": {Outcome: acquirer.NoAnswer},
 	"4000000000000077": {Outcome: acquirer.Approved, Hold: 2 * time.Second},
 	"4000000000000085": {Outcome: acquirer.Approved, Transit: 2 * time.Second},
+	// Failover (issue 13): the route's first acquirer fails technically and the next approves;
+	// every acquirer fails technically.
+	"4000000000000309": {Outcome: acquirer.Approved, FailFirst: true},
+	"4000000000000317": {Outcome: acquirer.Unavailable},
 }
 
 // BehaviourOf returns the behaviour of a card number; unlisted cards are approved.
@@ -114,6 +119,7 @@ var issuers = map[card.Brand]struct{ country, name string }{
 type Simulator struct {
 	name       string
 	merchantID string
+	format     IDFormat
 	clock      clock.Clock
 	ledger     Ledger
 }
@@ -137,7 +143,12 @@ type Ledger interface {
 // clk: in the sandbox, the gateway's movable clock, so "5 s later" follows clock advances. Its
 // ledger is in memory until WithLedger gives it a shared one.
 func New(name string, clk clock.Clock) *Simulator {
-	return &Simulator{name: name, merchantID: "SIM" + name, clock: clk, ledger: NewMemoryLedger()}
+	return &Simulator{name: name, merchantID: "SIM" + name, format: legacyFormat{}, clock: clk, ledger: NewMemoryLedger()}
+}
+
+// NewProfile returns a simulator that presents itself as p.
+func NewProfile(p Profile, clk clock.Clock) *Simulator {
+	return &Simulator{name: p.Name, merchantID: p.MerchantID, format: p.Format, clock: clk, ledger: NewMemoryLedger()}
 }
 
 // WithLedger books authorizations in l.
@@ -203,6 +214,9 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 	if err := wait(ctx, b.Transit); err != nil {
 		return acquirer.AuthResult{}, err
 	}
+	if res.Outcome == acquirer.Unavailable {
+		return res, nil // refused before anything was booked: nothing is held
+	}
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return acquirer.AuthResult{}, fmt.Errorf("simulator: encode authorization: %w", err)
@@ -256,6 +270,14 @@ func (s *Simulator) InquireByReference(ctx context.Context, paymentID string) (a
 // decide is the card's answer.
 func (s *Simulator) decide(req acquirer.AuthRequest) (acquirer.AuthResult, Behaviour) {
 	b := BehaviourOf(req.Card)
+	if b.FailFirst && req.Attempt <= 1 {
+		b = Behaviour{Outcome: acquirer.Unavailable}
+	}
+	if b.Outcome == acquirer.Unavailable {
+		return acquirer.AuthResult{Outcome: acquirer.Unavailable, AcquirerName: s.name, AcquirerMerchantID: s.merchantID,
+			DeclineCode: protocol.CodeProcessFail, DeclineMsg: "The acquirer is temporarily unable to process the request.",
+			AcquirerResultCode: "SYSTEM_ERROR", AcquirerResultMessage: "The acquirer is temporarily unable to process the request."}, b
+	}
 	if b.ThreeDS == ThreeDSSoftDecline && req.Authenticated {
 		// The issuer asked for authentication and got it (3DS-Retry).
 		b = Behaviour{Outcome: acquirer.Approved}
@@ -343,13 +365,15 @@ func scenarioOf(b Behaviour) string {
 	return scenarioApprove
 }
 
-// reference makes "sim<kind>_<scenario>_<ready unix ms>_<random>".
+// reference makes an id of this acquirer's shape that carries its kind, scenario and, for a
+// late answer, when it is ready.
 func (s *Simulator) reference(kind, scenario string, readyIn time.Duration) string {
-	ready := int64(0)
+	now := s.clock.Now()
+	r := reference{kind: kind, scenario: scenario}
 	if readyIn > 0 {
-		ready = s.clock.Now().Add(readyIn).UnixMilli()
+		r.ready = now.Add(readyIn)
 	}
-	return fmt.Sprintf("sim%s_%s_%d_%s", kind, scenario, ready, randomDigits(16))
+	return s.format.encode(r, now)
 }
 
 type reference struct {
@@ -357,21 +381,7 @@ type reference struct {
 	ready          time.Time
 }
 
-func parseReference(ref string) (reference, error) {
-	parts := strings.Split(ref, "_")
-	if len(parts) != 4 || !strings.HasPrefix(parts[0], "sim") {
-		return reference{}, fmt.Errorf("simulator: unknown reference %q", ref)
-	}
-	ms, err := strconv.ParseInt(parts[2], 10, 64)
-	if err != nil {
-		return reference{}, fmt.Errorf("simulator: unknown reference %q", ref)
-	}
-	r := reference{kind: strings.TrimPrefix(parts[0], "sim"), scenario: parts[1]}
-	if ms > 0 {
-		r.ready = time.UnixMilli(ms)
-	}
-	return r, nil
-}
+func (s *Simulator) parseReference(ref string) (reference, error) { return s.format.decode(ref) }
 
 // InquireAuthorization implements acquirer.Acquirer: the timeout card's answer is ready once its
 // settle time has passed on the gateway clock; the never-answering card never answers.
@@ -379,7 +389,7 @@ func (s *Simulator) InquireAuthorization(ctx context.Context, id string) (acquir
 	if err := ctx.Err(); err != nil {
 		return acquirer.AuthResult{}, err
 	}
-	ref, err := parseReference(id)
+	ref, err := s.parseReference(id)
 	if err != nil {
 		return acquirer.AuthResult{}, err
 	}
@@ -406,7 +416,7 @@ func (s *Simulator) Capture(ctx context.Context, req acquirer.CaptureRequest) (a
 	if err := ctx.Err(); err != nil {
 		return acquirer.OpResult{}, err
 	}
-	ref, err := parseReference(req.AcquirerTransactionID)
+	ref, err := s.parseReference(req.AcquirerTransactionID)
 	if err != nil {
 		return acquirer.OpResult{}, err
 	}
@@ -426,7 +436,7 @@ func (s *Simulator) InquireCapture(ctx context.Context, id string) (acquirer.OpR
 	if err := ctx.Err(); err != nil {
 		return acquirer.OpResult{}, err
 	}
-	ref, err := parseReference(id)
+	ref, err := s.parseReference(id)
 	if err != nil {
 		return acquirer.OpResult{}, err
 	}
@@ -444,7 +454,7 @@ func (s *Simulator) Refund(ctx context.Context, req acquirer.RefundRequest) (acq
 	if err := ctx.Err(); err != nil {
 		return acquirer.OpResult{}, err
 	}
-	if _, err := parseReference(req.AcquirerTransactionID); err != nil {
+	if _, err := s.parseReference(req.AcquirerTransactionID); err != nil {
 		return acquirer.OpResult{}, err
 	}
 	return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: s.reference("ref", scenarioApprove, 0)}, nil
@@ -470,6 +480,6 @@ func (s *Simulator) Void(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, err := parseReference(id)
+	_, err := s.parseReference(id)
 	return err
 }

@@ -32,6 +32,7 @@ type designCard struct {
 	disputeAfter time.Duration
 	hold         time.Duration
 	transit      time.Duration
+	failFirst    bool // the route's first acquirer fails technically
 }
 
 var designCards = []designCard{
@@ -62,6 +63,8 @@ var designCards = []designCard{
 	{pan: "4000000000000044", brand: card.Visa, outcome: acquirer.NoAnswer},
 	{pan: "4000000000000077", brand: card.Visa, outcome: acquirer.Approved, hold: 2 * time.Second},
 	{pan: "4000000000000085", brand: card.Visa, outcome: acquirer.Approved, transit: 2 * time.Second},
+	{pan: "4000000000000309", brand: card.Visa, outcome: acquirer.Approved, failFirst: true},
+	{pan: "4000000000000317", brand: card.Visa, outcome: acquirer.Unavailable},
 }
 
 // issuingCountry is where the simulator says each brand's sandbox cards come from.
@@ -115,7 +118,7 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 			Outcome: c.outcome, DeclineCode: c.decline, AVS: c.avs, CVV: c.cvv,
 			SettleAfter: c.settleAfter, ThreeDS: c.threeDS,
 			CaptureFails: c.captureFails, CaptureDelay: c.captureDelay, DisputeAfter: c.disputeAfter,
-			Hold: c.hold, Transit: c.transit,
+			Hold: c.hold, Transit: c.transit, FailFirst: c.failFirst,
 		}
 		if got != want {
 			t.Errorf("%s: behaviour %+v, design says %+v", c.pan, got, want)
@@ -145,7 +148,11 @@ func TestAuthorizeDesignCards(t *testing.T) {
 						cvv = "1234"
 					}
 				}
-				res, err := sim.Authorize(context.Background(), authRequest(n, cvv, withData))
+				req := authRequest(n, cvv, withData)
+				if c.failFirst {
+					req.Attempt = 2 // the card's outcome at the route's second acquirer
+				}
+				res, err := sim.Authorize(context.Background(), req)
 				if err != nil {
 					t.Fatalf("Authorize: %v", err)
 				}
@@ -154,6 +161,13 @@ func TestAuthorizeDesignCards(t *testing.T) {
 				}
 				if res.AcquirerName != "SIMULATOR" || res.AcquirerMerchantID == "" {
 					t.Errorf("acquirer name %q, merchant %q", res.AcquirerName, res.AcquirerMerchantID)
+				}
+				if c.outcome == acquirer.Unavailable {
+					// Refused before processing: no reference, no card facts, a technical code.
+					if res.AcquirerTransactionID != "" || res.NetworkTransactionID != "" || res.DeclineCode != protocol.CodeProcessFail {
+						t.Errorf("a technical failure reports a processed authorization: %+v", res)
+					}
+					return
 				}
 				if !simTxnID.MatchString(res.AcquirerTransactionID) {
 					t.Errorf("AcquirerTransactionID = %q", res.AcquirerTransactionID)
