@@ -28,6 +28,16 @@ type AuthRequest struct {
 	// Authenticated says the buyer passed 3-D Secure (challenge, frictionless or the merchant's
 	// MPI): issuers that asked for authentication (soft declines) accept it then.
 	Authenticated bool
+	// RedirectURL is where the buyer returns after a 3-D Secure page the acquirer itself shows
+	// (an upstream gateway's challenge page, Outcome ActionRequired); acquirers that never show
+	// one ignore it.
+	RedirectURL string
+	// Want3DS says the merchant asked for 3-D Secure (is3DSAuthentication): an acquirer that runs
+	// its own authentication starts it and answers ActionRequired. Zero keeps the old behaviour.
+	Want3DS bool
+	// BuyerID is the merchant's reference of the buyer (order.buyer.referenceBuyerId), for
+	// acquirers that ask for one; empty when the merchant named none.
+	BuyerID string
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.
@@ -43,6 +53,14 @@ const (
 	Pending
 	// NoAnswer: the acquirer never answers; the payment stays in process until it expires.
 	NoAnswer
+	// ActionRequired: the acquirer needs the buyer first (its own 3-D Secure page): the buyer is
+	// sent to AuthResult.NormalURL, and the final answer comes later, as for Pending
+	// (InquireAuthorization, or the acquirer's notification).
+	ActionRequired
+	// Unavailable: the acquirer answered that it did not process the request, or the request
+	// never reached it, and it holds nothing under the reference: a technical failure after which
+	// trying another acquirer is safe. It is never the answer of an inquiry.
+	Unavailable
 )
 
 func (o Outcome) String() string {
@@ -55,6 +73,10 @@ func (o Outcome) String() string {
 		return "pending"
 	case NoAnswer:
 		return "no-answer"
+	case ActionRequired:
+		return "action-required"
+	case Unavailable:
+		return "unavailable"
 	}
 	return "unknown"
 }
@@ -85,6 +107,9 @@ type AuthResult struct {
 
 	// RetryAfter, for Pending, is when the acquirer expects to have the answer (zero: unknown).
 	RetryAfter time.Duration
+
+	// NormalURL, for ActionRequired, is the acquirer's page the buyer must visit.
+	NormalURL string
 }
 
 // Acquirer is one acquiring bank's connection. Every method's error means "outcome unknown": the
