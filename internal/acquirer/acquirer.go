@@ -38,6 +38,9 @@ type AuthRequest struct {
 	// BuyerID is the merchant's reference of the buyer (order.buyer.referenceBuyerId), for
 	// acquirers that ask for one; empty when the merchant named none.
 	BuyerID string
+	// ClientIP is the buyer's address as the merchant sent it (env.clientIp), which an upstream
+	// gateway requires and its risk checks read.
+	ClientIP string
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.

@@ -15,13 +15,14 @@
 //	                              isAuthorization, captureMode MANUAL,  F, technical code (below) → Unavailable
 //	                              is3DSAuthentication = Want3DS,        U PAYMENT_IN_PROCESS + normalUrl → ActionRequired
 //	                              paymentNotifyUrl = NotifyURL,         U otherwise → Pending (RetryAfter 2 s)
-//	                              paymentRedirectUrl = RedirectURL      nothing sent (dial or DNS failure) → Unavailable
+//	                              paymentRedirectUrl = RedirectURL,     nothing sent (dial or DNS failure) → Unavailable
+//	                              env WEB + ClientIP
 //	                                                                    transport, non-200, bad signature → error
 //	InquireAuthorization(id)      inquiryPayment by paymentId           SUCCESS → Approved, FAIL → Declined (paymentResultCode),
 //	                                                                    PROCESSING → Pending, CANCELLED → Declined ORDER_IS_CANCELED
 //	InquireByReference(ref)       inquiryPayment by paymentRequestId    as above; ORDER_NOT_EXIST or CANCELLED → acquirer.ErrNotFound
 //	Capture                       capture, captureRequestId derived     S → OpSucceeded, F → OpFailed, U → OpPending;
-//	                              from the request (captureRequestID)   technical F → error
+//	                              from the request (captureRequestID)   F refusing the call → error
 //	InquireCapture(reference)     capture/…: inquiryPayment's           SUCCESS → OpSucceeded, FAIL → OpFailed, PROCESSING → OpPending
 //	                              transactions[]; refund/…: inquiryRefund
 //	Refund                        refund, refundRequestId = RefundID,   as Capture
@@ -38,8 +39,11 @@
 // a refusal: the upstream already holds something under the reference. Every other F code of pay
 // (DO_NOT_HONOR, INVALID_CVV, CARD_NOT_SUPPORTED, ORDER_IS_CLOSED, codes this package does not
 // know…) is a Declined with the upstream's code, which is final and holds nothing. On capture and
-// refund a technical F is an error, since failing the operation for good over the gateway's own
-// misconfiguration would lose a capture the authorization still allows.
+// refund the F codes that refuse the call itself (INVALID_SIGNATURE, KEY_NOT_FOUND, INVALID_CLIENT,
+// NO_INTERFACE_DEF, METHOD_NOT_SUPPORTED, ACCESS_DENIED) and REPEAT_REQ_INCONSISTENT are errors,
+// since failing the operation for good over the gateway's own misconfiguration would lose a
+// capture the authorization still allows; any other F (PROCESS_FAIL, PARAM_ILLEGAL,
+// REFUND_AMOUNT_EXCEED…) is OpFailed.
 //
 // # References
 //
@@ -236,25 +240,34 @@ func (a *Acquirer) payRequest(req acquirer.AuthRequest) *protocol.PayRequest {
 		PaymentFactor: &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: "MANUAL"},
 		Order: &protocol.Order{
 			ReferenceOrderID: req.PaymentID,
+			// Required upstream; the gateway's merchant's own order stays with the gateway.
+			OrderDescription: "Payment " + req.PaymentID,
 			OrderAmount:      wireAmount(req.Amount),
 			Buyer:            &protocol.Buyer{ReferenceBuyerID: buyer},
 		},
-		Env: &protocol.Env{TerminalType: "WEB"},
+		Env: &protocol.Env{TerminalType: "WEB", ClientIP: req.ClientIP},
 	}
 }
 
-// technical lists the F codes after which the upstream holds nothing and made no card decision
-// (the package doc says why each is here).
-var technical = map[protocol.Code]bool{
-	protocol.CodeParamIllegal:       true,
+// refusedCall lists the F codes that refuse the call itself (this gateway's credentials or the
+// upstream's interface), whatever it asked for.
+var refusedCall = map[protocol.Code]bool{
 	protocol.CodeInvalidSignature:   true,
 	protocol.CodeKeyNotFound:        true,
 	protocol.CodeInvalidClient:      true,
 	protocol.CodeNoInterfaceDef:     true,
 	protocol.CodeMethodNotSupported: true,
 	protocol.CodeAccessDenied:       true,
-	protocol.CodeCurrencyNotSupport: true,
-	protocol.CodeProcessFail:        true,
+}
+
+// technical reports the F codes of pay after which the upstream holds nothing and made no card
+// decision (the package doc says why each is here).
+func technical(c protocol.Code) bool {
+	switch c {
+	case protocol.CodeParamIllegal, protocol.CodeCurrencyNotSupport, protocol.CodeProcessFail:
+		return true
+	}
+	return refusedCall[c]
 }
 
 // Authorize implements acquirer.Acquirer.
@@ -291,7 +304,7 @@ func (a *Acquirer) payResult(resp *protocol.PayResponse) (acquirer.AuthResult, e
 		switch {
 		case code == protocol.CodeRepeatReqInconsistent:
 			return acquirer.AuthResult{}, fmt.Errorf("antom %s: pay: the upstream holds another payment under this reference: %s", a.cfg.Name, resp.Result.ResultMessage)
-		case technical[code]:
+		case technical(code):
 			res.Outcome = acquirer.Unavailable
 		default:
 			res.Outcome, res.DeclineCode, res.DeclineMsg = acquirer.Declined, code, resp.Result.ResultMessage
@@ -416,14 +429,14 @@ func captureRef(paymentID, captureID string) string {
 
 func refundRef(refundID string) string { return "refund/" + url.PathEscape(refundID) }
 
-// opResult maps a capture's or refund's answer; inProcess names the operation's U code.
+// opResult maps a capture's or refund's answer.
 func (a *Acquirer) opResult(api string, r protocol.Result, ref string) (acquirer.OpResult, error) {
 	code := protocol.Code(r.ResultCode)
 	switch protocol.Status(r.ResultStatus) {
 	case protocol.StatusSuccess:
 		return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: ref}, nil
 	case protocol.StatusFail:
-		if technical[code] || code == protocol.CodeRepeatReqInconsistent {
+		if refusedCall[code] || code == protocol.CodeRepeatReqInconsistent {
 			return acquirer.OpResult{}, fmt.Errorf("antom %s: %s refused: %s %s", a.cfg.Name, api, r.ResultCode, r.ResultMessage)
 		}
 		return acquirer.OpResult{Status: acquirer.OpFailed, Code: code, Message: r.ResultMessage, Reference: ref}, nil
