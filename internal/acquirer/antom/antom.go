@@ -16,8 +16,9 @@
 //	                              is3DSAuthentication = Want3DS,        U PAYMENT_IN_PROCESS + normalUrl → ActionRequired
 //	                              paymentNotifyUrl = NotifyURL,         U otherwise → Pending (RetryAfter 2 s)
 //	                              paymentRedirectUrl = RedirectURL,     nothing sent (dial or DNS failure) → Unavailable
+//	                              order.referenceOrderId = PaymentID,   REPEAT_REQ_INCONSISTENT, transport failure,
+//	                              buyer = BuyerID (else MerchantID),    non-200, bad signature → error
 //	                              env WEB + ClientIP
-//	                                                                    transport, non-200, bad signature → error
 //	InquireAuthorization(id)      inquiryPayment by paymentId           SUCCESS → Approved, FAIL → Declined (paymentResultCode),
 //	                                                                    PROCESSING → Pending, CANCELLED → Declined ORDER_IS_CANCELED
 //	InquireByReference(ref)       inquiryPayment by paymentRequestId    as above; ORDER_NOT_EXIST or CANCELLED → acquirer.ErrNotFound
@@ -29,6 +30,11 @@
 //	                              refundNotifyUrl = NotifyURL
 //	Void(id)                      cancel by paymentId                   S → nil; already closed or failed upstream → nil
 //	Reverse(ref)                  cancel by paymentRequestId            as Void; ORDER_NOT_EXIST (nothing held) → nil
+//	NotifyHandler                 PAYMENT_RESULT                        S → Approved, F → Declined (any code: it is final), U → Pending
+//	                              CAPTURE_RESULT, REFUND_RESULT         S → OpSucceeded, F → OpFailed, U → OpPending
+//
+// An inquiry or a notification never answers Unavailable: failing over to another acquirer is
+// decided when pay answers, and a later F is the payment's final result.
 //
 // Technical F codes are those where the upstream refused the request before any card decision, so
 // it holds nothing and another acquirer may take the payment: PARAM_ILLEGAL, INVALID_SIGNATURE,

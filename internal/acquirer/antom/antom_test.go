@@ -197,6 +197,7 @@ func TestUpstreamRefusesTheCall(t *testing.T) {
 		{"wrong private key", func(c antom.Config) antom.Config { c.PrivateKey = otherPriv; return c }, nil, "INVALID_SIGNATURE"},
 		{"unknown client id", func(c antom.Config) antom.Config { c.ClientID = "SANDBOX_NOBODY"; return c }, nil, "KEY_NOT_FOUND"},
 		{"currency the upstream refuses", func(c antom.Config) antom.Config { return c }, &xts, "CURRENCY_NOT_SUPPORT"},
+		{"a field the upstream requires", func(c antom.Config) antom.Config { return c }, nil, "PARAM_ILLEGAL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAcquirer(t, tc.cfg(u.cfg))
@@ -204,11 +205,34 @@ func TestUpstreamRefusesTheCall(t *testing.T) {
 			if tc.amount != nil {
 				req.Amount = *tc.amount
 			}
+			if tc.code == "PARAM_ILLEGAL" {
+				req.ClientIP = ""
+			}
 			res := authorize(t, a, req)
 			if res.Outcome != acquirer.Unavailable || res.AcquirerResultCode != tc.code {
 				t.Fatalf("got %v %q, want unavailable %s (%+v)", res.Outcome, res.AcquirerResultCode, tc.code, res)
 			}
 		})
+	}
+}
+
+// TestAuthorizeReplay: the gateway's retry of an authorization is the upstream's replay of it;
+// the same reference with other key fields is an unknown outcome, never a decline.
+func TestAuthorizeReplay(t *testing.T) {
+	a := startUpstream(t).acquirer(t)
+	req := authRequest(t, approvedCard)
+	first := authorize(t, a, req)
+	again := authorize(t, a, req)
+	if first.Outcome != acquirer.Approved || again.Outcome != acquirer.Approved || again.AcquirerTransactionID != first.AcquirerTransactionID {
+		t.Fatalf("first %+v, again %+v", first, again)
+	}
+	req.Amount = sgd(4300)
+	if res, err := a.Authorize(context.Background(), req); err == nil {
+		t.Fatalf("another amount under the same reference: %+v", res)
+	}
+	req.PaymentID = ""
+	if res, err := a.Authorize(context.Background(), req); err == nil {
+		t.Fatalf("no reference: %+v", res)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -219,5 +220,34 @@ func TestNotificationRefused(t *testing.T) {
 	case n := <-nr.notices:
 		t.Fatalf("a refused notification reached onNotice: %+v", n)
 	default:
+	}
+}
+
+// TestThreeDSCompletes: ActionRequired sends the buyer to the upstream's page; once the buyer
+// passes it, the buyer returns to RedirectURL and the approval arrives as PAYMENT_RESULT.
+func TestThreeDSCompletes(t *testing.T) {
+	u := startUpstream(t)
+	nr := startNotifyRoute(t, u)
+	req := authRequest(t, approvedCard)
+	req.Want3DS = true
+	res := authorize(t, nr.a, req)
+	if res.Outcome != acquirer.ActionRequired {
+		t.Fatalf("pay: %+v", res)
+	}
+	buyer := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := buyer.PostForm(res.NormalURL, url.Values{"otp": {"1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != req.RedirectURL {
+		t.Fatalf("challenge: %d to %q, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), req.RedirectURL)
+	}
+	n := nr.next(t, protocol.NotifyTypePaymentResult)
+	if n.PaymentID != req.PaymentID || n.Auth.Outcome != acquirer.Approved || n.Auth.AuthorizationCode == "" {
+		t.Fatalf("PAYMENT_RESULT %+v", n)
+	}
+	if inq, err := nr.a.InquireAuthorization(context.Background(), res.AcquirerTransactionID); err != nil || inq.Outcome != acquirer.Approved {
+		t.Fatalf("inquiry: %v %+v", err, inq)
 	}
 }
