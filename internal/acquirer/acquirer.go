@@ -32,6 +32,19 @@ type AuthRequest struct {
 	// Attempt is the place of this acquirer in the payment's route: 1 for the first one tried,
 	// 2 after one failover, … (the sandbox's failover test cards read it).
 	Attempt int
+	// RedirectURL is where the buyer returns after a 3-D Secure page the acquirer itself shows
+	// (an upstream gateway's challenge page, Outcome ActionRequired); acquirers that never show
+	// one ignore it.
+	RedirectURL string
+	// Want3DS says the merchant asked for 3-D Secure (is3DSAuthentication): an acquirer that runs
+	// its own authentication starts it and answers ActionRequired. Zero keeps the old behaviour.
+	Want3DS bool
+	// BuyerID is the merchant's reference of the buyer (order.buyer.referenceBuyerId), for
+	// acquirers that ask for one; empty when the merchant named none.
+	BuyerID string
+	// ClientIP is the buyer's address as the merchant sent it (env.clientIp), which an upstream
+	// gateway requires and its risk checks read.
+	ClientIP string
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.
@@ -47,8 +60,13 @@ const (
 	Pending
 	// NoAnswer: the acquirer never answers; the payment stays in process until it expires.
 	NoAnswer
-	// Unavailable: the acquirer answered that it did not process the request (a technical
-	// failure on its side) and holds nothing: the payment may move to another acquirer.
+	// ActionRequired: the acquirer needs the buyer first (its own 3-D Secure page): the buyer is
+	// sent to AuthResult.NormalURL, and the final answer comes later, as for Pending
+	// (InquireAuthorization, or the acquirer's notification).
+	ActionRequired
+	// Unavailable: the acquirer answered that it did not process the request, or the request
+	// never reached it, and it holds nothing under the reference: a technical failure after which
+	// trying another acquirer is safe. It is never the answer of an inquiry.
 	Unavailable
 )
 
@@ -62,6 +80,8 @@ func (o Outcome) String() string {
 		return "pending"
 	case NoAnswer:
 		return "no-answer"
+	case ActionRequired:
+		return "action-required"
 	case Unavailable:
 		return "unavailable"
 	}
@@ -94,6 +114,9 @@ type AuthResult struct {
 
 	// RetryAfter, for Pending, is when the acquirer expects to have the answer (zero: unknown).
 	RetryAfter time.Duration
+
+	// NormalURL, for ActionRequired, is the acquirer's page the buyer must visit.
+	NormalURL string
 }
 
 // Acquirer is one acquiring bank's connection. Every method's error means "outcome unknown": the
