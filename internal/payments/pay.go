@@ -197,6 +197,9 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			AVSPresent:    cmd.HasBilling,
 			Authenticated: p.ThreeDS.Authenticated,
 			Attempt:       max(p.Auth.Attempt, 1),
+			RedirectURL:   p.Order.RedirectURL,
+			BuyerID:       p.Order.ReferenceBuyerID,
+			ClientIP:      p.Order.ClientIP,
 		})
 		cancel()
 		if err != nil {
@@ -347,6 +350,11 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 	default:
 		st.op = OpAuthPending
 		st.next.AcquirerState = AcquirerPending
+		if res.Outcome == acquirer.ActionRequired {
+			// The acquirer authenticates the buyer on its own page: the merchant sends the buyer
+			// there (normalUrl), and the answer is asked for later like any pending one.
+			st.next.Order.NormalURL = res.NormalURL
+		}
 		retry := res.RetryAfter
 		if retry <= 0 {
 			retry = s.cfg.AcquirerRetry

@@ -324,7 +324,7 @@ func parseEnv(r *protocol.PayRequest, cmd *PayCommand) error {
 	if err := maxLen("env.clientIp", env.ClientIP, 64); err != nil {
 		return err
 	}
-	cmd.Order.TerminalType = env.TerminalType
+	cmd.Order.TerminalType, cmd.Order.ClientIP = env.TerminalType, env.ClientIP
 	return nil
 }
 

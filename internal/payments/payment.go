@@ -202,6 +202,7 @@ type OrderDetails struct {
 	RedirectURL      string `json:"redirectUrl"`
 	NotifyURL        string `json:"notifyUrl,omitempty"`
 	TerminalType     string `json:"terminalType"`
+	ClientIP         string `json:"clientIp,omitempty"`  // env.clientIp, which an upstream gateway asks for
 	NormalURL        string `json:"normalUrl,omitempty"` // the 3-D Secure page, while a challenge is pending
 	OrderCurrency    string `json:"orderCurrency,omitempty"`
 	OrderMinor       int64  `json:"orderMinor,omitempty"`

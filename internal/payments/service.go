@@ -77,13 +77,13 @@ type Vault interface {
 
 // Service runs payments.
 type Service struct {
-	store    Store
-	router   Router
-	clock    clock.Clock
-	log      *slog.Logger
-	cfg      Config
-	auth     Authenticator // nil: 3-D Secure requests are refused
-	vault    Vault
+	store  Store
+	router Router
+	clock  clock.Clock
+	log    *slog.Logger
+	cfg    Config
+	auth   Authenticator // nil: 3-D Secure requests are refused
+	vault  Vault
 }
 
 // With3DS enables 3-D Secure with an authenticator and a vault for the card data it holds.
