@@ -230,6 +230,8 @@ var serviceCards = map[string]struct {
 	// A technical failure with no other acquirer to fail over to (the harness has one).
 	"4000000000000309": {payments.StateFail, protocol.CodeProcessFail, payments.AcquirerAnswered},
 	"4000000000000317": {payments.StateFail, protocol.CodeProcessFail, payments.AcquirerAnswered},
+	// The answer is lost and there is no other acquirer: in process until resolved.
+	"4000000000000325": {payments.StateProcessing, protocol.CodePaymentInProcess, payments.AcquirerPending},
 }
 
 func allTestPANs() []string {

@@ -43,6 +43,10 @@ type Behaviour struct {
 	// FailFirst makes the first acquirer of a payment's route fail technically (Unavailable,
 	// nothing held) and the next one answer Outcome: the failover card.
 	FailFirst bool
+	// LoseFirst makes the route's first acquirer book the authorization and lose its answer (the
+	// gateway hears a broken connection), so the gateway must reverse it there before it tries the
+	// next acquirer, which answers Outcome.
+	LoseFirst bool
 }
 
 // ThreeDSBehaviour is a card's 3-D Secure row.
@@ -80,6 +84,7 @@ var Cards = map[string]Behaviour{
 	// every acquirer fails technically.
 	"4000000000000309": {Outcome: acquirer.Approved, FailFirst: true},
 	"4000000000000317": {Outcome: acquirer.Unavailable},
+	"4000000000000325": {Outcome: acquirer.Approved, LoseFirst: true},
 }
 
 // BehaviourOf returns the behaviour of a card number; unlisted cards are approved.
@@ -227,6 +232,9 @@ func (s *Simulator) Authorize(ctx context.Context, req acquirer.AuthRequest) (ac
 	}
 	if err := wait(ctx, b.Hold); err != nil {
 		return acquirer.AuthResult{}, err
+	}
+	if b.LoseFirst && req.Attempt <= 1 {
+		return acquirer.AuthResult{}, errors.New("simulator: connection reset before the answer was read")
 	}
 	return res, nil
 }

@@ -33,6 +33,7 @@ type designCard struct {
 	hold         time.Duration
 	transit      time.Duration
 	failFirst    bool // the route's first acquirer fails technically
+	loseFirst    bool // the route's first acquirer books it and loses the answer
 }
 
 var designCards = []designCard{
@@ -65,6 +66,7 @@ var designCards = []designCard{
 	{pan: "4000000000000085", brand: card.Visa, outcome: acquirer.Approved, transit: 2 * time.Second},
 	{pan: "4000000000000309", brand: card.Visa, outcome: acquirer.Approved, failFirst: true},
 	{pan: "4000000000000317", brand: card.Visa, outcome: acquirer.Unavailable},
+	{pan: "4000000000000325", brand: card.Visa, outcome: acquirer.Approved, loseFirst: true},
 }
 
 // issuingCountry is where the simulator says each brand's sandbox cards come from.
@@ -118,7 +120,7 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 			Outcome: c.outcome, DeclineCode: c.decline, AVS: c.avs, CVV: c.cvv,
 			SettleAfter: c.settleAfter, ThreeDS: c.threeDS,
 			CaptureFails: c.captureFails, CaptureDelay: c.captureDelay, DisputeAfter: c.disputeAfter,
-			Hold: c.hold, Transit: c.transit, FailFirst: c.failFirst,
+			Hold: c.hold, Transit: c.transit, FailFirst: c.failFirst, LoseFirst: c.loseFirst,
 		}
 		if got != want {
 			t.Errorf("%s: behaviour %+v, design says %+v", c.pan, got, want)
@@ -149,7 +151,7 @@ func TestAuthorizeDesignCards(t *testing.T) {
 					}
 				}
 				req := authRequest(n, cvv, withData)
-				if c.failFirst {
+				if c.failFirst || c.loseFirst {
 					req.Attempt = 2 // the card's outcome at the route's second acquirer
 				}
 				res, err := sim.Authorize(context.Background(), req)
