@@ -223,15 +223,21 @@ func transactionOf(p Payment, t Txn) protocol.Transaction {
 		TransactionRequestID: t.RequestID,
 		TransactionTime:      wireTime(t.UpdatedAt),
 	}
-	if p.Auth.AcquirerName != "" {
-		tr.AcquirerInfo = &protocol.AcquirerInfo{
-			AcquirerName:          p.Auth.AcquirerName,
-			ReferenceRequestID:    t.ID,
-			AcquirerTransactionID: t.Details.AcquirerReference,
-			AcquirerMerchantID:    p.Auth.AcquirerMerchantID,
-		}
-	}
+	tr.AcquirerInfo = txnAcquirerInfo(p, t)
 	return tr
+}
+
+// txnAcquirerInfo names the acquirer of a capture or refund: always the one that authorized.
+func txnAcquirerInfo(p Payment, t Txn) *protocol.AcquirerInfo {
+	if p.Auth.AcquirerName == "" {
+		return nil
+	}
+	return &protocol.AcquirerInfo{
+		AcquirerName:          p.Auth.AcquirerName,
+		ReferenceRequestID:    t.ID,
+		AcquirerTransactionID: t.Details.AcquirerReference,
+		AcquirerMerchantID:    p.Auth.AcquirerMerchantID,
+	}
 }
 
 func doneTime(t Txn) string {
@@ -251,6 +257,7 @@ func CaptureResponseOf(p Payment, t Txn) protocol.CaptureResponse {
 		CaptureAmount:       txnAmount(t),
 		CaptureTime:         doneTime(t),
 		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerInfo:        txnAcquirerInfo(p, t),
 	}
 }
 
@@ -289,6 +296,7 @@ func RefundResponseOf(p Payment, t Txn) protocol.RefundResponse {
 		RefundAmount:        txnAmount(t),
 		RefundTime:          doneTime(t),
 		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerInfo:        txnAcquirerInfo(p, t),
 	}
 	if t.Status == TxnSucceeded {
 		r.ActualRefundAmount = txnAmount(t)

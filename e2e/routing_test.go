@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// ledgerRow is one booking in the simulated acquirers' books (sim_acquirer_ledger), keyed by
+// "<acquirer>/<paymentId>".
+type ledgerRow struct {
+	acquirer string
+	booked   bool // an authorization answer is booked
+	reversed bool
+}
+
+func (g *gateway) ledgerOf(paymentID string) []ledgerRow {
+	g.t.Helper()
+	rows, err := g.db().Query(`SELECT payment_ref, result != '', reversed FROM sim_acquirer_ledger WHERE payment_ref LIKE ? ORDER BY payment_ref`, "%/"+paymentID)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []ledgerRow
+	for rows.Next() {
+		var ref string
+		var r ledgerRow
+		if err := rows.Scan(&ref, &r.booked, &r.reversed); err != nil {
+			g.t.Fatal(err)
+		}
+		r.acquirer, _, _ = strings.Cut(ref, "/")
+		out = append(out, r)
+	}
+	return out
+}
+
+// held lists the acquirers that hold an authorization of the payment: booked and not reversed.
+func held(rows []ledgerRow) []string {
+	var out []string
+	for _, r := range rows {
+		if r.booked && !r.reversed {
+			out = append(out, r.acquirer)
+		}
+	}
+	return out
+}
+
+func (g *gateway) eventOps(paymentID string) []string {
+	g.t.Helper()
+	rows, err := g.db().Query(`SELECT op FROM payment_events WHERE payment_id = ? ORDER BY id`, paymentID)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var op string
+		if err := rows.Scan(&op); err != nil {
+			g.t.Fatal(err)
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// TestFailoverOverBinary drives the failover cards through the sandbox's three acquirers: one
+// paymentId throughout, the acquirer that answered named in acquirerInfo, and in the acquirers'
+// books at most one hold, at that acquirer.
+func TestFailoverOverBinary(t *testing.T) {
+	g := startGateway(t)
+	for _, tc := range []struct {
+		name, pan  string
+		status     string
+		code       string
+		wantEvents string
+		// reversedFirst: the first acquirer booked the authorization and had to reverse it.
+		reversedFirst bool
+	}{
+		{"technical failure then approved", "4000000000000309", "S", "SUCCESS", "CREATE FAILOVER AUTH_APPROVED", false},
+		{"answer lost, reversed, then approved", "4000000000000325", "S", "SUCCESS", "CREATE FAILOVER AUTH_APPROVED", true},
+		{"every acquirer fails", "4000000000000317", "F", "PROCESS_FAIL", "CREATE FAILOVER FAILOVER AUTH_DECLINED", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := payRequest(tc.pan, "123")
+			req.PaymentFactor.CaptureMode = "MANUAL"
+			resp := g.pay(req)
+			if resp.Result.ResultStatus != tc.status || resp.Result.ResultCode != tc.code {
+				t.Fatalf("pay: %+v, want %s/%s", resp.Result, tc.status, tc.code)
+			}
+			if got := strings.Join(g.eventOps(resp.PaymentID), " "); got != tc.wantEvents {
+				t.Errorf("events %q, want %q", got, tc.wantEvents)
+			}
+			books := g.ledgerOf(resp.PaymentID)
+			h := held(books)
+			if tc.status == "F" {
+				if len(h) != 0 {
+					t.Fatalf("a failed payment holds at %v", h)
+				}
+				return
+			}
+			if resp.AcquirerInfo == nil || len(h) != 1 || h[0] != resp.AcquirerInfo.AcquirerName {
+				t.Fatalf("holds at %v, acquirerInfo %+v: want one hold, at the acquirer that answered", h, resp.AcquirerInfo)
+			}
+			if tc.reversedFirst {
+				if len(books) != 2 || !books[0].reversed && !books[1].reversed {
+					t.Fatalf("books %+v: want the lost authorization reversed at the first acquirer", books)
+				}
+			}
+			inq := g.inquire(resp.PaymentID)
+			if inq.PaymentStatus != "SUCCESS" || inq.AcquirerInfo == nil || inq.AcquirerInfo.AcquirerName != resp.AcquirerInfo.AcquirerName {
+				t.Fatalf("inquiry %s by %+v, want SUCCESS by %s", inq.PaymentStatus, inq.AcquirerInfo, resp.AcquirerInfo.AcquirerName)
+			}
+			// The capture goes to the acquirer that authorized.
+			capt, err := g.client.Capture(context.Background(), &protocol.CaptureRequest{CaptureRequestID: newRequestID("cap"),
+				PaymentID: resp.PaymentID, CaptureAmount: resp.PaymentAmount})
+			if err != nil || capt.Result.ResultStatus != "S" || capt.AcquirerInfo == nil || capt.AcquirerInfo.AcquirerName != resp.AcquirerInfo.AcquirerName {
+				t.Fatalf("capture %+v %v, want S at %s", capt, err, resp.AcquirerInfo.AcquirerName)
+			}
+		})
+	}
+}
+
+// TestRoutingSpreadOverBinary: with no routing rules every acquirer is equally likely, over
+// 2,000 payments of the real binary, and a replay routes the same way.
+func TestRoutingSpreadOverBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 payments")
+	}
+	g := startGateway(t)
+	const n, workers = 2000, 8
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+		wg     sync.WaitGroup
+		errs   = make(chan error, n)
+	)
+	reqs := make(chan *protocol.PayRequest)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for req := range reqs {
+				resp, err := g.client.Pay(context.Background(), req)
+				if err != nil || resp.AcquirerInfo == nil {
+					errs <- err
+					continue
+				}
+				mu.Lock()
+				counts[resp.AcquirerInfo.AcquirerName]++
+				mu.Unlock()
+			}
+		}()
+	}
+	first := payRequest("4054695723100768", "123")
+	for i := range n {
+		req := payRequest("4054695723100768", "123")
+		if i == 0 {
+			req = first
+		}
+		reqs <- req
+	}
+	close(reqs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("pay: %v", err)
+	}
+	if len(counts) != 3 {
+		t.Fatalf("acquirers used: %v, want ALIPAY, ADYEN and CHECKOUT", counts)
+	}
+	for name, c := range counts {
+		share := float64(c) / n
+		t.Logf("%s: %d of %d (%.1f %%)", name, c, n, 100*share)
+		if share < 1.0/3-0.05 || share > 1.0/3+0.05 {
+			t.Errorf("%s got %.1f %% of the payments, want 33.3 ± 5 %%", name, 100*share)
+		}
+	}
+	again := g.pay(first)
+	if again.AcquirerInfo == nil || again.PaymentID == "" {
+		t.Fatalf("replay: %+v", again)
+	}
+	if got := g.inquire(again.PaymentID); got.AcquirerInfo.AcquirerName != again.AcquirerInfo.AcquirerName {
+		t.Errorf("replay answered by %s, the payment's acquirer is %s", again.AcquirerInfo.AcquirerName, got.AcquirerInfo.AcquirerName)
+	}
+}
