@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/protocol"
@@ -302,21 +303,38 @@ func (w *world) checkSettled(p payRow, name string, txns []txnRow) {
 	if p.voidState == "PENDING" {
 		bad("a void is still owed to the acquirer")
 	}
-	ref, approved := w.ledger.Approved[p.id]
-	switch {
-	case !approved:
-	case w.ledger.Captured[ref]:
-		if p.capture != "SUCCESS" {
-			bad("captured at the acquirer, %s/%q at the gateway", p.state, p.capture)
+	// At every acquirer the payment reached: its approval was captured, voided or reversed, and
+	// at most one of them still holds the money.
+	names := make([]string, 0, len(w.ledger.Acquirers))
+	for name := range w.ledger.Acquirers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var holding []string
+	for _, acq := range names {
+		key := Key(acq, p.id)
+		ref, approved := w.ledger.Approved[key]
+		switch {
+		case !approved:
+		case w.ledger.Captured[ref]:
+			if p.capture != "SUCCESS" || p.acquirerRef != ref {
+				bad("captured at %s, %s/%q at the gateway (its authorization %q)", acq, p.state, p.capture, p.acquirerRef)
+			}
+		case w.ledger.Voided[ref]:
+		case w.ledger.Reversed[key]:
+			// Released by the gateway's reference: the answer to the authorization was lost.
+			w.reversedHolds++
+		case p.acquirerRef == ref:
+			bad("approved at %s, never captured nor voided (gateway: %s)", acq, p.state)
+		default:
+			bad("approved at %s, the answer lost, and never reversed (gateway: %s)", acq, p.state)
 		}
-	case w.ledger.Voided[ref]:
-	case w.ledger.Reversed[p.id]:
-		// Released by the gateway's reference: the answer to the authorization was lost.
-		w.reversedHolds++
-	case p.acquirerRef == ref:
-		bad("approved at the acquirer, never captured nor voided (gateway: %s)", p.state)
-	default:
-		bad("approved at the acquirer, the answer lost, and never reversed (gateway: %s)", p.state)
+		if approved && !w.ledger.Voided[ref] && !w.ledger.Reversed[key] {
+			holding = append(holding, acq)
+		}
+	}
+	if len(holding) > 1 {
+		bad("authorized at %d acquirers at once: %v", len(holding), holding)
 	}
 	for _, t := range txns {
 		if _, refunded := w.ledger.Refunds[t.id]; refunded && t.status != "SUCCESS" {

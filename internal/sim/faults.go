@@ -236,17 +236,24 @@ func (s *Store) ReleaseWork(ctx context.Context, paymentID string) error {
 // approved (by payment id: the hold at the issuer) and the voids and captures it received (by
 // its authorization reference). It outlives the gateway's crashes, as the acquirer does.
 type Ledger struct {
-	Approved map[string]string // payment id → acquirer transaction id
+	Approved map[string]string // "<acquirer>/<payment id>" → acquirer transaction id
 	Voided   map[string]bool   // acquirer transaction id
-	Reversed map[string]bool   // payment id: a reversal by the gateway's reference
+	Reversed map[string]bool   // "<acquirer>/<payment id>": a reversal by the gateway's reference
 	Captured map[string]bool   // acquirer transaction id
 	Refunds  map[string]int64  // refund id → amount refunded (an acquirer dedupes on the refund id)
+	// Acquirers are the acquirers that approved anything: a payment that failed over may have
+	// an approval (reversed, if all is well) at more than one.
+	Acquirers map[string]bool
 }
 
 // NewLedger returns an empty ledger.
 func NewLedger() *Ledger {
-	return &Ledger{Approved: map[string]string{}, Voided: map[string]bool{}, Reversed: map[string]bool{}, Captured: map[string]bool{}, Refunds: map[string]int64{}}
+	return &Ledger{Approved: map[string]string{}, Voided: map[string]bool{}, Reversed: map[string]bool{}, Captured: map[string]bool{},
+		Refunds: map[string]int64{}, Acquirers: map[string]bool{}}
 }
+
+// Key is the ledger's key of a payment's authorization at one acquirer.
+func Key(acquirerName, paymentID string) string { return acquirerName + "/" + paymentID }
 
 // Acquirer wraps an acquirer with injected timeouts and lost responses, and keeps the ledger.
 type Acquirer struct {
@@ -287,7 +294,8 @@ func (a *Acquirer) Authorize(ctx context.Context, req acquirer.AuthRequest) (acq
 	book := func(r acquirer.AuthResult) {
 		if r.Outcome == acquirer.Approved || r.Outcome == acquirer.Pending {
 			// The timeout card's hold exists from the request on; it settles approved.
-			a.Ledger.Approved[req.PaymentID] = r.AcquirerTransactionID
+			a.Ledger.Approved[Key(a.Name(), req.PaymentID)] = r.AcquirerTransactionID
+			a.Ledger.Acquirers[a.Name()] = true
 		}
 	}
 	if a.In.dead {
@@ -343,7 +351,7 @@ func (a *Acquirer) Refund(ctx context.Context, req acquirer.RefundRequest) (acqu
 
 // Reverse implements acquirer.Acquirer.
 func (a *Acquirer) Reverse(ctx context.Context, paymentID string) error {
-	_, err := call(a, func() (struct{}, error) { return struct{}{}, a.Inner.Reverse(ctx, paymentID) }, func(struct{}) { a.Ledger.Reversed[paymentID] = true })
+	_, err := call(a, func() (struct{}, error) { return struct{}{}, a.Inner.Reverse(ctx, paymentID) }, func(struct{}) { a.Ledger.Reversed[Key(a.Name(), paymentID)] = true })
 	return err
 }
 

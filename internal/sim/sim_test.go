@@ -66,6 +66,10 @@ var cards = []cardKind{
 	{"soft-decline", "4000000000003063", false},
 	{"capture-fails", "4000000000000036", false},
 	{"capture-delayed", "4000000000000028", false},
+	// Failover across the sandbox's acquirers (issue 13).
+	{"failover", "4000000000000309", false},
+	{"failover-after-lost-answer", "4000000000000325", false},
+	{"every-acquirer-fails", "4000000000000317", true},
 }
 
 // Shared by every seed: key generation is the slow part of a gateway's start.
