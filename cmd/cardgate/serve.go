@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		notifyPer = fs.Int("notify-per-merchant", notify.DefaultPerMerchant, "notification deliveries in flight to one merchant at most (halved while its endpoint fails)")
 		vaultKeys = fs.String("vault-keys", os.Getenv("CARDGATE_VAULT_KEYS"), "card vault keys \"id:base64key,…\", the first current ($CARDGATE_VAULT_KEYS); the sandbox keeps one in DATA/vault.key, or on PostgreSQL in the database")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+		acqFile   = fs.String("acquirers", "", "JSON list of the acquirers to route across, {\"name\",\"kind\":\"simulator\"|\"antom\",…} (default: the sandbox's ALIPAY, ADYEN and CHECKOUT simulators)")
 		readyFile = fs.String("ready-file", "", "once serving, write {\"url\",\"addr\",\"mode\",\"store\",\"pid\"} as JSON to this file (for scripts that start serve on --addr 127.0.0.1:0)")
 		allow     cidrList
 	)
@@ -76,6 +77,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile() // runs first: the profile is complete before the file closes
 	}
 
+	var acquirers []gateway.AcquirerConfig
+	if *acqFile != "" {
+		if acquirers, err = gateway.LoadAcquirers(*acqFile); err != nil {
+			return err
+		}
+	}
 	if *readyFile != "" {
 		// A file left by an earlier run must not pass for this one's.
 		if err := os.Remove(*readyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -98,6 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		NotifyPerMerchant: *notifyPer,
 		NotifyAllow:       allow,
 		VaultKeys:         *vaultKeys,
+		Acquirers:         acquirers,
 	})
 	if err != nil {
 		return err

@@ -9,8 +9,10 @@ import (
 	"hash/fnv"
 	"os"
 	"regexp"
+	"strings"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/acquirer/antom"
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -30,6 +32,14 @@ type AcquirerConfig struct {
 	// IDFormat is the shape of a simulator's ids: "alipay", "adyen" or "checkout" (default: the
 	// profile of the same name, else "adyen").
 	IDFormat string `json:"idFormat,omitempty"`
+
+	// An antom upstream: its base URL, this gateway's client id there, and the files of this
+	// gateway's private key (signing) and the upstream's public key (verifying), bare base64 or
+	// PEM. The private key may instead come from $CARDGATE_ACQUIRER_<NAME>_PRIVATE_KEY.
+	URL            string `json:"url,omitempty"`
+	ClientID       string `json:"clientId,omitempty"`
+	PrivateKeyFile string `json:"privateKeyFile,omitempty"`
+	PublicKeyFile  string `json:"publicKeyFile,omitempty"`
 }
 
 var acquirerName = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,31}$`)
@@ -80,8 +90,21 @@ func ParseAcquirers(raw []byte) ([]AcquirerConfig, error) {
 			if _, ok := idFormats[a.IDFormat]; !ok && a.IDFormat != "" {
 				return nil, fmt.Errorf("%s.idFormat %q: one of alipay, adyen, checkout", at, a.IDFormat)
 			}
+		case "antom":
+			switch {
+			case a.URL == "":
+				return nil, fmt.Errorf("%s.url: required for kind antom", at)
+			case a.ClientID == "":
+				return nil, fmt.Errorf("%s.clientId: required for kind antom", at)
+			case a.PrivateKeyFile == "" && os.Getenv(privateKeyEnv(a.Name)) == "":
+				return nil, fmt.Errorf("%s.privateKeyFile: required for kind antom (or $%s)", at, privateKeyEnv(a.Name))
+			case a.PublicKeyFile == "":
+				return nil, fmt.Errorf("%s.publicKeyFile: required for kind antom", at)
+			case a.IDFormat != "":
+				return nil, fmt.Errorf("%s.idFormat: only for kind simulator", at)
+			}
 		default:
-			return nil, fmt.Errorf("%s.kind %q: one of simulator", at, a.Kind)
+			return nil, fmt.Errorf("%s.kind %q: one of simulator, antom", at, a.Kind)
 		}
 	}
 	return list, nil
@@ -107,9 +130,51 @@ func simulatorProfile(a AcquirerConfig) simulator.Profile {
 	return p
 }
 
+func privateKeyEnv(name string) string { return "CARDGATE_ACQUIRER_" + name + "_PRIVATE_KEY" }
+
+// UpstreamNotifyPath is where an antom upstream named name sends its notifications.
+func UpstreamNotifyPath(name string) string { return "/cardgate/v1/upstream/" + name + "/notify" }
+
+// newAntom connects to an upstream from its configuration entry.
+func newAntom(a AcquirerConfig, baseURL string) (*antom.Acquirer, error) {
+	key := os.Getenv(privateKeyEnv(a.Name))
+	if a.PrivateKeyFile != "" {
+		b, err := os.ReadFile(a.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("acquirer %s: privateKeyFile: %w", a.Name, err)
+		}
+		key = string(b)
+	}
+	pub, err := os.ReadFile(a.PublicKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("acquirer %s: publicKeyFile: %w", a.Name, err)
+	}
+	cfg := antom.Config{Name: a.Name, URL: a.URL, ClientID: a.ClientID, PrivateKey: pemBody(key), UpstreamPublicKey: pemBody(string(pub)),
+		AcquirerMerchantID: a.MerchantID}
+	if baseURL != "" {
+		cfg.NotifyURL = baseURL + UpstreamNotifyPath(a.Name)
+	}
+	return antom.New(cfg)
+}
+
+// pemBody is a key file's base64: the PEM armour and line breaks dropped, a bare key as it is.
+func pemBody(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "-----") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
 // router is the gateway's acquirers and the routing among them.
 type router struct {
 	set *acquirer.Set
+	// upstreams are the antom acquirers by name, whose notifications the gateway receives.
+	upstreams map[string]*antom.Acquirer
 	// legacy serves the payments made before routing, which name no acquirer or the single
 	// simulator of those days; it is never routed to.
 	legacy acquirer.Acquirer
@@ -136,10 +201,18 @@ func (r *router) Acquirer(name string) (acquirer.Acquirer, bool) {
 
 // buildAcquirers makes the configured acquirers on the store's simulator books, each wrapped
 // by wrap (metrics, and the caller's hooks).
-func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simulator.Ledger }, clk clock.Clock, wrap func(acquirer.Acquirer) acquirer.Acquirer) (*router, error) {
+func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simulator.Ledger }, clk clock.Clock, baseURL string, wrap func(acquirer.Acquirer) acquirer.Acquirer) (*router, error) {
 	var acqs []acquirer.Acquirer
+	upstreams := map[string]*antom.Acquirer{}
 	for _, a := range list {
 		switch a.Kind {
+		case "antom":
+			up, err := newAntom(a, baseURL)
+			if err != nil {
+				return nil, err
+			}
+			upstreams[a.Name] = up
+			acqs = append(acqs, wrap(up))
 		case "simulator":
 			// Each simulated acquirer keeps its own books in the shared table: a payment that
 			// failed over has an entry (or a reversal) at each acquirer it reached.
@@ -154,5 +227,5 @@ func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simul
 		return nil, err
 	}
 	legacy := wrap(simulator.NewProfile(simulator.Legacy, clk).WithLedger(st.SimulatorLedger()))
-	return &router{set: set, legacy: legacy}, nil
+	return &router{set: set, upstreams: upstreams, legacy: legacy}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer"
+	"github.com/cardgate/cardgate/internal/acquirer/antom"
 	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
@@ -218,7 +219,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if len(list) == 0 {
 		list = SandboxAcquirers()
 	}
-	g.router, err = buildAcquirers(list, st, g.Clock, func(a acquirer.Acquirer) acquirer.Acquirer {
+	g.router, err = buildAcquirers(list, st, g.Clock, g.URL, func(a acquirer.Acquirer) acquirer.Acquirer {
 		if cfg.WrapAcquirer != nil {
 			a = cfg.WrapAcquirer(a)
 		}
@@ -255,7 +256,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		g.Jobs = jobs.New(g.Service, g.Clock, log)
 	}
 	g.Handler = withOps(api.New(g.Service, st, g.Key, wall, log, apiCfg),
-		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics)
+		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics, g.upstreamNotices())
 
 	if cfg.Mode == Sandbox {
 		if g.SandboxMerchant, g.SandboxCreated, err = merchant.EnsureSandbox(ctx, st, wall.Now()); err != nil {
@@ -404,6 +405,22 @@ func sandboxStoreKeys(ctx context.Context, ks vault.KeyStore, keyFile string, lo
 	return keys, nil
 }
 
+// upstreamNotices serves the notifications of the antom upstreams, each at its own path. A
+// notification is a hint: the gateway takes the result from its own signed inquiry, which the
+// due work makes within seconds of the upstream's answer (the connector asks every 2 s), so a
+// verified notification is acknowledged and logged, and nothing is taken from its body alone.
+func (g *Gateway) upstreamNotices() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for name, up := range g.router.upstreams {
+		out[UpstreamNotifyPath(name)] = up.NotifyHandler(func(ctx context.Context, n antom.Notice) error {
+			g.log.InfoContext(ctx, "upstream notification", "acquirer", name, "notifyType", n.Type,
+				"paymentId", n.PaymentID, "acquirerTransactionId", n.AcquirerTransactionID)
+			return nil
+		})
+	}
+	return out
+}
+
 // merchantsOf finds the merchant of a payment for the buyer's pages.
 func merchantsOf(st store.Store) checkout.MerchantLookup {
 	return func(ctx context.Context, id string) (payments.Merchant, string, error) {
@@ -428,9 +445,13 @@ type notifications struct {
 // withOps serves the operator's endpoints beside the API: /healthz (the process answers),
 // /readyz (the store answers too) and /metrics. They are unsigned and outside the /ams and
 // /cardgate paths, so they cannot collide with an API.
-func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics) http.Handler {
+func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics, upstream map[string]http.Handler) http.Handler {
 	metricsHandler := m.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := upstream[r.URL.Path]; ok {
+			h.ServeHTTP(w, r) // verified by the upstream's key, not a merchant's
+			return
+		}
 		switch r.URL.Path {
 		case "/healthz":
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")

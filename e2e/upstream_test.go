@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// TestAntomUpstreamOverBinary runs two real gateways: an upstream (a sandbox cardgate standing
+// for Antom) and a front one whose only acquirer is that upstream, kind antom, signing as the
+// upstream's merchant and verifying its answers and notifications. A merchant calls the front
+// one; every operation goes on to the upstream over real HTTP with real signatures, and the
+// upstream's notifications come back, verified.
+func TestAntomUpstreamOverBinary(t *testing.T) {
+	up := startGateway(t)
+	dir := t.TempDir()
+	keyFile, pubFile := filepath.Join(dir, "platform.key"), filepath.Join(dir, "upstream.pub")
+	if err := os.WriteFile(keyFile, []byte(up.creds.MerchantPrivateKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubFile, []byte(up.creds.GatewayPublicKey), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal([]map[string]string{{"name": "UPSTREAM", "kind": "antom", "url": up.url, "clientId": up.creds.ClientID,
+		"privateKeyFile": keyFile, "publicKeyFile": pubFile}})
+	acqFile := filepath.Join(dir, "acquirers.json")
+	if err := os.WriteFile(acqFile, list, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	front := startGateway(t, "--acquirers", acqFile)
+	ctx := context.Background()
+
+	// Approved, captured, refunded: each answer names the upstream, and the upstream has the
+	// payment under the front gateway's own payment id.
+	req := payRequest("4054695723100768", "123")
+	req.PaymentFactor.CaptureMode = "MANUAL"
+	paid := front.pay(req)
+	if paid.Result.ResultStatus != "S" || paid.AcquirerInfo == nil || paid.AcquirerInfo.AcquirerName != "UPSTREAM" {
+		t.Fatalf("pay: %+v, acquirerInfo %+v", paid.Result, paid.AcquirerInfo)
+	}
+	upstreamID := paid.AcquirerInfo.AcquirerTransactionID
+	seen, err := up.client.InquiryPayment(ctx, &protocol.InquiryPaymentRequest{PaymentRequestID: paid.PaymentID})
+	if err != nil || seen.PaymentStatus != "SUCCESS" || seen.PaymentID != upstreamID {
+		t.Fatalf("upstream's view: %+v %v, want SUCCESS as %s", seen, err, upstreamID)
+	}
+	capt, err := front.client.Capture(ctx, &protocol.CaptureRequest{CaptureRequestID: newRequestID("cap"), PaymentID: paid.PaymentID, CaptureAmount: paid.PaymentAmount})
+	if err != nil || capt.Result.ResultStatus != "S" {
+		t.Fatalf("capture: %+v %v", capt, err)
+	}
+	ref, err := front.client.Refund(ctx, &protocol.RefundRequest{RefundRequestID: newRequestID("ref"), PaymentID: paid.PaymentID,
+		RefundAmount: &protocol.Amount{Currency: "SGD", Value: "1000"}})
+	if err != nil || ref.Result.ResultStatus != "S" {
+		t.Fatalf("refund: %+v %v", ref, err)
+	}
+	seen, err = up.client.InquiryPayment(ctx, &protocol.InquiryPaymentRequest{PaymentID: upstreamID})
+	if err != nil || len(seen.Transactions) < 2 {
+		t.Fatalf("upstream transactions: %+v %v, want the capture and the refund", seen, err)
+	}
+
+	// A decline comes back as the upstream's decline; nothing fails over (one acquirer).
+	declined := front.pay(payRequest("4000000000000002", "123"))
+	if declined.Result.ResultCode != "DO_NOT_HONOR" {
+		t.Fatalf("decline: %+v", declined.Result)
+	}
+
+	// The timeout card: U at the front while the upstream waits; once the upstream's clock
+	// moves, the front learns the approval by its own inquiry.
+	late := front.pay(payRequest("4000000000000119", "123"))
+	if late.Result.ResultStatus != "U" {
+		t.Fatalf("timeout card: %+v", late.Result)
+	}
+	body := []byte(`{"duration":"10s"}`)
+	if r, err := up.client.Do(ctx, protocol.PathSandboxClockAdvance, body); err != nil || r.StatusCode != 200 {
+		t.Fatalf("upstream clock: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		inq := front.inquire(late.PaymentID)
+		if inq.PaymentStatus == "SUCCESS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the front never learned the late approval: %s/%s", inq.PaymentStatus, inq.PaymentResultCode)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The upstream's notifications reached the front gateway, verified by the upstream's key.
+	deadline = time.Now().Add(20 * time.Second)
+	for _, kind := range []string{"PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"} {
+		for !bytes.Contains(front.stderr.Bytes(), []byte(`msg="upstream notification" acquirer=UPSTREAM notifyType=`+kind)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no verified %s from the upstream in the front's log:\n%s", kind, tail(front.stderr.Bytes(), 40))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+func tail(b []byte, lines int) string {
+	all := strings.Split(string(b), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
