@@ -93,8 +93,10 @@ func (d Document) Route(f Facts, key string, acquirers []string) []string {
 			return slices.Clone(d.Rules[i].Route)
 		}
 	}
-	if d.Default != nil && len(d.Default.Weights) > 0 {
-		return d.Default.route(key)
+	if d.Default != nil {
+		if route := d.Default.route(key); route != nil {
+			return route
+		}
 	}
 	if len(acquirers) == 0 {
 		return nil

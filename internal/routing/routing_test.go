@@ -237,6 +237,9 @@ func TestRouteFallbacks(t *testing.T) {
 			t.Fatalf("Route = %v, want the acquirers rotated: %v", got, want)
 		}
 	}
+	if got, want := (Document{Default: &Default{Weights: map[string]int{"ADYEN": 0}}}).Route(Facts{}, "k", acquirers), empty.Route(Facts{}, "k", acquirers); !slices.Equal(got, want) {
+		t.Errorf("a default without a positive weight routes %v, want every acquirer as without one: %v", got, want)
+	}
 	if got := empty.Route(Facts{}, "k", nil); got != nil {
 		t.Errorf("no acquirers: Route = %v, want nil", got)
 	}
