@@ -64,6 +64,7 @@ func Parse(raw []byte, acquirers []string) (Document, error) {
 		}
 		d.Default = &def
 	}
+	d.prepare()
 	return d, nil
 }
 
@@ -163,7 +164,6 @@ func (p parser) def(raw json.RawMessage, path string) (Default, error) {
 		}
 		d.Weights[name] = n
 	}
-	d.order = byWeight(d.Weights)
 	return d, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -42,12 +43,15 @@ type Match struct {
 	// They are strings, like every amount on the wire (docs/design.md "Money").
 	AmountMin string `json:"amountMin,omitempty"`
 	AmountMax string `json:"amountMax,omitempty"`
+	// lo and hi are the bounds as numbers, derived once by prepare rather than on every payment.
+	lo, hi   int64
+	prepared bool
 }
 
 // Default spreads the payments no rule matches over acquirers by weight.
 type Default struct {
 	Weights map[string]int `json:"weights"`
-	// order is Weights in failover order, computed once by Parse rather than on every payment.
+	// order is Weights in failover order, derived once by prepare rather than on every payment.
 	order []weighted
 }
 
@@ -113,19 +117,42 @@ func (m *Match) matches(f Facts) bool {
 		len(m.IssuingCountry) > 0 && (f.IssuingCountry == "" || !slices.Contains(m.IssuingCountry, f.IssuingCountry)) {
 		return false
 	}
+	lo, hi := m.lo, m.hi
+	if !m.prepared { // not from Parse
+		p := *m
+		p.prepare()
+		lo, hi = p.lo, p.hi
+	}
+	return lo <= f.AmountMinor && f.AmountMinor <= hi
+}
+
+// prepare derives what Route needs of a document once: the amount bounds as numbers and the
+// weights in failover order.
+func (d *Document) prepare() {
+	for i := range d.Rules {
+		d.Rules[i].Match.prepare()
+	}
+	if d.Default != nil {
+		d.Default.order = byWeight(d.Default.Weights)
+	}
+}
+
+// prepare sets lo and hi; a bound that is not a number (only in a document not from Parse)
+// makes the range empty, so the rule matches nothing rather than more than it says.
+func (m *Match) prepare() {
+	m.lo, m.hi, m.prepared = math.MinInt64, math.MaxInt64, true
+	var err error
 	if m.AmountMin != "" {
-		lo, err := strconv.ParseInt(m.AmountMin, 10, 64)
-		if err != nil || f.AmountMinor < lo {
-			return false
+		if m.lo, err = strconv.ParseInt(m.AmountMin, 10, 64); err != nil {
+			m.lo, m.hi = 1, 0
+			return
 		}
 	}
 	if m.AmountMax != "" {
-		hi, err := strconv.ParseInt(m.AmountMax, 10, 64)
-		if err != nil || f.AmountMinor > hi {
-			return false
+		if m.hi, err = strconv.ParseInt(m.AmountMax, 10, 64); err != nil {
+			m.lo, m.hi = 1, 0
 		}
 	}
-	return true
 }
 
 type weighted struct {

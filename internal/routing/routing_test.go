@@ -34,7 +34,7 @@ func TestParseAccepts(t *testing.T) {
 		{"empty", `{}`, Document{Rules: []Rule{}}},
 		{"empty rules", ` {"rules": []} `, Document{Rules: []Rule{}}},
 		{"catch-all rule", `{"rules":[{"match":{},"route":["CHECKOUT"]}]}`, Document{Rules: []Rule{{Route: []string{"CHECKOUT"}}}}},
-		{"default only", `{"default":{"weights":{"ALIPAY":1}}}`, Document{Rules: []Rule{}, Default: &Default{Weights: map[string]int{"ALIPAY": 1}, order: []weighted{{"ALIPAY", 1}}}}},
+		{"default only", `{"default":{"weights":{"ALIPAY":1}}}`, Document{Rules: []Rule{}, Default: &Default{Weights: map[string]int{"ALIPAY": 1}}}},
 		{"zero bounds", `{"rules":[{"match":{"amountMin":"0","amountMax":"0"},"route":["ADYEN"]}]}`,
 			Document{Rules: []Rule{{Match: Match{AmountMin: "0", AmountMax: "0"}, Route: []string{"ADYEN"}}}}},
 		{"largest bound", `{"rules":[{"match":{"amountMax":"9999999999999999"},"route":["ADYEN"]}]}`,
@@ -42,11 +42,12 @@ func TestParseAccepts(t *testing.T) {
 		{"contract example", contractExample, Document{
 			Rules: []Rule{{Match: Match{Currency: []string{"EUR", "GBP"}, CardBrand: []string{"VISA", "MASTERCARD"},
 				IssuingCountry: []string{"DE", "FR"}, AmountMin: "100", AmountMax: "500000"}, Route: []string{"ADYEN", "CHECKOUT"}}},
-			Default: &Default{Weights: map[string]int{"ADYEN": 70, "CHECKOUT": 30}, order: []weighted{{"ADYEN", 70}, {"CHECKOUT", 30}}},
+			Default: &Default{Weights: map[string]int{"ADYEN": 70, "CHECKOUT": 30}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mustParse(t, tc.doc)
+			tc.want.prepare()
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v\nwant %+v", got, tc.want)
 			}
@@ -245,15 +246,20 @@ func TestRouteFallbacks(t *testing.T) {
 	}
 }
 
-// TestHandBuiltDefaultRoutesAsParsed: a Default not made by Parse routes the same way.
-func TestHandBuiltDefaultRoutesAsParsed(t *testing.T) {
-	parsed := mustParse(t, `{"default":{"weights":{"ADYEN":70,"CHECKOUT":30,"ALIPAY":30}}}`)
-	built := Document{Default: &Default{Weights: map[string]int{"ADYEN": 70, "CHECKOUT": 30, "ALIPAY": 30}}}
-	for i := range 100 {
-		key := fmt.Sprint("k", i)
-		if a, b := parsed.Route(Facts{}, key, acquirers), built.Route(Facts{}, key, acquirers); !slices.Equal(a, b) {
-			t.Fatalf("key %s: parsed %v, built %v", key, a, b)
+// TestHandBuiltRoutesAsParsed: a document not made by Parse routes the same way.
+func TestHandBuiltRoutesAsParsed(t *testing.T) {
+	parsed := mustParse(t, `{"rules":[{"match":{"amountMin":"100","amountMax":"200"},"route":["ALIPAY"]}],"default":{"weights":{"ADYEN":70,"CHECKOUT":30,"ALIPAY":30}}}`)
+	built := Document{Rules: []Rule{{Match: Match{AmountMin: "100", AmountMax: "200"}, Route: []string{"ALIPAY"}}},
+		Default: &Default{Weights: map[string]int{"ADYEN": 70, "CHECKOUT": 30, "ALIPAY": 30}}}
+	for i := range 300 {
+		key, f := fmt.Sprint("k", i), Facts{AmountMinor: int64(i)}
+		if a, b := parsed.Route(f, key, acquirers), built.Route(f, key, acquirers); !slices.Equal(a, b) {
+			t.Fatalf("key %s amount %d: parsed %v, built %v", key, i, a, b)
 		}
+	}
+	broken := Document{Rules: []Rule{{Match: Match{AmountMax: "lots"}, Route: []string{"ALIPAY"}}}}
+	if got := broken.Route(Facts{AmountMinor: 1}, "k", acquirers); slices.Equal(got, []string{"ALIPAY"}) {
+		t.Errorf("a bound that is not a number matched: %v", got)
 	}
 }
 
