@@ -1,6 +1,9 @@
 package protocol
 
-import "log/slog"
+import (
+	"encoding/json"
+	"log/slog"
+)
 
 // The wire models. Field names and JSON types follow the official SDKs (docs/wire.md §4–§5): amounts
 // are strings of minor units, booleans are JSON booleans, times are ISO 8601 strings with an offset.
@@ -484,6 +487,8 @@ const (
 	PathMerchantSettings    = "/cardgate/v1/merchant/settings"
 	PathNotificationsList   = "/cardgate/v1/notifications/list"
 	PathNotificationsResend = "/cardgate/v1/notifications/resend"
+	PathRoutingGet          = "/cardgate/v1/routing/get"
+	PathRoutingSet          = "/cardgate/v1/routing/set"
 )
 
 // MerchantSettingsRequest reads the merchant's settings, or changes those it names.
@@ -497,6 +502,18 @@ type MerchantSettingsResponse struct {
 	Result    Result `json:"result"`
 	ClientID  string `json:"clientId,omitempty"`
 	NotifyURL string `json:"notifyUrl"`
+}
+
+// RoutingRulesResponse answers routing/get and routing/set: the merchant's routing document in
+// its canonical form (docs/design.md "Interfaces other tools rely on"), its fields beside the
+// result. The document's own types live with the rules (internal/routing); here they stay raw
+// JSON so the wire package needs nothing but the standard library.
+type RoutingRulesResponse struct {
+	Result  Result          `json:"result"`
+	Rules   json.RawMessage `json:"rules,omitempty"`
+	Default json.RawMessage `json:"default,omitempty"`
+	// UpdatedAt is when the document was set; absent when the merchant never set one.
+	UpdatedAt string `json:"updatedAt,omitempty"`
 }
 
 // NotificationsListRequest lists a payment's notifications.

@@ -36,6 +36,8 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate clock advance --by 15m
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
+  cardgate routing get
+  cardgate routing set [--file rules.json]     (without --file: the document on stdin)
 
 Load (starts a gateway on a temporary store unless --url is given; docs/design.md "Performance"):
   cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json | merchant set --client-id ID --notify-url URL`)
 	case "notifications":
 		return notificationsCmd(ctx, args[1:], stdout, stderr)
+	case "routing":
+		return routingCmd(ctx, args[1:], stdout, stderr)
 	case "pay":
 		return payCmd(ctx, args[1:], stdout, stderr)
 	case "inquire":

@@ -36,6 +36,7 @@ var volatile = map[string]*regexp.Regexp{
 	"refundTime":            nil,
 	"cancelTime":            nil,
 	"now":                   nil, // the sandbox clock
+	"updatedAt":             nil, // routing rules
 }
 
 // simReference is the simulator's stateless reference, "sim<kind>_<scenario>_<ready unix ms>_<16

@@ -25,6 +25,7 @@ import (
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/routing"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -38,6 +39,10 @@ type Config struct {
 	Sandbox Sandbox
 	// Notifications, when set, serves the notification log and resend calls.
 	Notifications Notifications
+	// Routing, when set, serves the routing rules calls; Acquirers names the acquirers a
+	// document may route to (the gateway's, which can change while it runs).
+	Routing   routing.Store
+	Acquirers func() []string
 	// Observe, when set, is told of every call once it is answered (metrics).
 	Observe func(path, resultCode string, d time.Duration)
 	// BadBody, when set, is told of every request body that could not be read, by reason:
@@ -97,6 +102,10 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 	if cfg.Notifications != nil {
 		s.own[protocol.PathNotificationsList] = s.notificationsList
 		s.own[protocol.PathNotificationsResend] = s.notificationsResend
+	}
+	if cfg.Routing != nil {
+		s.own[protocol.PathRoutingGet] = s.routingGet
+		s.own[protocol.PathRoutingSet] = s.routingSet
 	}
 	return s
 }

@@ -22,6 +22,13 @@ const (
 	Troy       Brand = "TROY"
 )
 
+// brands lists every Brand constant, in the SDK enum's order.
+var brands = []Brand{Visa, Mastercard, Maestro, Amex, JCB, Diners, Discover, CUP, Mir, Elo, Hipercard, Troy}
+
+// Brands returns every brand the gateway knows, so that configuration naming a brand (routing
+// rules) can be checked against the one list. The slice is fresh; callers may keep it.
+func Brands() []Brand { return append([]Brand(nil), brands...) }
+
 // iinRange is an inclusive range of issuer identification number prefixes.
 // lo and hi have the same number of digits, so comparing them as strings with
 // an equally long prefix of the PAN is a numeric comparison.

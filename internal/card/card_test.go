@@ -308,3 +308,20 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("fingerprint %q is not 64 lowercase hex characters", fp)
 	}
 }
+
+// TestBrandsListsEveryDetectedBrand keeps Brands complete: a brand added to the IIN table but not
+// to the list would be refused in routing rules while cards of it are accepted.
+func TestBrandsListsEveryDetectedBrand(t *testing.T) {
+	known := map[Brand]bool{}
+	for _, b := range Brands() {
+		if known[b] {
+			t.Errorf("%s listed twice", b)
+		}
+		known[b] = true
+	}
+	for _, r := range iinRanges {
+		if !known[r.brand] {
+			t.Errorf("brand %s of IIN range %s-%s is missing from Brands()", r.brand, r.lo, r.hi)
+		}
+	}
+}

@@ -248,7 +248,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		g.Service.With3DS(threeds.Simulator{}, keys)
 	}
 
-	apiCfg := api.Config{Notifications: notifications{st, g.Dispatcher}, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
+	apiCfg := api.Config{Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
 	if g.Offset != nil {
 		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher)
 		apiCfg.Sandbox = g.Jobs

@@ -1,7 +1,7 @@
 // Package store names what a cardgate store is: the union of the interfaces each part of the
-// gateway defines for itself (payments, merchants, gateway keys, notifications, the sandbox
-// clock), implemented by sqlite/ (embedded, the default) and postgres/ (production, several
-// instances). Both pass one contract suite (storetest/).
+// gateway defines for itself (payments, merchants, gateway keys, notifications, routing rules,
+// the sandbox clock), implemented by sqlite/ (embedded, the default) and postgres/ (production,
+// several instances). Both pass one contract suite (storetest/).
 package store
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/routing"
 )
 
 // Store is everything the gateway keeps.
@@ -22,6 +23,7 @@ type Store interface {
 	merchant.Store
 	keyring.Store
 	notify.Store
+	routing.Store
 
 	// ClockOffset and SetClockOffset keep the sandbox clock's offset where every instance sees it;
 	// the offset only grows.

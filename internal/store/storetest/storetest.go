@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"SealedAfterListsSealedPayments", testSealedAfterListsSealedPayments},
 		{"ReplaceSealed", testReplaceSealed},
 		{"SimulatorLedger", testSimulatorLedger},
+		{"RoutingRules", testRoutingRules},
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
