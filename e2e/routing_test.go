@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cardgate/cardgate/protocol"
@@ -185,4 +187,78 @@ func TestRoutingSpreadOverBinary(t *testing.T) {
 	if got := g.inquire(again.PaymentID); got.AcquirerInfo.AcquirerName != again.AcquirerInfo.AcquirerName {
 		t.Errorf("replay answered by %s, the payment's acquirer is %s", again.AcquirerInfo.AcquirerName, got.AcquirerInfo.AcquirerName)
 	}
+}
+
+// TestRoutingRulesOverBinary: a merchant's rules route by currency and by brand, and the
+// default weights split the rest 70/30 within ±5 points over 2,000 payments of the real binary.
+func TestRoutingRulesOverBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 payments")
+	}
+	g := startGateway(t)
+	doc := `{"rules":[{"match":{"currency":["USD"]},"route":["CHECKOUT","ADYEN"]},
+		{"match":{"cardBrand":["MASTERCARD"]},"route":["ALIPAY"]}],
+		"default":{"weights":{"ADYEN":70,"CHECKOUT":30}}}`
+	var set struct{ Result protocol.Result }
+	r, err := g.client.Do(context.Background(), protocol.PathRoutingSet, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(r.Body, &set); err != nil || set.Result.ResultStatus != "S" {
+		t.Fatalf("routing/set: %+v %v", set.Result, err)
+	}
+	usd := payRequest("4054695723100768", "123")
+	usd.PaymentAmount, usd.Order.OrderAmount = &protocol.Amount{Currency: "USD", Value: "4200"}, &protocol.Amount{Currency: "USD", Value: "4200"}
+	if r := g.pay(usd); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName != "CHECKOUT" {
+		t.Fatalf("USD went to %+v, want CHECKOUT (rule 1)", r.AcquirerInfo)
+	}
+	if r := g.pay(payRequest("5555555555554444", "123")); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName != "ALIPAY" {
+		t.Fatalf("a Mastercard went to %+v, want ALIPAY (rule 2)", r.AcquirerInfo)
+	}
+	const n = 2000
+	counts := payMany(t, g, n, func() *protocol.PayRequest { return payRequest("4054695723100768", "123") })
+	for name, want := range map[string]float64{"ADYEN": 0.70, "CHECKOUT": 0.30, "ALIPAY": 0} {
+		share := float64(counts[name]) / n
+		t.Logf("%s: %d of %d (%.1f %%, weight %.0f %%)", name, counts[name], n, 100*share, 100*want)
+		if share < want-0.05 || share > want+0.05 {
+			t.Errorf("%s got %.1f %%, want %.0f ± 5 %%", name, 100*share, 100*want)
+		}
+	}
+}
+
+// payMany pays n requests from next over 8 connections and counts them by acquirer.
+func payMany(t *testing.T, g *gateway, n int, next func() *protocol.PayRequest) map[string]int {
+	t.Helper()
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+		wg     sync.WaitGroup
+		failed atomic.Int64
+	)
+	reqs := make(chan *protocol.PayRequest)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for req := range reqs {
+				resp, err := g.client.Pay(context.Background(), req)
+				if err != nil || resp.AcquirerInfo == nil {
+					failed.Add(1)
+					continue
+				}
+				mu.Lock()
+				counts[resp.AcquirerInfo.AcquirerName]++
+				mu.Unlock()
+			}
+		}()
+	}
+	for range n {
+		reqs <- next()
+	}
+	close(reqs)
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d pays failed", f, n)
+	}
+	return counts
 }

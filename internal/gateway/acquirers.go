@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/routing"
 )
 
 // AcquirerConfig is one entry of `serve --acquirers FILE` (docs/design.md "Interfaces other tools
@@ -175,20 +176,36 @@ type router struct {
 	set *acquirer.Set
 	// upstreams are the antom acquirers by name, whose notifications the gateway receives.
 	upstreams map[string]*antom.Acquirer
+	// rules are the merchants' routing documents (nil: every acquirer equally likely).
+	rules routing.Store
+	log   *slog.Logger
 	// legacy serves the payments made before routing, which name no acquirer or the single
 	// simulator of those days; it is never routed to.
 	legacy acquirer.Acquirer
 }
 
-// Route implements payments.Router: every acquirer, the first picked by the paymentRequestId so
-// that a replay routes the same way and requests spread evenly; the others follow in their
-// configured order as the failover order.
-func (r *router) Route(_ context.Context, _ string, f payments.RouteFacts) ([]string, error) {
+// Route implements payments.Router: the merchant's routing rules (internal/routing) decide,
+// deterministically per paymentRequestId so that a replay routes the same way; without rules
+// every acquirer is equally likely, the others following as the failover order.
+func (r *router) Route(ctx context.Context, merchantID string, f payments.RouteFacts) ([]string, error) {
 	names := r.set.Names()
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(f.RequestID))
-	first := int(h.Sum64() % uint64(len(names)))
-	return append(names[first:], names[:first]...), nil
+	var doc routing.Document
+	if r.rules != nil {
+		raw, _, err := r.rules.RoutingRules(ctx, merchantID)
+		if err != nil {
+			return nil, fmt.Errorf("routing rules of %s: %w", merchantID, err)
+		}
+		if raw != nil {
+			if doc, err = routing.Parse(raw, names); err != nil {
+				// Rules that name an acquirer no longer configured: the payment still goes
+				// somewhere rather than nowhere, and the operator hears of it.
+				r.log.WarnContext(ctx, "routing rules no longer fit the acquirers; routing as without rules", "merchant", merchantID, "err", err)
+				doc = routing.Document{}
+			}
+		}
+	}
+	return doc.Route(routing.Facts{Currency: f.Currency, CardBrand: f.CardBrand, IssuingCountry: f.IssuingCountry, AmountMinor: f.AmountMinor},
+		f.RequestID, names), nil
 }
 
 // Acquirer implements payments.Router.

@@ -228,6 +228,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if err != nil {
 		return g, err
 	}
+	g.router.rules, g.router.log = st, log
 	var payStore payments.Store = st
 	if cfg.WrapStore != nil {
 		payStore = cfg.WrapStore(st)
