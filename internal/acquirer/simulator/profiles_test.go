@@ -120,3 +120,28 @@ func TestFailoverCards(t *testing.T) {
 		}
 	}
 }
+
+// FuzzProfileIDs: no id, however mangled, makes a sandbox acquirer panic or answer about a
+// reference it never issued as if it had.
+func FuzzProfileIDs(f *testing.F) {
+	for _, s := range []string{"pay_aaaaaaaaaaaaaaaaaaaaaaaaaa", "act_77777777777777777777777777", "AAAAAAAAAAAAAAAA", "ZZZZZZZZZZZZZZZZ",
+		"20260514999999999999999999999999999", "20260514059" + "0000000000000" + "00000000000", "pay_", ""} {
+		f.Add(s)
+	}
+	clk := clock.NewFixed(time.Date(2026, 5, 14, 0, 0, 0, 0, time.UTC))
+	sims := []*simulator.Simulator{}
+	for _, p := range simulator.SandboxProfiles {
+		sims = append(sims, simulator.NewProfile(p, clk))
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		ctx := context.Background()
+		for _, sim := range sims {
+			res, err := sim.InquireAuthorization(ctx, id)
+			if err == nil && res.AcquirerTransactionID != id {
+				t.Fatalf("%s answered about %q as %q", sim.Name(), id, res.AcquirerTransactionID)
+			}
+			_, _ = sim.InquireCapture(ctx, id)
+			_, _ = sim.Capture(ctx, acquirer.CaptureRequest{PaymentID: "P", AcquirerTransactionID: id})
+		}
+	})
+}
