@@ -176,6 +176,8 @@ type router struct {
 	set *acquirer.Set
 	// upstreams are the antom acquirers by name, whose notifications the gateway receives.
 	upstreams map[string]*antom.Acquirer
+	// breakers set aside the acquirers that keep failing technically, by name.
+	breakers map[string]*acquirer.Breaker
 	// rules are the merchants' routing documents (nil: every acquirer equally likely).
 	rules routing.Store
 	log   *slog.Logger
@@ -204,8 +206,23 @@ func (r *router) Route(ctx context.Context, merchantID string, f payments.RouteF
 			}
 		}
 	}
-	return doc.Route(routing.Facts{Currency: f.Currency, CardBrand: f.CardBrand, IssuingCountry: f.IssuingCountry, AmountMinor: f.AmountMinor},
-		f.RequestID, names), nil
+	route := doc.Route(routing.Facts{Currency: f.Currency, CardBrand: f.CardBrand, IssuingCountry: f.IssuingCountry, AmountMinor: f.AmountMinor},
+		f.RequestID, names)
+	return r.healthyFirst(route), nil
+}
+
+// healthyFirst moves the acquirers whose breaker is open to the end of a route, keeping the
+// order otherwise: they are tried only once every healthy one has failed over.
+func (r *router) healthyFirst(route []string) []string {
+	var healthy, aside []string
+	for _, name := range route {
+		if b := r.breakers[name]; b != nil && b.Open() {
+			aside = append(aside, name)
+		} else {
+			healthy = append(healthy, name)
+		}
+	}
+	return append(healthy, aside...)
 }
 
 // Acquirer implements payments.Router.
@@ -218,8 +235,15 @@ func (r *router) Acquirer(name string) (acquirer.Acquirer, bool) {
 
 // buildAcquirers makes the configured acquirers on the store's simulator books, each wrapped
 // by wrap (metrics, and the caller's hooks).
-func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simulator.Ledger }, clk clock.Clock, baseURL string, wrap func(acquirer.Acquirer) acquirer.Acquirer) (*router, error) {
+func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simulator.Ledger }, clk clock.Clock, baseURL string,
+	wrap func(acquirer.Acquirer) acquirer.Acquirer, breaker acquirer.BreakerConfig) (*router, error) {
 	var acqs []acquirer.Acquirer
+	breakers := map[string]*acquirer.Breaker{}
+	guard := func(a acquirer.Acquirer) acquirer.Acquirer {
+		b := acquirer.NewBreaker(wrap(a), breaker)
+		breakers[a.Name()] = b
+		return b
+	}
 	upstreams := map[string]*antom.Acquirer{}
 	for _, a := range list {
 		switch a.Kind {
@@ -229,12 +253,12 @@ func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simul
 				return nil, err
 			}
 			upstreams[a.Name] = up
-			acqs = append(acqs, wrap(up))
+			acqs = append(acqs, guard(up))
 		case "simulator":
 			// Each simulated acquirer keeps its own books in the shared table: a payment that
 			// failed over has an entry (or a reversal) at each acquirer it reached.
 			sim := simulator.NewProfile(simulatorProfile(a), clk).WithLedger(simulator.PrefixLedger(st.SimulatorLedger(), a.Name+"/"))
-			acqs = append(acqs, wrap(sim))
+			acqs = append(acqs, guard(sim))
 		default:
 			return nil, fmt.Errorf("acquirer %s: kind %q is not built into this gateway", a.Name, a.Kind)
 		}
@@ -244,5 +268,5 @@ func buildAcquirers(list []AcquirerConfig, st interface{ SimulatorLedger() simul
 		return nil, err
 	}
 	legacy := wrap(simulator.NewProfile(simulator.Legacy, clk).WithLedger(st.SimulatorLedger()))
-	return &router{set: set, upstreams: upstreams, legacy: legacy}, nil
+	return &router{set: set, upstreams: upstreams, breakers: breakers, legacy: legacy}, nil
 }

@@ -224,11 +224,21 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 			a = cfg.WrapAcquirer(a)
 		}
 		return g.Metrics.Acquirer(a)
-	})
+	}, acquirer.BreakerConfig{OnChange: func(name string, open bool) {
+		g.Metrics.ObserveBreaker(name, open)
+		if open {
+			log.Warn("acquirer set aside after technical failures in a row; routes try it last until a probe succeeds", "acquirer", name)
+		} else {
+			log.Info("acquirer healthy again", "acquirer", name)
+		}
+	}})
 	if err != nil {
 		return g, err
 	}
 	g.router.rules, g.router.log = st, log
+	for _, name := range g.router.set.Names() {
+		g.Metrics.ObserveBreaker(name, false) // every acquirer's gauge exists from the start
+	}
 	var payStore payments.Store = st
 	if cfg.WrapStore != nil {
 		payStore = cfg.WrapStore(st)
@@ -238,6 +248,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		pc.PublicURL = g.URL
 	}
 	pc.OnOutbox = g.Dispatcher.Wake
+	pc.OnFailover = g.Metrics.ObserveFailover
 	first, _ := g.router.Acquirer(g.router.set.Names()[0])
 	g.Service = payments.NewService(payStore, first, g.Clock, log, pc).WithRouter(g.router)
 

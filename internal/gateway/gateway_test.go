@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -158,5 +159,55 @@ func TestStartFailsCleanly(t *testing.T) {
 	}
 	if _, err := gateway.Start(ctx, gateway.Config{Data: dir, Database: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "postgres://") {
 		t.Errorf("unknown database URL: %v", err)
+	}
+}
+
+// TestBreakerOverHTTP: an acquirer that keeps failing technically is set aside, which /metrics
+// shows with every failover; a payment it then answers closes its breaker again.
+func TestBreakerOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	g, err := gateway.Start(ctx, gateway.Config{Data: t.TempDir(), Addr: "127.0.0.1:0",
+		Acquirers: []gateway.AcquirerConfig{{Name: "FIRST", Kind: "simulator"}, {Name: "SECOND", Kind: "simulator", IDFormat: "checkout"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	creds, err := g.Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{BaseURL: g.URL, ClientID: creds.ClientID, PrivateKey: creds.MerchantPrivateKey, GatewayPublicKey: creds.GatewayPublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, metrics := get(t, g.URL+"/metrics")
+	for _, want := range []string{`cardgate_acquirer_breaker_open{acquirer="FIRST"} 0`, `cardgate_acquirer_breaker_open{acquirer="SECOND"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+	// Every acquirer fails every authorization of this card: five payments open both breakers.
+	for i := range 5 {
+		resp, err := c.Pay(ctx, pay(fmt.Sprintf("fails-%d", i), "4000000000000317"))
+		if err != nil || resp.Result.ResultCode != "PROCESS_FAIL" {
+			t.Fatalf("pay %d: %+v %v", i, resp, err)
+		}
+	}
+	_, metrics = get(t, g.URL+"/metrics")
+	for _, want := range []string{`cardgate_acquirer_breaker_open{acquirer="FIRST"} 1`, `cardgate_acquirer_breaker_open{acquirer="SECOND"} 1`,
+		`cardgate_acquirer_failovers_total{from="FIRST",to="SECOND"}`, `cardgate_acquirer_failovers_total{from="SECOND",to="FIRST"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Set aside is not switched off: with every acquirer aside the route is tried as it is, and
+	// the acquirer that answers is healthy again.
+	ok, err := c.Pay(ctx, pay("healthy", "4054695723100768"))
+	if err != nil || ok.Result.ResultStatus != "S" {
+		t.Fatalf("pay: %+v %v", ok, err)
+	}
+	_, metrics = get(t, g.URL+"/metrics")
+	if want := `cardgate_acquirer_breaker_open{acquirer="` + ok.AcquirerInfo.AcquirerName + `"} 0`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s after an approval", want)
 	}
 }

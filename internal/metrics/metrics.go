@@ -26,6 +26,8 @@ type Metrics struct {
 	attempts  *prometheus.CounterVec
 	attemptMS *prometheus.HistogramVec
 	badBodies *prometheus.CounterVec
+	failovers *prometheus.CounterVec
+	breakers  *prometheus.GaugeVec
 }
 
 // OutboxStats reports the outbox for the depth and age gauges.
@@ -58,11 +60,17 @@ func New(stats OutboxStats, now func() time.Time) *Metrics {
 		badBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cardgate_http_bad_bodies_total", Help: "API request bodies that could not be read: timeout, aborted or too_large.",
 		}, []string{"reason"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cardgate_acquirer_failovers_total", Help: "Authorizations moved from one acquirer to the next of their route.",
+		}, []string{"from", "to"}),
+		breakers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cardgate_acquirer_breaker_open", Help: "1 while an acquirer is set aside after technical failures in a row, else 0.",
+		}, []string{"acquirer"}),
 	}
 	for _, reason := range []string{"timeout", "aborted", "too_large"} {
 		m.badBodies.WithLabelValues(reason) // present at 0 before the first, so a rate can be taken
 	}
-	m.reg.MustRegister(m.badBodies, m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS,
+	m.reg.MustRegister(m.badBodies, m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS, m.failovers, m.breakers,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{stats: stats, now: now,
@@ -97,6 +105,18 @@ func apiName(path string) string {
 
 // ObserveBadBody records an API request whose body could not be read (api.BodyTimeout, …).
 func (m *Metrics) ObserveBadBody(reason string) { m.badBodies.WithLabelValues(reason).Inc() }
+
+// ObserveFailover counts an authorization moved from one acquirer to the next.
+func (m *Metrics) ObserveFailover(from, to string) { m.failovers.WithLabelValues(from, to).Inc() }
+
+// ObserveBreaker sets an acquirer's breaker state (present at 0 from the start once called so).
+func (m *Metrics) ObserveBreaker(acquirer string, open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.breakers.WithLabelValues(acquirer).Set(v)
+}
 
 // ObserveAttempt records one notification attempt.
 func (m *Metrics) ObserveAttempt(notifyType string, delivered bool, d time.Duration) {

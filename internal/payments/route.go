@@ -111,17 +111,21 @@ func (p Payment) nextAcquirer() string {
 // route, durably, before that acquirer is called: whatever happens next, the gateway knows
 // which acquirer may hold the authorization.
 func (s *Service) failover(ctx context.Context, p Payment, why protocol.Code) (Payment, error) {
+	var from, to string
 	done, _, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing || p.AcquirerState != AcquirerSent || p.nextAcquirer() == "" {
 			return step{}, fmt.Errorf("failover of %s: not an authorization in flight with an acquirer left (stage %s)", p.ID, p.Stage())
 		}
 		next := p
-		from := p.Auth.AcquirerName
-		next.Auth.AcquirerName, next.Auth.Attempt = p.nextAcquirer(), p.Auth.Attempt+1
+		from, to = p.Auth.AcquirerName, p.nextAcquirer()
+		next.Auth.AcquirerName, next.Auth.Attempt = to, p.Auth.Attempt+1
 		next.ResultCode, next.ResultMsg = protocol.CodePaymentInProcess, "Payment is processing."
 		next.InFlightUntil = s.clock.Now().Add(s.cfg.InFlightLease)
 		s.log.WarnContext(ctx, "acquirer failover", "paymentId", p.ID, "from", from, "to", next.Auth.AcquirerName, "reason", why)
 		return step{op: OpFailover, next: next, eventCode: why}, nil
 	})
+	if err == nil && s.cfg.OnFailover != nil {
+		s.cfg.OnFailover(from, to)
+	}
 	return done, err
 }

@@ -44,6 +44,8 @@ type Config struct {
 	OnOutbox func()
 	// PublicURL is the base of every normalUrl (serve --public-url).
 	PublicURL string
+	// OnFailover, when set, is told of each authorization moved to the next acquirer (metrics).
+	OnFailover func(from, to string)
 	// InFlightLease is how long an authorization call may be in flight before another instance
 	// takes its sender for dead and resolves it (DefaultInFlightLease).
 	InFlightLease time.Duration
