@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/cardgate/cardgate/client"
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -144,6 +146,10 @@ type crashConfig struct {
 	// then held) and 4000000000000085 (2 s on its way to the acquirer, so never booked when the
 	// sender is killed meanwhile).
 	holdEvery int
+	// failoverEvery: every failoverEvery-th payment (offset by one from holdEvery's) fails over,
+	// alternately 4000000000000309 (the first acquirer fails technically) and 4000000000000325
+	// (the first acquirer's answer is lost, so it is reversed before the next is asked).
+	failoverEvery int
 }
 
 // inFlightLease is payments.DefaultInFlightLease, which serve uses: the in-flight payments of a
@@ -307,6 +313,9 @@ func crashRun(t *testing.T, cfg crashConfig) {
 				if cfg.holdEvery > 0 && i%cfg.holdEvery == 0 {
 					pan = []string{"4000000000000077", "4000000000000085"}[i/cfg.holdEvery%2]
 				}
+				if cfg.failoverEvery > 0 && i%cfg.failoverEvery == 1 {
+					pan = []string{"4000000000000309", "4000000000000325"}[i/cfg.failoverEvery%2]
+				}
 				req := payRequest(pan, "123")
 				req.PaymentNotifyURL = hook.URL + "/notify"
 				o.requestID = req.PaymentRequestID
@@ -369,6 +378,56 @@ func crashRun(t *testing.T, cfg crashConfig) {
 		}
 	}
 	verify(t, cfg, insts, clients, results, recv, kills, callErrs.Load())
+	if len(cfg.storeArgs) == 2 && cfg.storeArgs[0] == "--data" {
+		checkHolds(t, cfg.storeArgs[1])
+	}
+}
+
+// checkHolds reads the simulated acquirers' books beside the gateway's payments: no payment is
+// authorized at two acquirers, a successful one holds at exactly one, and one that did not
+// succeed holds nowhere unless its void went out.
+func checkHolds(t *testing.T, dataDir string) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, sqlite.FileName)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT p.payment_id, p.state, p.void_state,
+		(SELECT count(*) FROM sim_acquirer_ledger l WHERE l.payment_ref LIKE '%/' || p.payment_id
+			AND l.reversed = 0 AND l.result LIKE '%"Outcome":1,%'),
+		(SELECT count(*) FROM payment_events e WHERE e.payment_id = p.payment_id AND e.op = 'FAILOVER')
+		FROM payments p`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var payments, failedOver int
+	for rows.Next() {
+		var id, state, void string
+		var holds, failovers int
+		if err := rows.Scan(&id, &state, &void, &holds, &failovers); err != nil {
+			t.Fatal(err)
+		}
+		payments++
+		if failovers > 0 {
+			failedOver++
+		}
+		switch {
+		case holds > 1:
+			t.Errorf("payment %s (%s) is authorized at %d acquirers", id, state, holds)
+		case state == "SUCCESS" && holds != 1:
+			t.Errorf("payment %s is SUCCESS with %d holds at the acquirers", id, holds)
+		case state != "SUCCESS" && holds == 1 && void != "DONE":
+			t.Errorf("payment %s is %s and left a hold at an acquirer (void %q)", id, state, void)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("acquirers' books: %d payments, %d of them failed over, none authorized twice or left holding", payments, failedOver)
+	if failedOver == 0 {
+		t.Error("no payment failed over: the run proves nothing about failover")
+	}
 }
 
 func verify(t *testing.T, cfg crashConfig, insts []*instance, clients []*client.Client, results []outcome, recv *receiver, kills int, callErrs int64) {
@@ -524,5 +583,5 @@ func starts(insts []*instance) []int {
 // nothing is captured twice, and the payments whose authorization was in flight at a kill are
 // final within a minute of its lease.
 func TestCrashSQLite(t *testing.T) {
-	crashRun(t, crashConfig{instances: 1, storeArgs: []string{"--data", t.TempDir()}, payments: 300, kills: 5, workers: 4, holdEvery: 10})
+	crashRun(t, crashConfig{instances: 1, storeArgs: []string{"--data", t.TempDir()}, payments: 300, kills: 5, workers: 4, holdEvery: 10, failoverEvery: 5})
 }
