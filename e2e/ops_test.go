@@ -33,8 +33,9 @@ func TestOperatorEndpoints(t *testing.T) {
 	if code, body := get(t, g.url+"/readyz"); code != 200 || !strings.Contains(body, "ready") {
 		t.Errorf("/readyz: %d %q", code, body)
 	}
-	g.pay(payRequest("4242424242424242", "123"))
+	approved := g.pay(payRequest("4242424242424242", "123"))
 	g.pay(payRequest("4000000000000002", "123"))
+	acq := approved.AcquirerInfo.AcquirerName // the acquirer the payment was routed to
 	if answer := cutShortBody(t, g.url); !strings.Contains(answer, `"resultCode":"PARAM_ILLEGAL"`) {
 		t.Errorf("a body cut short answered:\n%s", answer)
 	}
@@ -43,8 +44,11 @@ func TestOperatorEndpoints(t *testing.T) {
 		`cardgate_api_requests_total{api="payments/pay",result_code="SUCCESS"} 1`,
 		`cardgate_api_requests_total{api="payments/pay",result_code="DO_NOT_HONOR"} 1`,
 		`cardgate_api_request_duration_seconds_bucket{api="payments/pay"`,
-		`cardgate_acquirer_call_duration_seconds_count{acquirer="CARDGATE_SIM",op="authorize",outcome="approved"} 1`,
-		`cardgate_acquirer_call_duration_seconds_count{acquirer="CARDGATE_SIM",op="capture",outcome="succeeded"} 1`,
+		`cardgate_acquirer_call_duration_seconds_count{acquirer="` + acq + `",op="authorize",outcome="approved"} 1`,
+		`cardgate_acquirer_call_duration_seconds_count{acquirer="` + acq + `",op="capture",outcome="succeeded"} 1`,
+		`cardgate_acquirer_breaker_open{acquirer="ALIPAY"} 0`,
+		`cardgate_acquirer_breaker_open{acquirer="ADYEN"} 0`,
+		`cardgate_acquirer_breaker_open{acquirer="CHECKOUT"} 0`,
 		`cardgate_outbox_pending `,
 		`cardgate_outbox_oldest_pending_age_seconds `,
 		`cardgate_notification_attempts_total{`,
