@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +90,35 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the front never learned the late approval: %s/%s", inq.PaymentStatus, inq.PaymentResultCode)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// 3-D Secure at the upstream: the front answers U with the upstream's challenge page as
+	// normalUrl; once the buyer passes it there, the front learns the approval.
+	threeDS := payRequest("4054695723100768", "123")
+	threeDS.PaymentMethod.PaymentMethodMetaData.Is3DSAuthentication = true
+	challenged := front.pay(threeDS)
+	if challenged.Result.ResultCode != "PAYMENT_IN_PROCESS" || !strings.HasPrefix(challenged.NormalURL, up.url+"/") {
+		t.Fatalf("3DS pay: %+v normalUrl %q, want U with the upstream's page (%s)", challenged.Result, challenged.NormalURL, up.url)
+	}
+	buyer := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := buyer.PostForm(challenged.NormalURL, url.Values{"otp": {"1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != threeDS.PaymentRedirectURL {
+		t.Fatalf("the upstream's challenge: HTTP %d to %q, want 303 to the merchant's %q", resp.StatusCode, resp.Header.Get("Location"), threeDS.PaymentRedirectURL)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		inq := front.inquire(challenged.PaymentID)
+		if inq.PaymentStatus == "SUCCESS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the front never learned the authenticated approval: %s/%s", inq.PaymentStatus, inq.PaymentResultCode)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -225,6 +225,12 @@ func (r *router) healthyFirst(route []string) []string {
 	return append(healthy, aside...)
 }
 
+// AuthenticatesBuyers implements payments.Router: the antom upstreams run 3-D Secure themselves.
+func (r *router) AuthenticatesBuyers(name string) bool {
+	_, ok := r.upstreams[name]
+	return ok
+}
+
 // Acquirer implements payments.Router.
 func (r *router) Acquirer(name string) (acquirer.Acquirer, bool) {
 	if name == "" || (r.legacy != nil && name == r.legacy.Name()) {

@@ -56,7 +56,13 @@ func (p Payment) AwaitingCard() bool {
 
 // PageOpen reports whether the buyer has a page to finish: the card form or the 3-D Secure
 // challenge. The pay answer is then U with normalUrl.
-func (p Payment) PageOpen() bool { return p.AwaitingCard() || p.ChallengeOpen() }
+func (p Payment) PageOpen() bool { return p.AwaitingCard() || p.ChallengeOpen() || p.AcquirerPageOpen() }
+
+// AcquirerPageOpen reports whether the buyer must pass the acquirer's own page (an upstream
+// gateway's 3-D Secure challenge) before the authorization can finish.
+func (p Payment) AcquirerPageOpen() bool {
+	return p.Stage() == StageProcessing && p.AcquirerState == AcquirerPending && p.Order.NormalURL != ""
+}
 
 // ShowsSaveCard reports whether the card page asks the buyer's consent to save the card.
 func (p Payment) ShowsSaveCard() bool { return p.Order.TokenizeMode == TokenizeAskForConsent }

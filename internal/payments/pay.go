@@ -69,11 +69,16 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		challenge = true
 	} else {
 		p.Card = cardSummaryOf(m, cmd)
-		if challenge, err = s.threeDSFor(&p, cmd); err != nil {
-			return Payment{}, err
-		}
 		if err := s.route(ctx, &p, cmd); err != nil {
 			return Payment{}, err
+		}
+		// An acquirer that authenticates buyers itself gets the merchant's 3-D Secure request
+		// (authorize passes it on, and its page comes back as normalUrl); otherwise the
+		// gateway's own 3-D Secure runs first.
+		if !(cmd.Want3DS && cmd.MPI == nil && s.router.AuthenticatesBuyers(p.Auth.AcquirerName)) {
+			if challenge, err = s.threeDSFor(&p, cmd); err != nil {
+				return Payment{}, err
+			}
 		}
 	}
 	if !challenge {
@@ -198,6 +203,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			Authenticated: p.ThreeDS.Authenticated,
 			Attempt:       max(p.Auth.Attempt, 1),
 			RedirectURL:   p.Order.RedirectURL,
+			Want3DS:       cmd.Want3DS && !p.ThreeDS.Authenticated && s.router.AuthenticatesBuyers(acq.Name()),
 			BuyerID:       p.Order.ReferenceBuyerID,
 			ClientIP:      p.Order.ClientIP,
 		})

@@ -18,6 +18,10 @@ type Router interface {
 	// Acquirer returns the acquirer of that name; "" is the acquirer of payments made before
 	// routing existed.
 	Acquirer(name string) (acquirer.Acquirer, bool)
+	// AuthenticatesBuyers reports whether that acquirer runs 3-D Secure itself (an upstream
+	// gateway with its own challenge pages): a merchant's is3DSAuthentication then goes to it
+	// instead of the gateway's own challenge.
+	AuthenticatesBuyers(name string) bool
 }
 
 // RouteFacts are what routing rules match on.
@@ -37,6 +41,8 @@ func (r singleRouter) Route(context.Context, string, RouteFacts) ([]string, erro
 }
 
 func (r singleRouter) Acquirer(string) (acquirer.Acquirer, bool) { return r.acq, true }
+
+func (r singleRouter) AuthenticatesBuyers(string) bool { return false }
 
 // WithRouter makes the service route payments across the router's acquirers.
 func (s *Service) WithRouter(r Router) *Service {

@@ -24,6 +24,8 @@ func (r fixedRouter) Route(context.Context, string, payments.RouteFacts) ([]stri
 	return r.route, nil
 }
 
+func (r fixedRouter) AuthenticatesBuyers(string) bool { return false }
+
 func (r fixedRouter) Acquirer(name string) (acquirer.Acquirer, bool) {
 	a, ok := r.set[name]
 	return a, ok

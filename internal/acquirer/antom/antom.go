@@ -322,7 +322,9 @@ func (a *Acquirer) payResult(resp *protocol.PayResponse) (acquirer.AuthResult, e
 			normal = resp.RedirectActionForm.RedirectURL
 		}
 		if code == protocol.CodePaymentInProcess && normal != "" {
-			res.Outcome, res.NormalURL = acquirer.ActionRequired, normal
+			// The buyer is on the upstream's page: ask again as often as Antom tells merchants
+			// to poll, so the answer follows the buyer's code within seconds.
+			res.Outcome, res.NormalURL, res.RetryAfter = acquirer.ActionRequired, normal, pendingRetry
 		} else {
 			res.Outcome, res.RetryAfter = acquirer.Pending, pendingRetry
 		}
