@@ -56,7 +56,9 @@ func (p Payment) AwaitingCard() bool {
 
 // PageOpen reports whether the buyer has a page to finish: the card form or the 3-D Secure
 // challenge. The pay answer is then U with normalUrl.
-func (p Payment) PageOpen() bool { return p.AwaitingCard() || p.ChallengeOpen() || p.AcquirerPageOpen() }
+func (p Payment) PageOpen() bool {
+	return p.AwaitingCard() || p.ChallengeOpen() || p.AcquirerPageOpen()
+}
 
 // AcquirerPageOpen reports whether the buyer must pass the acquirer's own page (an upstream
 // gateway's 3-D Secure challenge) before the authorization can finish.
