@@ -54,8 +54,8 @@ func (p Payment) AwaitingCard() bool {
 		p.SealedCard == "" && p.Card.Fingerprint == ""
 }
 
-// PageOpen reports whether the buyer has a page to finish: the card form or the 3-D Secure
-// challenge. The pay answer is then U with normalUrl.
+// PageOpen reports whether the buyer has a page to finish: the card form, the 3-D Secure
+// challenge, or an upstream acquirer's own challenge. The pay answer is then U with normalUrl.
 func (p Payment) PageOpen() bool {
 	return p.AwaitingCard() || p.ChallengeOpen() || p.AcquirerPageOpen()
 }
