@@ -82,17 +82,7 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 	if r, err := up.client.Do(ctx, protocol.PathSandboxClockAdvance, body); err != nil || r.StatusCode != 200 {
 		t.Fatalf("upstream clock: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		inq := front.inquire(late.PaymentID)
-		if inq.PaymentStatus == "SUCCESS" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the front never learned the late approval: %s/%s", inq.PaymentStatus, inq.PaymentResultCode)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	front.waitForStatus(late.PaymentID, "SUCCESS", 20*time.Second, "the late approval")
 
 	// 3-D Secure at the upstream: the front answers U with the upstream's challenge page as
 	// normalUrl; once the buyer passes it there, the front learns the approval.
@@ -111,20 +101,10 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != threeDS.PaymentRedirectURL {
 		t.Fatalf("the upstream's challenge: HTTP %d to %q, want 303 to the merchant's %q", resp.StatusCode, resp.Header.Get("Location"), threeDS.PaymentRedirectURL)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		inq := front.inquire(challenged.PaymentID)
-		if inq.PaymentStatus == "SUCCESS" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the front never learned the authenticated approval: %s/%s", inq.PaymentStatus, inq.PaymentResultCode)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	front.waitForStatus(challenged.PaymentID, "SUCCESS", 20*time.Second, "the authenticated approval")
 
 	// The upstream's notifications reached the front gateway, verified by the upstream's key.
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for _, kind := range []string{"PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"} {
 		for !bytes.Contains(front.stderr.Bytes(), []byte(`msg="upstream notification" acquirer=UPSTREAM notifyType=`+kind)) {
 			if time.Now().After(deadline) {
@@ -132,6 +112,22 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+}
+
+// waitForStatus inquires until the payment shows status, failing the test after timeout.
+func (g *gateway) waitForStatus(paymentID, status string, timeout time.Duration, what string) {
+	g.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		inq := g.inquire(paymentID)
+		if inq.PaymentStatus == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%s: %s/%s after %s, want %s", what, inq.PaymentStatus, inq.PaymentResultCode, timeout, status)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
