@@ -117,6 +117,7 @@ type Gateway struct {
 
 	router    *router // the acquirers and the routing among them
 	log       *slog.Logger
+	ln        net.Listener // closed by Close when a failed Start never served on it
 	srv       *http.Server
 	served    chan error
 	stopBg    context.CancelFunc
@@ -178,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		}
 	}
 	if ln != nil {
-		g.Addr = ln.Addr().String()
+		g.Addr, g.ln = ln.Addr().String(), ln
 	}
 	g.URL = strings.TrimRight(cfg.PublicURL, "/")
 	if g.URL == "" && ln != nil {
@@ -347,6 +348,8 @@ func (g *Gateway) Close() error {
 			g.log.Info("shutting down")
 			errs = append(errs, g.srv.Shutdown(ctx))
 			cancel()
+		} else if g.ln != nil {
+			_ = g.ln.Close() // a Start that failed after listening
 		}
 		if g.stopBg != nil {
 			g.stopBg()

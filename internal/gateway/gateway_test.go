@@ -160,6 +160,22 @@ func TestStartFailsCleanly(t *testing.T) {
 	if _, err := gateway.Start(ctx, gateway.Config{Data: dir, Database: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "postgres://") {
 		t.Errorf("unknown database URL: %v", err)
 	}
+	// A start that fails after it listened (a bad acquirer entry) frees the port again.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	if _, err := gateway.Start(ctx, gateway.Config{Data: dir, Addr: addr,
+		Acquirers: []gateway.AcquirerConfig{{Name: "UP", Kind: "antom", URL: "not a url", ClientID: "C", PublicKeyFile: "/nonexistent"}}}); err == nil {
+		t.Fatal("a start with an unusable acquirer succeeded")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the port stays taken after a failed start: %v", err)
+	}
+	ln.Close()
 }
 
 // TestBreakerOverHTTP: an acquirer that keeps failing technically is set aside, which /metrics
