@@ -127,11 +127,15 @@ func (s *Service) failover(ctx context.Context, p Payment, why protocol.Code) (P
 		next.Auth.AcquirerName, next.Auth.Attempt = to, p.Auth.Attempt+1
 		next.ResultCode, next.ResultMsg = protocol.CodePaymentInProcess, "Payment is processing."
 		next.InFlightUntil = s.clock.Now().Add(s.cfg.InFlightLease)
-		s.log.WarnContext(ctx, "acquirer failover", "paymentId", p.ID, "from", from, "to", next.Auth.AcquirerName, "reason", why)
 		return step{op: OpFailover, next: next, eventCode: why}, nil
 	})
-	if err == nil && s.cfg.OnFailover != nil {
+	if err != nil {
+		return done, err
+	}
+	// Told once the move is committed (a build retried after a conflict is not a second move).
+	s.log.WarnContext(ctx, "acquirer failover", "paymentId", p.ID, "from", from, "to", to, "reason", why)
+	if s.cfg.OnFailover != nil {
 		s.cfg.OnFailover(from, to)
 	}
-	return done, err
+	return done, nil
 }
