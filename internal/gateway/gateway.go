@@ -225,7 +225,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 			a = cfg.WrapAcquirer(a)
 		}
 		return g.Metrics.Acquirer(a)
-	}, acquirer.BreakerConfig{OnChange: func(name string, open bool) {
+	}, acquirer.BreakerConfig{Now: wall.Now, OnChange: func(name string, open bool) {
 		g.Metrics.ObserveBreaker(name, open)
 		if open {
 			log.Warn("acquirer set aside after technical failures in a row; routes try it last until a probe succeeds", "acquirer", name)
