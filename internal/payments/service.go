@@ -120,8 +120,12 @@ func NewService(store Store, acq acquirer.Acquirer, clk clock.Clock, log *slog.L
 }
 
 // maxAttempts bounds the retries of a guarded change that lost a race: each retry re-reads the
-// payment and re-applies the rules, so a loser either succeeds on fresh data or is refused.
-const maxAttempts = 8
+// payment and re-applies the rules, so a loser either succeeds on fresh data or is refused. Every
+// lost round has a winner, so a change loses at most once per concurrent change to the same
+// payment: the bound must exceed the concurrency a merchant may put on one payment. With 8, one
+// of 24 concurrent refunds of one payment lost every round under CI's load and answered
+// UNKNOWN_EXCEPTION; 64 leaves a wide margin and still ends a livelock.
+const maxAttempts = 64
 
 // step is one transition to commit.
 type step struct {
