@@ -50,6 +50,12 @@ var testCards = []struct {
 	{"4000000000000036", "VISA", "S", "SUCCESS", "SUCCESS", "U", "Y"},
 	{"4000000000000028", "VISA", "S", "SUCCESS", "SUCCESS", "U", "Y"},
 	{"4000000000000044", "VISA", "U", "PAYMENT_IN_PROCESS", "PROCESSING", "", ""},
+	{"4000000760000002", "VISA", "S", "SUCCESS", "SUCCESS", "U", "Y"},
+	{"4000007920000004", "VISA", "S", "SUCCESS", "SUCCESS", "U", "Y"},
+	{"9792000000000003", "TROY", "S", "SUCCESS", "SUCCESS", "U", "Y"},
+	{"4000056655665556", "VISA", "S", "SUCCESS", "SUCCESS", "U", "Y"},
+	{"5105105105105100", "MASTERCARD", "S", "SUCCESS", "SUCCESS", "U", "Y"},
+	{"5556761100000003", "MASTERCARD", "S", "SUCCESS", "SUCCESS", "U", "Y"},
 }
 
 // cvvFor gives each card its own CVV so a leak can be traced to the card it came from.

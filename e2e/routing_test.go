@@ -196,7 +196,8 @@ func TestRoutingRulesOverBinary(t *testing.T) {
 		t.Skip("2,000 payments")
 	}
 	g := startGateway(t)
-	doc := `{"rules":[{"match":{"currency":["USD"]},"route":["CHECKOUT","ADYEN"]},
+	doc := `{"rules":[{"match":{"issuingCountry":["BR","MX"]},"route":["ALIPAY","ADYEN"]},
+		{"match":{"currency":["USD"]},"route":["CHECKOUT","ADYEN"]},
 		{"match":{"cardBrand":["MASTERCARD"]},"route":["ALIPAY"]}],
 		"default":{"weights":{"ADYEN":70,"CHECKOUT":30}}}`
 	var set struct{ Result protocol.Result }
@@ -210,10 +211,21 @@ func TestRoutingRulesOverBinary(t *testing.T) {
 	usd := payRequest("4054695723100768", "123")
 	usd.PaymentAmount, usd.Order.OrderAmount = &protocol.Amount{Currency: "USD", Value: "4200"}, &protocol.Amount{Currency: "USD", Value: "4200"}
 	if r := g.pay(usd); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName != "CHECKOUT" {
-		t.Fatalf("USD went to %+v, want CHECKOUT (rule 1)", r.AcquirerInfo)
+		t.Fatalf("USD went to %+v, want CHECKOUT (rule 2)", r.AcquirerInfo)
 	}
 	if r := g.pay(payRequest("5555555555554444", "123")); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName != "ALIPAY" {
-		t.Fatalf("a Mastercard went to %+v, want ALIPAY (rule 2)", r.AcquirerInfo)
+		t.Fatalf("a Mastercard went to %+v, want ALIPAY (rule 3)", r.AcquirerInfo)
+	}
+	// The issuing country comes from the BIN table: a Brazilian Visa matches rule 1, a German one
+	// no rule, so it goes by the default weights.
+	if r := g.pay(payRequest("4000000760000002", "123")); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName != "ALIPAY" ||
+		r.PaymentResultInfo == nil || r.PaymentResultInfo.IssuingCountry != "BR" {
+		t.Fatalf("a Brazilian Visa went to %+v (%+v), want ALIPAY (rule 1)", r.AcquirerInfo, r.PaymentResultInfo)
+	}
+	for i := range 20 {
+		if r := g.pay(payRequest("4000002760003184", "123")); r.AcquirerInfo == nil || r.AcquirerInfo.AcquirerName == "ALIPAY" {
+			t.Fatalf("German Visa %d went to %+v, want ADYEN or CHECKOUT (default weights)", i, r.AcquirerInfo)
+		}
 	}
 	const n = 2000
 	counts := payMany(t, g, n, func() *protocol.PayRequest { return payRequest("4054695723100768", "123") })

@@ -20,10 +20,14 @@ const (
 	Elo        Brand = "ELO"
 	Hipercard  Brand = "HIPERCARD"
 	Troy       Brand = "TROY"
+	// CartesBancaires is France's domestic scheme. No IIN range is its own: its cards are
+	// co-badged with Visa or Mastercard, so DetectBrand never returns it; the BIN table
+	// (internal/bin) knows which cards carry it.
+	CartesBancaires Brand = "CARTES_BANCAIRES"
 )
 
 // brands lists every Brand constant, in the SDK enum's order.
-var brands = []Brand{Visa, Mastercard, Maestro, Amex, JCB, Diners, Discover, CUP, Mir, Elo, Hipercard, Troy}
+var brands = []Brand{Visa, Mastercard, Maestro, Amex, JCB, Diners, Discover, CUP, Mir, Elo, Hipercard, Troy, CartesBancaires}
 
 // Brands returns every brand the gateway knows, so that configuration naming a brand (routing
 // rules) can be checked against the one list. The slice is fresh; callers may keep it.

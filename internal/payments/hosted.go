@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/cardgate/cardgate/internal/bin"
 	"strings"
 	"time"
 
@@ -197,18 +198,24 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 
 // cardSummaryOf is what the payment keeps of a card.
 func cardSummaryOf(m Merchant, cmd PayCommand) CardSummary {
+	info := bin.Lookup(cmd.Card)
 	return CardSummary{
-		Brand:       string(cmd.Card.Brand()),
-		Masked:      cmd.Card.Masked(),
-		BIN:         cmd.Card.BIN(),
-		LastFour:    cmd.Card.LastFour(),
-		ExpiryMonth: fmt.Sprintf("%02d", cmd.Expiry.Month),
-		ExpiryYear:  fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
-		Fingerprint: card.Fingerprint(m.FingerprintKey, cmd.Card),
-		HolderName:  cmd.HolderName,
-		Token:       cmd.TokenID,
-		Tokenize:    cmd.Tokenize && cmd.TokenID == "",
-		CardOnFile:  cmd.TokenID != "",
+		Funding:        info.Funding,
+		IssuingCountry: info.Country,
+		IssuerName:     info.Issuer,
+		Category:       info.Category,
+		Region:         info.Region,
+		Brand:          string(cmd.Card.Brand()),
+		Masked:         cmd.Card.Masked(),
+		BIN:            cmd.Card.BIN(),
+		LastFour:       cmd.Card.LastFour(),
+		ExpiryMonth:    fmt.Sprintf("%02d", cmd.Expiry.Month),
+		ExpiryYear:     fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
+		Fingerprint:    card.Fingerprint(m.FingerprintKey, cmd.Card),
+		HolderName:     cmd.HolderName,
+		Token:          cmd.TokenID,
+		Tokenize:       cmd.Tokenize && cmd.TokenID == "",
+		CardOnFile:     cmd.TokenID != "",
 	}
 }
 

@@ -318,7 +318,12 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 	next := p
 	now := s.clock.Now()
-	next.Card.Funding, next.Card.IssuingCountry, next.Card.IssuerName, next.Card.Category = res.Funding, res.IssuingCountry, res.IssuerName, res.Category
+	// The acquirer's facts about the card win over the gateway's BIN table, which is only as
+	// fresh as its last release; an answer without them keeps the table's.
+	next.Card.Funding = firstNonEmpty(res.Funding, p.Card.Funding)
+	next.Card.IssuingCountry = firstNonEmpty(res.IssuingCountry, p.Card.IssuingCountry)
+	next.Card.IssuerName = firstNonEmpty(res.IssuerName, p.Card.IssuerName)
+	next.Card.Category = firstNonEmpty(res.Category, p.Card.Category)
 	next.Auth = AuthDetails{
 		AcquirerName:          firstNonEmpty(res.AcquirerName, p.Auth.AcquirerName),
 		AcquirerMerchantID:    res.AcquirerMerchantID,

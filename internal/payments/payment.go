@@ -154,6 +154,9 @@ type CardSummary struct {
 	IssuingCountry string `json:"issuingCountry,omitempty"`
 	IssuerName     string `json:"issuerName,omitempty"`
 	Category       string `json:"category,omitempty"`
+	// Region is the card's paymentMethodRegion from the BIN table: GLOBAL, or the country whose
+	// local card rules apply ("" on payments made before the table).
+	Region string `json:"region,omitempty"`
 	// Token is the cardToken: the saved card a payment was made with, or the one its approval
 	// saved. Tokenize records that the card is to be saved when approved (tokenizeMode ENABLED,
 	// tokenize: true, or the buyer's consent on the hosted page).

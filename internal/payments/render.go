@@ -71,7 +71,7 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 	}
 	info.IssuingCountry = p.Card.IssuingCountry
 	info.Funding = p.Card.Funding
-	info.PaymentMethodRegion = "GLOBAL"
+	info.PaymentMethodRegion = firstNonEmpty(p.Card.Region, "GLOBAL")
 	info.ThreeDSResult = threeDSResultOf(p)
 	info.AVSResultRaw = p.Auth.AVSResult
 	info.CVVResultRaw = p.Auth.CVVResult

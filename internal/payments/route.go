@@ -29,7 +29,7 @@ type RouteFacts struct {
 	RequestID      string // paymentRequestId: the same request always routes the same way
 	Currency       string
 	CardBrand      string
-	IssuingCountry string // empty until the BIN table knows it
+	IssuingCountry string // from the BIN table; "" when it does not know the card
 	AmountMinor    int64
 }
 
@@ -54,7 +54,8 @@ func (s *Service) WithRouter(r Router) *Service {
 // it in next: the route, and its first acquirer as the one the authorization goes to.
 func (s *Service) route(ctx context.Context, next *Payment, cmd PayCommand) error {
 	names, err := s.router.Route(ctx, next.MerchantID, RouteFacts{
-		RequestID: next.RequestID, Currency: next.Amount.Currency.Code, CardBrand: string(cmd.Card.Brand()), AmountMinor: next.Amount.Minor,
+		RequestID: next.RequestID, Currency: next.Amount.Currency.Code, CardBrand: next.Card.Brand,
+		IssuingCountry: next.Card.IssuingCountry, AmountMinor: next.Amount.Minor,
 	})
 	if err != nil {
 		return fmt.Errorf("route payment %s: %w", next.ID, err)

@@ -174,3 +174,51 @@ func TestNoFailoverWithoutReversal(t *testing.T) {
 		t.Fatal("CHECKOUT was asked while ADYEN may hold the authorization")
 	}
 }
+
+// factsRouter routes every payment to one acquirer and keeps the facts it was asked about.
+type factsRouter struct {
+	fixedRouter
+	facts []payments.RouteFacts
+}
+
+func (r *factsRouter) Route(_ context.Context, _ string, f payments.RouteFacts) ([]string, error) {
+	r.facts = append(r.facts, f)
+	return r.route, nil
+}
+
+// The BIN table's facts reach the router (issuing country) and the merchant (funding, region)
+// before any acquirer has answered about the card.
+func TestBINFactsRouteAndShow(t *testing.T) {
+	tests := []struct {
+		pan, country, funding, region, issuer string
+	}{
+		{"4242424242424242", "US", "CREDIT", "GLOBAL", "CARDGATE SANDBOX BANK"},
+		{"4000004100000003", "KR", "CREDIT", "KR", "CARDGATE SANDBOX BANK KOREA"},
+		{"4000000760000002", "BR", "CREDIT", "GLOBAL", "CARDGATE SANDBOX BANCO"},
+		{"5105105105105100", "US", "PREPAID", "GLOBAL", "CARDGATE SANDBOX BANK"},
+		{"4000056655665556", "US", "DEBIT", "GLOBAL", "CARDGATE SANDBOX BANK"},
+		// Pending at the acquirer: the table's facts stand while its answer is out.
+		{"4000000000000119", "US", "CREDIT", "GLOBAL", "CARDGATE SANDBOX BANK"},
+	}
+	e := newEnv(t)
+	r := &factsRouter{fixedRouter: fixedRouter{route: []string{"ADYEN"}, set: map[string]acquirer.Acquirer{"ADYEN": simulator.NewProfile(simulator.Adyen, e.clk)}}}
+	e.svc.WithRouter(r)
+	for i, tt := range tests {
+		t.Run(tt.pan, func(t *testing.T) {
+			p := e.pay(t, tt.pan, "bin-"+tt.pan, payments.CaptureManual)
+			if got := r.facts[i]; got.IssuingCountry != tt.country || got.CardBrand != "VISA" && got.CardBrand != "MASTERCARD" {
+				t.Errorf("route facts %+v, want issuing country %s", got, tt.country)
+			}
+			if p.Card.IssuingCountry != tt.country || p.Card.Funding != tt.funding || p.Card.Region != tt.region || p.Card.IssuerName != tt.issuer {
+				t.Errorf("card %+v, want %s %s %s %s", p.Card, tt.country, tt.funding, tt.region, tt.issuer)
+			}
+			if p.State != payments.StateSuccess {
+				return // cardInfo shows the card's facts once the acquirer has answered
+			}
+			info := payments.InquiryResponseOf(p, nil).CardInfo
+			if info.IssuingCountry != tt.country || info.Funding != tt.funding || info.PaymentMethodRegion != tt.region {
+				t.Errorf("cardInfo %+v, want %s %s %s", info, tt.country, tt.funding, tt.region)
+			}
+		})
+	}
+}

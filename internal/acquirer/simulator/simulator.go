@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cardgate/cardgate/internal/bin"
 	"math/big"
 	"sync"
 	"time"
@@ -103,17 +104,6 @@ var declineMessages = map[protocol.Code]string{
 	protocol.CodeSuspectedCard:          "The card is reported lost or stolen.",
 	protocol.CodeRiskReject:             "The payment was rejected by risk control.",
 	protocol.CodeAuthenticationRequired: "The issuer requires 3-D Secure authentication.",
-}
-
-// issuers gives each brand a plausible issuing country, so cardInfo looks like a real answer.
-var issuers = map[card.Brand]struct{ country, name string }{
-	card.Visa:       {"US", "CARDGATE SANDBOX BANK"},
-	card.Mastercard: {"US", "CARDGATE SANDBOX BANK"},
-	card.Amex:       {"US", "AMERICAN EXPRESS"},
-	card.JCB:        {"JP", "JCB CO., LTD."},
-	card.Discover:   {"US", "DISCOVER BANK"},
-	card.Diners:     {"US", "DINERS CLUB INTERNATIONAL"},
-	card.CUP:        {"CN", "CHINA UNIONPAY"},
 }
 
 // Simulator is the sandbox acquirer. Every reference it hands out carries what it needs to answer
@@ -295,12 +285,10 @@ func (s *Simulator) decide(req acquirer.AuthRequest) (acquirer.AuthResult, Behav
 		AcquirerName:          s.name,
 		AcquirerMerchantID:    s.merchantID,
 		AcquirerTransactionID: s.reference("auth", scenarioOf(b), b.SettleAfter),
-		Funding:               "CREDIT",
-		Category:              "CONSUMER",
 	}
-	if is, ok := issuers[req.Card.Brand()]; ok {
-		res.IssuingCountry, res.IssuerName = is.country, is.name
-	}
+	// The network's facts about the card, as an acquirer's answer carries them.
+	info := bin.Lookup(req.Card)
+	res.Funding, res.Category, res.IssuingCountry, res.IssuerName = info.Funding, info.Category, info.Country, info.Issuer
 	switch b.Outcome {
 	case acquirer.Pending, acquirer.NoAnswer:
 		// The answer is not in yet: nothing about AVS, CVV or the network is known.
@@ -414,7 +402,8 @@ func (s *Simulator) InquireAuthorization(ctx context.Context, id string) (acquir
 		res.NetworkTransactionID = randomDigits(15)
 		res.AuthorizationCode = randomDigits(6)
 		res.AcquirerResultCode, res.AcquirerResultMessage = "SUCCESS", "success"
-		res.Funding, res.Category = "CREDIT", "CONSUMER"
+		// The reference does not carry the card, so the card's facts stay the gateway's own
+		// (its BIN table), as they were when the authorization went out.
 	}
 	return res, nil
 }

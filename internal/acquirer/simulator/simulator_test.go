@@ -3,6 +3,7 @@ package simulator_test
 import (
 	"context"
 	"errors"
+	"github.com/cardgate/cardgate/internal/bin"
 	"regexp"
 	"testing"
 	"time"
@@ -67,12 +68,6 @@ var designCards = []designCard{
 	{pan: "4000000000000309", brand: card.Visa, outcome: acquirer.Approved, failFirst: true},
 	{pan: "4000000000000317", brand: card.Visa, outcome: acquirer.Unavailable},
 	{pan: "4000000000000325", brand: card.Visa, outcome: acquirer.Approved, loseFirst: true},
-}
-
-// issuingCountry is where the simulator says each brand's sandbox cards come from.
-var issuingCountry = map[card.Brand]string{
-	card.Visa: "US", card.Mastercard: "US", card.Amex: "US", card.JCB: "JP",
-	card.Discover: "US", card.Diners: "US", card.CUP: "CN",
 }
 
 var (
@@ -174,11 +169,10 @@ func TestAuthorizeDesignCards(t *testing.T) {
 				if !simTxnID.MatchString(res.AcquirerTransactionID) {
 					t.Errorf("AcquirerTransactionID = %q", res.AcquirerTransactionID)
 				}
-				if res.IssuingCountry != issuingCountry[c.brand] || res.IssuerName == "" {
-					t.Errorf("issuer %q in %q, want country %q", res.IssuerName, res.IssuingCountry, issuingCountry[c.brand])
-				}
-				if res.Funding != "CREDIT" || res.Category != "CONSUMER" {
-					t.Errorf("funding %q, category %q", res.Funding, res.Category)
+				// The card's facts are the BIN table's (internal/bin tests the table itself).
+				if want := bin.Lookup(n); res.IssuingCountry != want.Country || res.IssuerName != want.Issuer ||
+					res.Funding != want.Funding || res.Category != want.Category {
+					t.Errorf("card facts %q %q %q %q, want the BIN table's %+v", res.IssuingCountry, res.IssuerName, res.Funding, res.Category, want)
 				}
 
 				if c.outcome == acquirer.Pending || c.outcome == acquirer.NoAnswer {
