@@ -15,5 +15,5 @@ func freshSchema(t testing.TB) string { return pgtest.FreshSchema(t, "cg_e2e") }
 // success is stored and notified, nothing is authorized or captured twice, and the payments whose
 // authorization was in flight on a killed instance are final within a minute of its lease.
 func TestCrashPostgres(t *testing.T) {
-	crashRun(t, crashConfig{instances: 3, storeArgs: []string{"--database", freshSchema(t), "--data", t.TempDir()}, payments: 2000, kills: 6, workers: 8, holdEvery: 20})
+	crashRun(t, crashConfig{instances: 3, storeArgs: []string{"--database", freshSchema(t), "--data", t.TempDir()}, payments: 2000, kills: 6, workers: 8, holdEvery: 20, failoverEvery: 10})
 }

@@ -378,36 +378,61 @@ func crashRun(t *testing.T, cfg crashConfig) {
 		}
 	}
 	verify(t, cfg, insts, clients, results, recv, kills, callErrs.Load())
-	if len(cfg.storeArgs) == 2 && cfg.storeArgs[0] == "--data" {
-		checkHolds(t, cfg.storeArgs[1])
+	switch cfg.storeArgs[0] {
+	case "--data":
+		checkHolds(t, readHolds(t, "sqlite", "file:"+filepath.Join(cfg.storeArgs[1], sqlite.FileName)+"?mode=ro&_pragma=busy_timeout(5000)"))
+	case "--database":
+		checkHolds(t, readHolds(t, "pgx", cfg.storeArgs[1]))
 	}
+}
+
+// holdsQuery puts each payment beside the simulated acquirers' books (the ledger every instance
+// shares through the store): its state, its void, how many unreversed approvals the acquirers
+// hold for it, and how many times it failed over.
+const holdsQuery = `SELECT p.payment_id, p.state, p.void_state,
+	(SELECT count(*) FROM sim_acquirer_ledger l WHERE l.payment_ref LIKE '%/' || p.payment_id
+		AND l.reversed = 0 AND l.result LIKE '%"Outcome":1,%'),
+	(SELECT count(*) FROM payment_events e WHERE e.payment_id = p.payment_id AND e.op = 'FAILOVER')
+	FROM payments p`
+
+type holdRow struct {
+	id, state, void  string
+	holds, failovers int
+}
+
+// readHolds runs holdsQuery on the gateway's database, through database/sql as an auditor would.
+func readHolds(t *testing.T, driver, dsn string) []holdRow {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(holdsQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []holdRow
+	for rows.Next() {
+		var r holdRow
+		if err := rows.Scan(&r.id, &r.state, &r.void, &r.holds, &r.failovers); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // checkHolds reads the simulated acquirers' books beside the gateway's payments: no payment is
 // authorized at two acquirers, a successful one holds at exactly one, and one that did not
 // succeed holds nowhere unless its void went out.
-func checkHolds(t *testing.T, dataDir string) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, sqlite.FileName)+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT p.payment_id, p.state, p.void_state,
-		(SELECT count(*) FROM sim_acquirer_ledger l WHERE l.payment_ref LIKE '%/' || p.payment_id
-			AND l.reversed = 0 AND l.result LIKE '%"Outcome":1,%'),
-		(SELECT count(*) FROM payment_events e WHERE e.payment_id = p.payment_id AND e.op = 'FAILOVER')
-		FROM payments p`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+func checkHolds(t *testing.T, rows []holdRow) {
 	var payments, failedOver int
-	for rows.Next() {
-		var id, state, void string
-		var holds, failovers int
-		if err := rows.Scan(&id, &state, &void, &holds, &failovers); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range rows {
+		id, state, void, holds, failovers := r.id, r.state, r.void, r.holds, r.failovers
 		payments++
 		if failovers > 0 {
 			failedOver++
@@ -420,9 +445,6 @@ func checkHolds(t *testing.T, dataDir string) {
 		case state != "SUCCESS" && holds == 1 && void != "DONE":
 			t.Errorf("payment %s is %s and left a hold at an acquirer (void %q)", id, state, void)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	t.Logf("acquirers' books: %d payments, %d of them failed over, none authorized twice or left holding", payments, failedOver)
 	if failedOver == 0 {
