@@ -192,6 +192,7 @@ type CaptureRequest struct {
 	PaymentID             string
 	AcquirerTransactionID string
 	Amount                money.Amount
+	MerchantID            string // the gateway's merchant (sandbox forced results are per merchant)
 }
 
 // RefundRequest returns money of a captured authorization.
@@ -199,6 +200,7 @@ type RefundRequest struct {
 	RefundID              string
 	AcquirerTransactionID string
 	Amount                money.Amount
+	MerchantID            string // the gateway's merchant (sandbox forced results are per merchant)
 }
 
 // OpStatus is how a capture or refund ended, as far as the gateway can tell now.

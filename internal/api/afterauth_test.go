@@ -233,7 +233,7 @@ func TestClockAdvance(t *testing.T) {
 	if lo, hi := before.Add(13*time.Minute-time.Second), time.Now().Add(13*time.Minute+time.Second); now.Before(lo) || now.After(hi) {
 		t.Errorf("now %v, want wall time + 13m (%v … %v)", now, lo, hi)
 	}
-	if off, err := s.store.ClockOffset(ctx); err != nil || off < 13*time.Minute-time.Second || off > 13*time.Minute+time.Second {
+	if off, _, err := s.store.ClockOffset(ctx); err != nil || off < 13*time.Minute-time.Second || off > 13*time.Minute+time.Second {
 		t.Errorf("stored offset %v, %v; want about 13m", off, err)
 	}
 	if got := status(t); got != "PROCESSING" {
@@ -280,7 +280,7 @@ func TestClockAdvance(t *testing.T) {
 	if got := s.clock.Offset(); got != offset {
 		t.Errorf("refused advances moved the clock from %v to %v", offset, got)
 	}
-	if off, _ := s.store.ClockOffset(ctx); off != offset.Truncate(time.Millisecond) && off != offset {
+	if off, _, _ := s.store.ClockOffset(ctx); off != offset.Truncate(time.Millisecond) && off != offset {
 		t.Errorf("stored offset %v, clock offset %v", off, offset)
 	}
 
@@ -326,7 +326,7 @@ func TestClockAdvanceNotServedInProduction(t *testing.T) {
 			t.Errorf("body %s (%v), want NO_INTERFACE_DEF", raw, err)
 		}
 	}
-	if off, err := s.store.ClockOffset(context.Background()); err != nil || off != 0 {
+	if off, _, err := s.store.ClockOffset(context.Background()); err != nil || off != 0 {
 		t.Errorf("stored offset %v, %v", off, err)
 	}
 }

@@ -58,6 +58,14 @@ func (c *Offset) SetOffset(d time.Duration) {
 	}
 }
 
+// Reset replaces the offset even when that moves time back: only a sandbox reset, which has
+// removed the data that could notice, does it.
+func (c *Offset) Reset(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = d
+}
+
 // Fixed is a clock that stands still until told to move; for tests.
 type Fixed struct {
 	mu sync.Mutex

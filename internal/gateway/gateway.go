@@ -197,7 +197,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	case cfg.Clock != nil:
 		g.Clock = cfg.Clock
 	case cfg.Mode == Sandbox:
-		stored, err := st.ClockOffset(ctx)
+		stored, _, err := st.ClockOffset(ctx)
 		if err != nil {
 			return g, err
 		}

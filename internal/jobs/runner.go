@@ -38,8 +38,12 @@ type Deliveries interface {
 
 // ClockStore keeps the sandbox clock's offset where every instance sees it.
 type ClockStore interface {
-	ClockOffset(ctx context.Context) (time.Duration, error)
-	SetClockOffset(ctx context.Context, d time.Duration) error
+	// ClockOffset returns the stored offset and its epoch (the number of resets so far).
+	ClockOffset(ctx context.Context) (time.Duration, int64, error)
+	// SetClockOffset raises the stored offset to d (never lowers it), only while epoch is current.
+	SetClockOffset(ctx context.Context, d time.Duration, epoch int64) error
+	// ResetClock sets the offset to zero and starts a new epoch; it returns the epoch.
+	ResetClock(ctx context.Context) (int64, error)
 }
 
 // Runner runs due work. One runner's passes never overlap; the payments service makes work that
@@ -53,6 +57,7 @@ type Runner struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	notify  Deliveries
+	epoch   int64 // the clock epoch this runner's offset belongs to
 }
 
 // WithDeliveries makes Advance run due notification attempts too.
@@ -213,26 +218,49 @@ func (r *Runner) Advance(ctx context.Context, d time.Duration) (time.Time, error
 		return time.Time{}, err
 	}
 	r.sandbox.SetOffset(target.Sub(r.wall.Now()))
-	if err := r.store.SetClockOffset(ctx, r.sandbox.Offset()); err != nil {
+	if err := r.store.SetClockOffset(ctx, r.sandbox.Offset(), r.epoch); err != nil {
 		return time.Time{}, err
 	}
 	return r.clock.Now(), nil
 }
 
-// syncClock takes up an offset another instance stored, and stores ours if it is ahead.
+// syncClock takes up an offset another instance stored, and stores ours if it is ahead. After a
+// reset (a new epoch) it takes the stored offset even though that moves its clock back.
 func (r *Runner) syncClock(ctx context.Context) error {
 	if r.sandbox == nil {
 		return nil
 	}
-	stored, err := r.store.ClockOffset(ctx)
+	stored, epoch, err := r.store.ClockOffset(ctx)
 	if err != nil {
 		return err
 	}
+	if epoch != r.epoch {
+		r.sandbox.Reset(stored)
+		r.epoch = epoch
+		return nil
+	}
 	r.sandbox.SetOffset(stored)
 	if r.sandbox.Offset() > stored {
-		return r.store.SetClockOffset(ctx, r.sandbox.Offset())
+		return r.store.SetClockOffset(ctx, r.sandbox.Offset(), r.epoch)
 	}
 	return nil
+}
+
+// ResetClock puts the sandbox clock back on real time, for this instance at once and for the
+// others at their next pass. It returns the time now.
+func (r *Runner) ResetClock(ctx context.Context) (time.Time, error) {
+	if r.sandbox == nil {
+		return time.Time{}, errors.New("jobs: the clock moves only in sandbox mode")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	epoch, err := r.store.ResetClock(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	r.sandbox.Reset(0)
+	r.epoch = epoch
+	return r.clock.Now(), nil
 }
 
 // Run runs due work every interval until ctx ends.

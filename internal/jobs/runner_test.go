@@ -123,19 +123,29 @@ func (w *fakeWork) ranIDs() []string {
 type memClock struct {
 	mu     sync.Mutex
 	offset time.Duration
+	epoch  int64
 }
 
-func (s *memClock) ClockOffset(context.Context) (time.Duration, error) {
+func (s *memClock) ClockOffset(context.Context) (time.Duration, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.offset, nil
+	return s.offset, s.epoch, nil
 }
 
-func (s *memClock) SetClockOffset(_ context.Context, d time.Duration) error {
+func (s *memClock) SetClockOffset(_ context.Context, d time.Duration, epoch int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.offset = max(s.offset, d)
+	if epoch == s.epoch {
+		s.offset = max(s.offset, d)
+	}
 	return nil
+}
+
+func (s *memClock) ResetClock(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset, s.epoch = 0, s.epoch+1
+	return s.epoch, nil
 }
 
 var log = slog.New(slog.DiscardHandler)
@@ -201,7 +211,7 @@ func TestAdvanceRunsDueWorkInOrder(t *testing.T) {
 	if now.Before(start.Add(15*time.Minute)) || now.After(start.Add(15*time.Minute+slack)) {
 		t.Errorf("Advance returned %v, want start + 15m (%v)", now, start.Add(15*time.Minute))
 	}
-	if off, _ := st.ClockOffset(context.Background()); off < 15*time.Minute-slack || off > 15*time.Minute {
+	if off, _, _ := st.ClockOffset(context.Background()); off < 15*time.Minute-slack || off > 15*time.Minute {
 		t.Errorf("stored offset %v, want about 15m", off)
 	}
 
@@ -327,7 +337,7 @@ func TestRunDueTakesUpAnotherInstancesClock(t *testing.T) {
 	if n, err := r.RunDue(context.Background()); err != nil || n != 0 {
 		t.Fatalf("RunDue before the clock moved = %d, %v", n, err)
 	}
-	if err := st.SetClockOffset(context.Background(), 15*time.Minute); err != nil {
+	if err := st.SetClockOffset(context.Background(), 15*time.Minute, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := r.RunDue(context.Background()); err != nil || n != 1 {
@@ -341,7 +351,7 @@ func TestRunDueTakesUpAnotherInstancesClock(t *testing.T) {
 	if _, err := r.RunDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if off, _ := st.ClockOffset(context.Background()); off != time.Hour {
+	if off, _, _ := st.ClockOffset(context.Background()); off != time.Hour {
 		t.Errorf("stored offset %v, want 1h", off)
 	}
 }
@@ -416,5 +426,38 @@ func TestRunStopsWithContext(t *testing.T) {
 	}
 	if got := w.ranIDs(); !slices.Equal(got, []string{"p"}) {
 		t.Errorf("ran %v, want p once", got)
+	}
+}
+
+// TestResetClockReachesEveryInstance: a reset puts this instance back on real time at once and
+// another instance at its next pass, and that instance's old offset cannot undo the reset.
+func TestResetClockReachesEveryInstance(t *testing.T) {
+	r1, _, clk1, st := sandbox()
+	clk2 := clock.NewOffset(clock.Wall{}, 0)
+	r2 := jobs.NewSandbox(&fakeWork{clk: clk2}, clk2, st, log)
+	if _, err := r1.Advance(context.Background(), 7*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if clk2.Offset() < 7*24*time.Hour-time.Second {
+		t.Fatalf("the second instance's offset %v, want the first's 7d", clk2.Offset())
+	}
+	now, err := r1.ResetClock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clk1.Offset() != 0 || now.Sub(time.Now()).Abs() > time.Second {
+		t.Fatalf("after the reset: offset %v, now %v; want real time", clk1.Offset(), now)
+	}
+	if _, err := r2.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if clk2.Offset() != 0 {
+		t.Fatalf("the second instance kept offset %v after the reset", clk2.Offset())
+	}
+	if off, epoch, _ := st.ClockOffset(context.Background()); off != 0 || epoch != 1 {
+		t.Fatalf("stored offset %v epoch %d, want 0 at epoch 1", off, epoch)
 	}
 }

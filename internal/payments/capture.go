@@ -117,7 +117,7 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 	if err != nil {
 		return Txn{}, Payment{}, err
 	}
-	res, err := s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: amount})
+	res, err := s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: amount, MerchantID: p.MerchantID})
 	if err != nil {
 		s.log.WarnContext(ctx, "acquirer capture failed", "paymentId", p.ID, "err", err)
 		res = acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}

@@ -152,7 +152,7 @@ func (s *Service) txnStatus(ctx context.Context, p Payment, txnID string, now ti
 		res, err = s.acquirerOf(p).InquireCapture(ctx, t.Details.AcquirerReference)
 	case t.Type == TxnCapture:
 		// The capture never reached the acquirer (or its answer was lost): send it again.
-		res, err = s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount})
+		res, err = s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount, MerchantID: p.MerchantID})
 	default:
 		_, _, err = s.sendRefund(ctx, p, t)
 		return err

@@ -88,7 +88,7 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 
 // sendRefund asks the acquirer to refund and records its answer.
 func (s *Service) sendRefund(ctx context.Context, p Payment, t Txn) (Txn, Payment, error) {
-	res, err := s.acquirerOf(p).Refund(ctx, acquirer.RefundRequest{RefundID: t.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount})
+	res, err := s.acquirerOf(p).Refund(ctx, acquirer.RefundRequest{RefundID: t.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount, MerchantID: p.MerchantID})
 	if err != nil {
 		s.log.WarnContext(ctx, "acquirer refund failed; will retry", "paymentId", p.ID, "refundId", t.ID, "err", err)
 		res = acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}

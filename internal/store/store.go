@@ -14,6 +14,7 @@ import (
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/routing"
+	"github.com/cardgate/cardgate/internal/sandbox"
 )
 
 // Store is everything the gateway keeps.
@@ -25,10 +26,17 @@ type Store interface {
 	notify.Store
 	routing.Store
 
-	// ClockOffset and SetClockOffset keep the sandbox clock's offset where every instance sees it;
-	// the offset only grows.
-	ClockOffset(ctx context.Context) (time.Duration, error)
-	SetClockOffset(ctx context.Context, d time.Duration) error
+	// ClockOffset, SetClockOffset and ResetClock keep the sandbox clock's offset where every
+	// instance sees it (jobs.ClockStore).
+	ClockOffset(ctx context.Context) (time.Duration, int64, error)
+	SetClockOffset(ctx context.Context, d time.Duration, epoch int64) error
+	ResetClock(ctx context.Context) (int64, error)
+
+	// The sandbox's test controls (internal/sandbox): forced results, and a merchant's reset.
+	sandbox.Forces
+	SetForce(ctx context.Context, merchantID string, f sandbox.Force, at time.Time) error
+	Forces(ctx context.Context, merchantID string) ([]sandbox.Force, error)
+	ResetMerchant(ctx context.Context, merchantID string) (map[string]int64, error)
 
 	// OutboxStats reports the pending notifications and the creation time of the oldest (metrics).
 	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)

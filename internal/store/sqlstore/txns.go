@@ -140,23 +140,36 @@ func (s *Store) due(ctx context.Context, t time.Time, free int64, limit int) ([]
 	return out, rs.Err()
 }
 
-// ClockOffset returns the sandbox clock's offset, shared by every instance on this store.
-func (s *Store) ClockOffset(ctx context.Context) (time.Duration, error) {
-	var offset int64
-	if err := s.db.QueryRow(ctx, `SELECT offset_ms FROM sandbox_clock WHERE id = 1`).Scan(&offset); err != nil {
-		return 0, fmt.Errorf("read clock offset: %w", err)
+// ClockOffset returns the sandbox clock's offset, shared by every instance on this store, and its
+// epoch: the number of resets so far.
+func (s *Store) ClockOffset(ctx context.Context) (time.Duration, int64, error) {
+	var offset, epoch int64
+	if err := s.db.QueryRow(ctx, `SELECT offset_ms, epoch FROM sandbox_clock WHERE id = 1`).Scan(&offset, &epoch); err != nil {
+		return 0, 0, fmt.Errorf("read clock offset: %w", err)
 	}
-	return time.Duration(offset) * time.Millisecond, nil
+	return time.Duration(offset) * time.Millisecond, epoch, nil
 }
 
 // SetClockOffset moves the sandbox clock's offset forward (never back), in one statement, so
-// that instances moving it at once keep the largest.
-func (s *Store) SetClockOffset(ctx context.Context, d time.Duration) error {
-	_, err := s.db.Exec(ctx, `UPDATE sandbox_clock SET offset_ms = `+s.d.Greatest+`(offset_ms, ?) WHERE id = 1`, d.Milliseconds())
+// that instances moving it at once keep the largest. It writes nothing unless epoch is still the
+// store's: an instance that has not yet seen a reset cannot undo it with its old offset.
+func (s *Store) SetClockOffset(ctx context.Context, d time.Duration, epoch int64) error {
+	_, err := s.db.Exec(ctx, `UPDATE sandbox_clock SET offset_ms = `+s.d.Greatest+`(offset_ms, ?) WHERE id = 1 AND epoch = ?`, d.Milliseconds(), epoch)
 	if err != nil {
 		return fmt.Errorf("set clock offset: %w", err)
 	}
 	return nil
+}
+
+// ResetClock puts the sandbox clock back on real time and starts a new epoch, which tells every
+// instance to drop its offset (the one time the sandbox clock moves back). It returns the epoch.
+func (s *Store) ResetClock(ctx context.Context) (int64, error) {
+	var epoch int64
+	err := s.db.QueryRow(ctx, `UPDATE sandbox_clock SET offset_ms = 0, epoch = epoch + 1 WHERE id = 1 RETURNING epoch`).Scan(&epoch)
+	if err != nil {
+		return 0, fmt.Errorf("reset clock: %w", err)
+	}
+	return epoch, nil
 }
 
 // ClaimWork implements payments.Store: it leases the payments of the work due at or before t whose

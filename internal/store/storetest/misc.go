@@ -125,7 +125,7 @@ func testSandboxMerchantIsTheOldest(t *testing.T, s store.Store) {
 }
 
 func testClockOffsetNeverDecreases(t *testing.T, s store.Store) {
-	if d, err := s.ClockOffset(ctx); err != nil || d != 0 {
+	if d, _, err := s.ClockOffset(ctx); err != nil || d != 0 {
 		t.Fatalf("a new store's offset: %v %v", d, err)
 	}
 	for _, step := range []struct{ set, want time.Duration }{
@@ -135,10 +135,10 @@ func testClockOffsetNeverDecreases(t *testing.T, s store.Store) {
 		{7*24*time.Hour + 1500*time.Millisecond, 7*24*time.Hour + 1500*time.Millisecond},
 		{7 * 24 * time.Hour, 7*24*time.Hour + 1500*time.Millisecond},
 	} {
-		if err := s.SetClockOffset(ctx, step.set); err != nil {
+		if err := s.SetClockOffset(ctx, step.set, 0); err != nil {
 			t.Fatal(err)
 		}
-		if d, err := s.ClockOffset(ctx); err != nil || d != step.want {
+		if d, _, err := s.ClockOffset(ctx); err != nil || d != step.want {
 			t.Fatalf("after setting %v: %v %v, want %v", step.set, d, err, step.want)
 		}
 	}
@@ -148,14 +148,31 @@ func testClockOffsetNeverDecreases(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.SetClockOffset(ctx, 8*24*time.Hour+time.Duration(i)*time.Minute); err != nil {
+			if err := s.SetClockOffset(ctx, 8*24*time.Hour+time.Duration(i)*time.Minute, 0); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if d, _ := s.ClockOffset(ctx); d != 8*24*time.Hour+15*time.Minute {
+	if d, _, _ := s.ClockOffset(ctx); d != 8*24*time.Hour+15*time.Minute {
 		t.Fatalf("after concurrent advances: %v", d)
+	}
+	// A reset starts a new epoch at zero; an instance still on the old epoch cannot undo it.
+	epoch, err := s.ResetClock(ctx)
+	if err != nil || epoch != 1 {
+		t.Fatalf("ResetClock = %d, %v; want epoch 1", epoch, err)
+	}
+	if err := s.SetClockOffset(ctx, 9*24*time.Hour, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d, e, err := s.ClockOffset(ctx); err != nil || d != 0 || e != 1 {
+		t.Fatalf("after a reset and a stale advance: %v epoch %d %v, want 0 at epoch 1", d, e, err)
+	}
+	if err := s.SetClockOffset(ctx, time.Hour, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := s.ClockOffset(ctx); d != time.Hour {
+		t.Fatalf("an advance in the new epoch: %v, want 1h", d)
 	}
 }
 

@@ -70,6 +70,8 @@ func Run(t *testing.T, open Opener) {
 		{"ReplaceSealed", testReplaceSealed},
 		{"SimulatorLedger", testSimulatorLedger},
 		{"RoutingRules", testRoutingRules},
+		{"Forces", testForces},
+		{"ResetMerchant", testResetMerchant},
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
