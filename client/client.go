@@ -213,6 +213,42 @@ func (c *Client) InquiryRefund(ctx context.Context, req *protocol.InquiryRefundR
 	return &resp, nil
 }
 
+// own posts one of cardgate's own calls (a path outside the Antom prefix) and decodes its answer.
+func (c *Client) own(ctx context.Context, path string, req, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("client: encode request: %w", err)
+	}
+	r, err := c.Do(ctx, path, body)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(r.Body, resp); err != nil {
+		return fmt.Errorf("client: decode response: %w", err)
+	}
+	return nil
+}
+
+// Force sets, replaces or clears one of the merchant's forced results in a cardgate sandbox
+// (an empty Operation only lists them) and returns the forces in effect.
+func (c *Client) Force(ctx context.Context, req *protocol.ForceRequest) (*protocol.ForceResponse, error) {
+	var resp protocol.ForceResponse
+	if err := c.own(ctx, protocol.PathSandboxForce, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Reset deletes the merchant's test data in a cardgate sandbox and, unless req.KeepClock, puts
+// the sandbox clock back on real time.
+func (c *Client) Reset(ctx context.Context, req *protocol.ResetRequest) (*protocol.ResetResponse, error) {
+	var resp protocol.ResetResponse
+	if err := c.own(ctx, protocol.PathSandboxReset, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // AdvanceClock moves a cardgate sandbox's clock forward by duration (Go syntax plus a "d" suffix:
 // "15m", "7d1m") and returns once everything that became due has run.
 func (c *Client) AdvanceClock(ctx context.Context, duration string) (*protocol.ClockAdvanceResponse, error) {

@@ -469,7 +469,44 @@ const (
 // Paths of cardgate's own calls, signed like API calls but not Antom APIs.
 const (
 	PathSandboxClockAdvance = "/sandbox/v1/clock/advance"
+	PathSandboxForce        = "/sandbox/v1/force"
+	PathSandboxReset        = "/sandbox/v1/reset"
 )
+
+// ForceRequest makes the merchant's next Count calls of Operation (pay, capture, refund) answer
+// ResultCode whatever the card; Count absent is 1, 0 clears the operation's force. An empty
+// Operation only lists the forces in effect.
+type ForceRequest struct {
+	Operation  string `json:"operation,omitempty"`
+	ResultCode string `json:"resultCode,omitempty"`
+	Count      *int   `json:"count,omitempty"`
+}
+
+// ForceResponse lists the merchant's forces in effect after the request.
+type ForceResponse struct {
+	Result Result  `json:"result"`
+	Forces []Force `json:"forces"`
+}
+
+// Force is one forced result in effect.
+type Force struct {
+	Operation  string `json:"operation"`
+	ResultCode string `json:"resultCode"`
+	Remaining  int    `json:"remaining"`
+}
+
+// ResetRequest clears the merchant's test data; KeepClock leaves the sandbox clock where it is
+// (it is shared by every merchant of the gateway).
+type ResetRequest struct {
+	KeepClock bool `json:"keepClock,omitempty"`
+}
+
+// ResetResponse says how many rows went from each table, and the sandbox time after the reset.
+type ResetResponse struct {
+	Result  Result           `json:"result"`
+	Deleted map[string]int64 `json:"deleted"`
+	Now     string           `json:"now"`
+}
 
 // ClockAdvanceRequest moves the sandbox clock: Go duration syntax plus a "d" suffix ("15m", "7d1m").
 type ClockAdvanceRequest struct {

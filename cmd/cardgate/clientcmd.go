@@ -292,6 +292,42 @@ func clockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 }
 
+func sandboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const use = "usage: cardgate sandbox force --operation pay --code DO_NOT_HONOR [--count N] | sandbox reset [--keep-clock]"
+	if len(args) == 0 {
+		return errors.New(use)
+	}
+	switch args[0] {
+	case "force":
+		return callCmd(ctx, "sandbox force", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			op := fs.String("operation", "", "the call to force: pay, capture or refund (none: list the forces in effect)")
+			code := fs.String("code", "", "the result code it answers, e.g. DO_NOT_HONOR, PROCESS_FAIL")
+			count := fs.Int("count", 1, "how many of the next calls answer it; 0 clears the operation's force")
+			return func() (string, any, error) {
+				if fs.NArg() > 0 {
+					return "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+				}
+				req := &protocol.ForceRequest{Operation: *op, ResultCode: *code}
+				if *op != "" || *code != "" {
+					req.Count = count
+				}
+				return protocol.PathSandboxForce, req, nil
+			}
+		})
+	case "reset":
+		return callCmd(ctx, "sandbox reset", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			keep := fs.Bool("keep-clock", false, "leave the sandbox clock where it is (it is shared by every merchant)")
+			return func() (string, any, error) {
+				if fs.NArg() > 0 {
+					return "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+				}
+				return protocol.PathSandboxReset, &protocol.ResetRequest{KeepClock: *keep}, nil
+			}
+		})
+	}
+	return fmt.Errorf("unknown sandbox command %q; %s", args[0], use)
+}
+
 func notificationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: cardgate notifications list --payment-id ID | resend --id N")

@@ -34,6 +34,9 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate cancel --payment-id ID | --payment-request-id ID
   cardgate refund --payment-id ID --amount 100 --currency SGD [--reason R]
   cardgate clock advance --by 15m
+  cardgate sandbox force --operation pay|capture|refund --code RESULT_CODE [--count N]
+                                                 (--count 0 clears; no flags: list the forces)
+  cardgate sandbox reset [--keep-clock]          (the merchant's test data; keeps merchant, keys, rules)
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
   cardgate routing get
@@ -98,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return refundCmd(ctx, args[1:], stdout, stderr)
 	case "clock":
 		return clockCmd(ctx, args[1:], stdout, stderr)
+	case "sandbox":
+		return sandboxCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
 		return vaultCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -26,6 +26,7 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/routing"
+	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -64,6 +65,14 @@ const (
 type Sandbox interface {
 	// Advance moves the clock forward and returns the new time once the work that became due ran.
 	Advance(ctx context.Context, d time.Duration) (time.Time, error)
+	// ResetClock puts the clock back on real time and returns the time; Now reads the clock.
+	ResetClock(ctx context.Context) (time.Time, error)
+	Now() time.Time
+	// SetForce and Forces keep the merchant's forced results (internal/sandbox).
+	SetForce(ctx context.Context, merchantID string, f sandbox.Force, at time.Time) error
+	Forces(ctx context.Context, merchantID string) ([]sandbox.Force, error)
+	// ResetMerchant deletes the merchant's test data and says how many rows went from each table.
+	ResetMerchant(ctx context.Context, merchantID string) (map[string]int64, error)
 }
 
 // Server serves the API.
@@ -219,8 +228,15 @@ func resultCodeOf(resp any) protocol.Code {
 
 // route strips the live or sandbox prefix and finds the endpoint.
 func (s *Server) route(path string) (endpoint, bool) {
-	if path == protocol.PathSandboxClockAdvance && s.cfg.Sandbox != nil {
-		return s.advanceClock, true
+	if s.cfg.Sandbox != nil {
+		switch path {
+		case protocol.PathSandboxClockAdvance:
+			return s.advanceClock, true
+		case protocol.PathSandboxForce:
+			return s.force, true
+		case protocol.PathSandboxReset:
+			return s.reset, true
+		}
 	}
 	if ep, ok := s.own[path]; ok {
 		return ep, true

@@ -31,6 +31,7 @@ import (
 	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
@@ -224,7 +225,13 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		if cfg.WrapAcquirer != nil {
 			a = cfg.WrapAcquirer(a)
 		}
-		return g.Metrics.Acquirer(a)
+		a = g.Metrics.Acquirer(a)
+		if cfg.Mode == Sandbox {
+			// Forced results answer in front of the acquirer (and of its metrics: a forced
+			// answer is no call to it), behind the breaker, which sees a decline like any other.
+			a = sandbox.Wrap(a, st, log)
+		}
+		return a
 	}, acquirer.BreakerConfig{Now: wall.Now, OnChange: func(name string, open bool) {
 		g.Metrics.ObserveBreaker(name, open)
 		if open {
@@ -264,7 +271,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	apiCfg := api.Config{Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
 	if g.Offset != nil {
 		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher)
-		apiCfg.Sandbox = g.Jobs
+		apiCfg.Sandbox = sandboxControls{jobs: g.Jobs, clock: g.Offset, Store: st}
 	} else {
 		g.Jobs = jobs.New(g.Service, g.Clock, log)
 	}
@@ -500,3 +507,19 @@ func orDefault[T comparable](v, def T) T {
 	}
 	return v
 }
+
+// sandboxControls are what the sandbox calls act on: the clock (through the jobs runner, which
+// runs what falls due as it moves) and the store's test data and forced results.
+type sandboxControls struct {
+	jobs  *jobs.Runner
+	clock *clock.Offset
+	store.Store
+}
+
+func (c sandboxControls) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
+	return c.jobs.Advance(ctx, d)
+}
+
+func (c sandboxControls) ResetClock(ctx context.Context) (time.Time, error) { return c.jobs.ResetClock(ctx) }
+
+func (c sandboxControls) Now() time.Time { return c.clock.Now() }
