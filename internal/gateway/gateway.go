@@ -520,6 +520,8 @@ func (c sandboxControls) Advance(ctx context.Context, d time.Duration) (time.Tim
 	return c.jobs.Advance(ctx, d)
 }
 
-func (c sandboxControls) ResetClock(ctx context.Context) (time.Time, error) { return c.jobs.ResetClock(ctx) }
+func (c sandboxControls) ResetClock(ctx context.Context) (time.Time, error) {
+	return c.jobs.ResetClock(ctx)
+}
 
 func (c sandboxControls) Now() time.Time { return c.clock.Now() }
