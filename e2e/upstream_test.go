@@ -65,6 +65,23 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 	if err != nil || len(seen.Transactions) < 2 {
 		t.Fatalf("upstream transactions: %+v %v, want the capture and the refund", seen, err)
 	}
+	// The merchant is shown the upstream's own ids for the capture and the refund (what the
+	// upstream's reports carry), in the answers and in the front's inquiry.
+	upIDs := map[string]string{}
+	for _, tx := range seen.Transactions {
+		upIDs[tx.TransactionType] = tx.TransactionID
+	}
+	if capt.AcquirerReferenceNo == "" || capt.AcquirerReferenceNo != upIDs["CAPTURE"] {
+		t.Errorf("capture acquirerReferenceNo %q, want the upstream's captureId %q", capt.AcquirerReferenceNo, upIDs["CAPTURE"])
+	}
+	if ref.AcquirerReferenceNo == "" || ref.AcquirerReferenceNo != upIDs["REFUND"] {
+		t.Errorf("refund acquirerReferenceNo %q, want the upstream's refundId %q", ref.AcquirerReferenceNo, upIDs["REFUND"])
+	}
+	for _, tx := range front.inquire(paid.PaymentID).Transactions {
+		if want := upIDs[tx.TransactionType]; tx.AcquirerInfo == nil || tx.AcquirerInfo.AcquirerTransactionID != want {
+			t.Errorf("front inquiry %s: acquirerInfo %+v, want the upstream's id %q", tx.TransactionType, tx.AcquirerInfo, want)
+		}
+	}
 
 	// A decline comes back as the upstream's decline; nothing fails over (one acquirer).
 	declined := front.pay(payRequest("4000000000000002", "123"))

@@ -215,9 +215,12 @@ const (
 
 // OpResult is the acquirer's answer to a capture or refund.
 type OpResult struct {
-	Status     OpStatus
-	Code       protocol.Code // the refusal code when Failed
-	Message    string
-	Reference  string // the acquirer's id of this capture or refund
-	RetryAfter time.Duration
+	Status    OpStatus
+	Code      protocol.Code // the refusal code when Failed
+	Message   string
+	Reference string // the acquirer's id of this capture or refund, as it asks about it again
+	// ReferenceNo is what the merchant is shown as acquirerReferenceNo when it differs from
+	// Reference (an upstream's own captureId, where Reference also carries the payment's id).
+	ReferenceNo string
+	RetryAfter  time.Duration
 }

@@ -147,7 +147,7 @@ func (s *Service) recordTxn(ctx context.Context, p Payment, t Txn, res acquirer.
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		next, nt := p, t
 		if res.Reference != "" {
-			nt.Details.AcquirerReference = res.Reference
+			nt.Details.AcquirerReference, nt.Details.AcquirerReferenceNo = res.Reference, res.ReferenceNo
 		}
 		nt.DueAt = zeroTime
 		st := step{next: next, txn: &nt, notify: o.notify}

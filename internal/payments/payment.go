@@ -117,9 +117,12 @@ type Txn struct {
 // TxnDetails are the transaction's less queried facts.
 type TxnDetails struct {
 	AcquirerReference string `json:"acquirerReference,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-	NotifyURL         string `json:"notifyUrl,omitempty"`
-	ReferenceRefundID string `json:"referenceRefundId,omitempty"`
+	// AcquirerReferenceNo is what the merchant is shown when it differs from AcquirerReference
+	// (acquirer.OpResult.ReferenceNo).
+	AcquirerReferenceNo string `json:"acquirerReferenceNo,omitempty"`
+	Reason              string `json:"reason,omitempty"`
+	NotifyURL           string `json:"notifyUrl,omitempty"`
+	ReferenceRefundID   string `json:"referenceRefundId,omitempty"`
 }
 
 // CaptureMode is paymentFactor.captureMode.

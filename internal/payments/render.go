@@ -235,9 +235,14 @@ func txnAcquirerInfo(p Payment, t Txn) *protocol.AcquirerInfo {
 	return &protocol.AcquirerInfo{
 		AcquirerName:          p.Auth.AcquirerName,
 		ReferenceRequestID:    t.ID,
-		AcquirerTransactionID: t.Details.AcquirerReference,
+		AcquirerTransactionID: referenceNo(t),
 		AcquirerMerchantID:    p.Auth.AcquirerMerchantID,
 	}
+}
+
+// referenceNo is the acquirer's id of a capture or refund as the merchant sees it.
+func referenceNo(t Txn) string {
+	return firstNonEmpty(t.Details.AcquirerReferenceNo, t.Details.AcquirerReference)
 }
 
 func doneTime(t Txn) string {
@@ -256,7 +261,7 @@ func CaptureResponseOf(p Payment, t Txn) protocol.CaptureResponse {
 		PaymentID:           p.ID,
 		CaptureAmount:       txnAmount(t),
 		CaptureTime:         doneTime(t),
-		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerReferenceNo: referenceNo(t),
 		AcquirerInfo:        txnAcquirerInfo(p, t),
 	}
 }
@@ -271,7 +276,7 @@ func NotifyCaptureOf(p Payment, t Txn) protocol.NotifyCapture {
 		CaptureID:           t.ID,
 		CaptureAmount:       txnAmount(t),
 		CaptureTime:         wireTime(t.UpdatedAt),
-		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerReferenceNo: referenceNo(t),
 		AcquirerInfo:        acquirerInfoOf(p),
 	}
 }
@@ -295,7 +300,7 @@ func RefundResponseOf(p Payment, t Txn) protocol.RefundResponse {
 		PaymentID:           p.ID,
 		RefundAmount:        txnAmount(t),
 		RefundTime:          doneTime(t),
-		AcquirerReferenceNo: t.Details.AcquirerReference,
+		AcquirerReferenceNo: referenceNo(t),
 		AcquirerInfo:        txnAcquirerInfo(p, t),
 	}
 	if t.Status == TxnSucceeded {

@@ -437,19 +437,41 @@ func captureRef(paymentID, captureID string) string {
 
 func refundRef(refundID string) string { return "refund/" + url.PathEscape(refundID) }
 
+// shownRef is the upstream's own id inside a Reference (the captureId or refundId), which the
+// merchant sees as acquirerReferenceNo and can find in the upstream's reports.
+func shownRef(ref string) string {
+	kind, rest, _ := strings.Cut(ref, "/")
+	if kind == "capture" {
+		_, rest, _ = strings.Cut(rest, "/")
+	}
+	if id, err := url.PathUnescape(rest); err == nil {
+		return id
+	}
+	return ""
+}
+
+// withRef fills a result's references.
+func withRef(r acquirer.OpResult, ref string) acquirer.OpResult {
+	r.Reference = ref
+	if ref != "" {
+		r.ReferenceNo = shownRef(ref)
+	}
+	return r
+}
+
 // opResult maps a capture's or refund's answer.
 func (a *Acquirer) opResult(api string, r protocol.Result, ref string) (acquirer.OpResult, error) {
 	code := protocol.Code(r.ResultCode)
 	switch protocol.Status(r.ResultStatus) {
 	case protocol.StatusSuccess:
-		return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: ref}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpSucceeded}, ref), nil
 	case protocol.StatusFail:
 		if refusedCall[code] || code == protocol.CodeRepeatReqInconsistent {
 			return acquirer.OpResult{}, fmt.Errorf("antom %s: %s refused: %s %s", a.cfg.Name, api, r.ResultCode, r.ResultMessage)
 		}
-		return acquirer.OpResult{Status: acquirer.OpFailed, Code: code, Message: r.ResultMessage, Reference: ref}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpFailed, Code: code, Message: r.ResultMessage}, ref), nil
 	case protocol.StatusUnknown:
-		return acquirer.OpResult{Status: acquirer.OpPending, Reference: ref, RetryAfter: pendingRetry}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: pendingRetry}, ref), nil
 	}
 	return acquirer.OpResult{}, fmt.Errorf("antom %s: %s answered resultStatus %q", a.cfg.Name, api, r.ResultStatus)
 }
@@ -531,15 +553,15 @@ func (a *Acquirer) InquireCapture(ctx context.Context, reference string) (acquir
 func (a *Acquirer) txnResult(status string, r protocol.Result, ref string) (acquirer.OpResult, error) {
 	switch status {
 	case "SUCCESS":
-		return acquirer.OpResult{Status: acquirer.OpSucceeded, Reference: ref}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpSucceeded}, ref), nil
 	case "FAIL":
 		code := protocol.Code(r.ResultCode)
 		if code == "" {
 			code = protocol.CodeProcessFail
 		}
-		return acquirer.OpResult{Status: acquirer.OpFailed, Code: code, Message: r.ResultMessage, Reference: ref}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpFailed, Code: code, Message: r.ResultMessage}, ref), nil
 	case "PROCESSING":
-		return acquirer.OpResult{Status: acquirer.OpPending, Reference: ref, RetryAfter: pendingRetry}, nil
+		return withRef(acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: pendingRetry}, ref), nil
 	}
 	return acquirer.OpResult{}, fmt.Errorf("antom %s: transaction status %q", a.cfg.Name, status)
 }
