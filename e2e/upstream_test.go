@@ -120,6 +120,48 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 	}
 	front.waitForStatus(challenged.PaymentID, "SUCCESS", 20*time.Second, "the authenticated approval")
 
+	// The hosted card page over the upstream: the buyer types the card on the front gateway's
+	// page and is sent on to the upstream's challenge (the upstream authenticates, not the front's
+	// own 3-D Secure), then back to the merchant; the front learns the approval.
+	hosted := hpPayRequest("buyer-up", "")
+	page := front.pay(hosted)
+	if page.Result.ResultStatus != "U" || !strings.HasPrefix(page.NormalURL, front.url+"/checkout/") {
+		t.Fatalf("hosted pay: %+v normalUrl %q", page.Result, page.NormalURL)
+	}
+	resp, err = buyer.PostForm(page.NormalURL, hpCardForm("4054695723100768", "123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	challengePage := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(challengePage, up.url+"/") {
+		t.Fatalf("card form: HTTP %d to %q, want 303 to the upstream's challenge (%s)", resp.StatusCode, challengePage, up.url)
+	}
+	if inq := front.inquire(page.PaymentID); inq.PaymentStatus != "PROCESSING" {
+		t.Fatalf("front inquiry while the buyer is at the upstream: %s", inq.PaymentStatus)
+	}
+	// The card page itself now leads there too (a buyer who reloads it).
+	resp, err = buyer.Get(page.NormalURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != challengePage {
+		t.Fatalf("card page after the card: HTTP %d to %q, want the upstream's challenge", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = buyer.PostForm(challengePage, url.Values{"otp": {"1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != hpRedirect {
+		t.Fatalf("the upstream's challenge: HTTP %d to %q, want 303 to the merchant's %q", resp.StatusCode, resp.Header.Get("Location"), hpRedirect)
+	}
+	front.waitForStatus(page.PaymentID, "SUCCESS", 20*time.Second, "the hosted approval")
+	if inq := front.inquire(page.PaymentID); inq.AcquirerInfo == nil || inq.AcquirerInfo.AcquirerName != "UPSTREAM" {
+		t.Fatalf("hosted payment's acquirerInfo %+v, want UPSTREAM", inq.AcquirerInfo)
+	}
+
 	// The upstream's notifications reached the front gateway, verified by the upstream's key.
 	deadline := time.Now().Add(20 * time.Second)
 	for _, kind := range []string{"PAYMENT_RESULT", "CAPTURE_RESULT", "REFUND_RESULT"} {

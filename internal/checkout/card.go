@@ -66,6 +66,11 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
 		return
 	}
+	if p.AcquirerPageOpen() {
+		// The card is in; the buyer's next page is the acquirer's own challenge.
+		http.Redirect(w, r, p.Order.NormalURL, http.StatusSeeOther)
+		return
+	}
 	m, name, err := h.merchants(ctx, p.MerchantID)
 	if err != nil {
 		h.fail(w, r, err)
@@ -103,6 +108,11 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		h.renderCard(w, http.StatusUnprocessableEntity, v)
 	case p.ChallengeOpen():
 		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
+	case p.AcquirerPageOpen():
+		// The acquirer (an upstream gateway) authenticates the buyer on its own page; it sends
+		// the buyer back to the merchant when done.
+		csp(sourceOf(p.Order.RedirectURL) + sourceOf(p.Order.NormalURL))
+		http.Redirect(w, r, p.Order.NormalURL, http.StatusSeeOther)
 	case p.AwaitingCard():
 		// Cannot happen after a valid card; show the form again rather than lose the buyer.
 		http.Redirect(w, r, CardPrefix+token, http.StatusSeeOther)

@@ -163,7 +163,7 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 	// a frictionless pass. Without a 3-D Secure server the card is authorized as it is.
 	cmd.Want3DS = s.auth != nil
 	summary := cardSummaryOf(m, cmd)
-	challenge := false
+	challenge, upstream3DS := false, false
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if !p.AwaitingCard() {
 			return step{}, nil // a concurrent post of the form got there first
@@ -171,13 +171,19 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 		next := p
 		next.Card = summary
 		next.Order.NormalURL = ""
-		var err error
-		if challenge, err = s.threeDSFor(&next, cmd); err != nil {
-			return step{}, err
-		}
 		// The card is known now: so is its route, recorded before any acquirer is called.
 		if err := s.route(ctx, &next, cmd); err != nil {
 			return step{}, err
+		}
+		// An acquirer that authenticates buyers itself (an upstream gateway) runs 3-D Secure on
+		// its own page, to which the buyer goes next; the gateway's own challenge is for the
+		// acquirers that do not, and only where the gateway has a 3-D Secure server.
+		challenge, upstream3DS = false, s.router.AuthenticatesBuyers(next.Auth.AcquirerName)
+		if !upstream3DS {
+			var err error
+			if challenge, err = s.threeDSFor(&next, cmd); err != nil {
+				return step{}, err
+			}
 		}
 		if challenge {
 			return step{op: OpChallenge, next: next}, nil
@@ -190,6 +196,9 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 	case err != nil:
 		return Payment{}, nil, err
 	case st.op == OpCardEntered:
+		// A buyer at a web checkout is always authenticated where the acquirer can do it, also
+		// when the gateway has no 3-D Secure server of its own (production).
+		cmd.Want3DS = cmd.Want3DS || upstream3DS
 		done, err = s.authorize(ctx, done, cmd)
 		return done, nil, err
 	}
