@@ -37,6 +37,7 @@ import (
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/internal/threeds"
 	"github.com/cardgate/cardgate/internal/vault"
+	"github.com/cardgate/cardgate/protocol"
 )
 
 // Mode is sandbox (the moving clock, the sandbox merchant, loopback notify URLs, a generated
@@ -428,15 +429,21 @@ func sandboxStoreKeys(ctx context.Context, ks vault.KeyStore, keyFile string, lo
 }
 
 // upstreamNotices serves the notifications of the antom upstreams, each at its own path. A
-// notification is a hint: the gateway takes the result from its own signed inquiry, which the
-// due work makes within seconds of the upstream's answer (the connector asks every 2 s), so a
-// verified notification is acknowledged and logged, and nothing is taken from its body alone.
+// notification is a hint: the gateway takes the result from its own signed inquiry. A verified
+// PAYMENT_RESULT makes that inquiry at once (otherwise the due work asks every 2 s); captures
+// and refunds are asked about by the due work. Nothing is taken from a notification's body alone.
 func (g *Gateway) upstreamNotices() map[string]http.Handler {
 	out := map[string]http.Handler{}
 	for name, up := range g.router.upstreams {
 		out[UpstreamNotifyPath(name)] = up.NotifyHandler(func(ctx context.Context, n antom.Notice) error {
 			g.log.InfoContext(ctx, "upstream notification", "acquirer", name, "notifyType", n.Type,
 				"paymentId", n.PaymentID, "acquirerTransactionId", n.AcquirerTransactionID)
+			if n.Type == protocol.NotifyTypePaymentResult && n.PaymentID != "" {
+				// Acknowledged whatever the inquiry says: the due work asks again if it failed.
+				if err := g.Service.AcquirerNoticed(ctx, n.PaymentID); err != nil {
+					g.log.WarnContext(ctx, "inquiry after an upstream notification", "acquirer", name, "paymentId", n.PaymentID, "err", err)
+				}
+			}
 			return nil
 		})
 	}

@@ -797,3 +797,38 @@ func TestLostAuthorizationIsReversed(t *testing.T) {
 		})
 	}
 }
+
+// TestAcquirerNoticeSettlesAtOnce: an acquirer's notice about a payment whose answer is owed makes
+// the gateway ask at once, without waiting for the due work; the answer comes from that inquiry,
+// so a notice about a payment that is not waiting, or about an unknown one, asks nothing.
+func TestAcquirerNoticeSettlesAtOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	p := h.pay(t, "4000000000000119", "noticed", payments.CaptureManual)
+	// Too early: the acquirer says it is still in process, and the payment waits on.
+	h.clock.Advance(2 * time.Second)
+	if err := h.svc.AcquirerNoticed(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.reload(t, p); got.Stage() != payments.StageProcessing || h.acq.inquiries.Load() != 1 {
+		t.Fatalf("an early notice: stage %s after %d inquiries, want PROCESSING after 1", got.Stage(), h.acq.inquiries.Load())
+	}
+	// Once the acquirer has the answer, a notice settles the payment with no due work run.
+	h.clock.Advance(3 * time.Second)
+	if err := h.svc.AcquirerNoticed(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := h.reload(t, p)
+	if got.Stage() != payments.StageAuthorized || got.ResultCode != protocol.CodeSuccess {
+		t.Fatalf("after the notice: %s %s, want AUTHORIZED", got.Stage(), got.ResultCode)
+	}
+	n := h.acq.inquiries.Load()
+	for _, id := range []string{p.ID, "no-such-payment"} {
+		if err := h.svc.AcquirerNoticed(ctx, id); err != nil {
+			t.Fatalf("notice about %s: %v", id, err)
+		}
+	}
+	if h.acq.inquiries.Load() != n {
+		t.Errorf("notices about a settled or unknown payment asked the acquirer %d more times", h.acq.inquiries.Load()-n)
+	}
+}

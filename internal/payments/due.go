@@ -29,13 +29,7 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 		if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending || p.AcquirerDueAt.IsZero() || p.AcquirerDueAt.After(now) {
 			return nil
 		}
-		res, err := s.acquirerOf(p).InquireAuthorization(ctx, p.Auth.AcquirerTransactionID)
-		if err != nil {
-			s.log.WarnContext(ctx, "acquirer inquiry failed", "paymentId", p.ID, "err", err)
-			res = acquirer.AuthResult{Outcome: acquirer.Pending, RetryAfter: s.cfg.AcquirerRetry}
-		}
-		_, err = s.recordAuth(ctx, p, res, nil)
-		return err
+		return s.settle(ctx, p)
 	case DueResolve:
 		return s.resolve(ctx, p, now)
 	case DueCaptureStatus, DueRefundStatus:
@@ -61,6 +55,37 @@ func (s *Service) RunDue(ctx context.Context, d Due) error {
 
 // expire closes a payment still in process at its paymentExpiryTime as failed (seed 002: 14
 // minutes by default) and tells the merchant with ORDER_IS_CLOSED.
+// settle asks the acquirer about an authorization whose answer is owed and records what it says
+// (a pending answer sets when to ask again).
+func (s *Service) settle(ctx context.Context, p Payment) error {
+	res, err := s.acquirerOf(p).InquireAuthorization(ctx, p.Auth.AcquirerTransactionID)
+	if err != nil {
+		s.log.WarnContext(ctx, "acquirer inquiry failed", "paymentId", p.ID, "err", err)
+		res = acquirer.AuthResult{Outcome: acquirer.Pending, RetryAfter: s.cfg.AcquirerRetry}
+	}
+	_, err = s.recordAuth(ctx, p, res, nil)
+	return err
+}
+
+// AcquirerNoticed is told that an acquirer has news of a payment (an upstream's verified
+// notification). An authorization still owed is asked about now rather than at its next check;
+// the notice's own content is not taken, the gateway's signed inquiry gives the result, so a
+// notice can hurry a payment but never decide it. Any other payment, or an unknown id, is left
+// alone.
+func (s *Service) AcquirerNoticed(ctx context.Context, paymentID string) error {
+	p, err := s.store.PaymentForAcquirer(ctx, paymentID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("acquirer notice of %s: %w", paymentID, err)
+	}
+	if p.Stage() != StageProcessing || p.AcquirerState != AcquirerPending {
+		return nil
+	}
+	return s.settle(context.WithoutCancel(ctx), p)
+}
+
 func (s *Service) expire(ctx context.Context, p Payment, now time.Time) error {
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if p.Stage() != StageProcessing || p.ExpiresAt.After(now) {

@@ -300,6 +300,9 @@ type Store interface {
 	// PaymentByID and PaymentByRequestID return ErrNotFound for unknown ids and for ids of another
 	// merchant alike, so one merchant cannot learn about another's payments.
 	PaymentByID(ctx context.Context, merchantID, paymentID string) (Payment, error)
+	// PaymentForAcquirer finds a payment by its id alone (any merchant), for an acquirer's
+	// verified notice, which names the gateway's payment id and no merchant; ErrNotFound otherwise.
+	PaymentForAcquirer(ctx context.Context, paymentID string) (Payment, error)
 	PaymentByRequestID(ctx context.Context, merchantID, requestID string) (Payment, error)
 
 	// TxnByRequestID finds a capture or refund by the merchant's request id (internal

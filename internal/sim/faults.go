@@ -193,6 +193,11 @@ func (s *Store) PaymentByID(ctx context.Context, merchantID, paymentID string) (
 	return read(s, func() (payments.Payment, error) { return s.Inner.PaymentByID(ctx, merchantID, paymentID) })
 }
 
+// PaymentForAcquirer implements payments.Store.
+func (s *Store) PaymentForAcquirer(ctx context.Context, paymentID string) (payments.Payment, error) {
+	return read(s, func() (payments.Payment, error) { return s.Inner.PaymentForAcquirer(ctx, paymentID) })
+}
+
 // PaymentByRequestID implements payments.Store.
 func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID string) (payments.Payment, error) {
 	return read(s, func() (payments.Payment, error) { return s.Inner.PaymentByRequestID(ctx, merchantID, requestID) })

@@ -134,6 +134,11 @@ func (s *Store) PaymentByID(ctx context.Context, merchantID, paymentID string) (
 	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = ? AND payment_id = ?`, merchantID, paymentID)
 }
 
+// PaymentForAcquirer implements payments.Store.
+func (s *Store) PaymentForAcquirer(ctx context.Context, paymentID string) (payments.Payment, error) {
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE payment_id = ?`, paymentID)
+}
+
 // PaymentByChallengeToken implements payments.Store.
 func (s *Store) PaymentByChallengeToken(ctx context.Context, token string) (payments.Payment, error) {
 	if token == "" {

@@ -290,6 +290,12 @@ func testAnotherMerchantSeesNothing(t *testing.T, s store.Store) {
 
 	_, err := s.PaymentByID(ctx, o.ClientID, "P1")
 	wantErr(t, "PaymentByID", err, payments.ErrNotFound)
+	// An acquirer's notice names the payment alone: it is found whoever's it is.
+	if got, err := s.PaymentForAcquirer(ctx, "P1"); err != nil || got.MerchantID != m.ClientID {
+		t.Fatalf("PaymentForAcquirer: %+v %v", got.MerchantID, err)
+	}
+	_, err = s.PaymentForAcquirer(ctx, "P-NONE")
+	wantErr(t, "PaymentForAcquirer of an unknown id", err, payments.ErrNotFound)
 	_, err = s.PaymentByRequestID(ctx, o.ClientID, "R1")
 	wantErr(t, "PaymentByRequestID", err, payments.ErrNotFound)
 	_, err = s.TxnByID(ctx, o.ClientID, payments.TxnCapture, "T1")
