@@ -58,6 +58,8 @@ const (
 	CodeRefundAmountExceed           Code = "REFUND_AMOUNT_EXCEED"
 	CodeRefundWindowExceed           Code = "REFUND_WINDOW_EXCEED"
 	CodeRequestTrafficExceedLimit    Code = "REQUEST_TRAFFIC_EXCEED_LIMIT"
+	// CodeNoPayOptions is consult's answer when no payment option fits the request (F).
+	CodeNoPayOptions Code = "NO_PAY_OPTIONS"
 )
 
 // codeStatus is the one place that decides a code's status. Codes missing here are failures.

@@ -50,6 +50,8 @@ type PayRequest struct {
 	IsAuthorization bool   `json:"isAuthorization,omitempty"`
 	ExtendInfo      string `json:"extendInfo,omitempty"`
 	Metadata        string `json:"metadata,omitempty"`
+	// CreditPayPlan asks for the payment in installments (docs/installments.md).
+	CreditPayPlan *CreditPayPlan `json:"creditPayPlan,omitempty"`
 }
 
 // PaymentMethod says how the buyer pays. For cards, either PaymentMethodMetaData carries the card
@@ -243,6 +245,8 @@ type PaymentResultInfo struct {
 	RefusalReasonRaw     string         `json:"refusalReasonRaw,omitempty"`
 	AuthorizationCode    string         `json:"authorizationCode,omitempty"`
 	CredentialTypeUsed   string         `json:"credentialTypeUsed,omitempty"`
+	// CreditPayPlan is the installment plan the payment was made with, filled from the plan table.
+	CreditPayPlan *CreditPayPlan `json:"creditPayPlan,omitempty"`
 }
 
 // CardInfo is the card summary of inquiryPayment and notifyPayment. The seeds put more into it

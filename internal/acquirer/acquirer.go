@@ -45,6 +45,9 @@ type AuthRequest struct {
 	// ClientIP is the buyer's address as the merchant sent it (env.clientIp), which an upstream
 	// gateway requires and its risk checks read.
 	ClientIP string
+	// CreditPayPlan is the installment plan the payment was validated for (docs/installments.md);
+	// nil for a payment in one go. An upstream gateway gets it as the merchant's creditPayPlan.
+	CreditPayPlan *protocol.CreditPayPlan
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.

@@ -106,6 +106,7 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		protocol.PathCancel:         s.cancel,
 		protocol.PathRefund:         s.refund,
 		protocol.PathInquiryRefund:  s.inquiryRefund,
+		protocol.PathConsult:        s.consult,
 	}
 	s.own = map[string]endpoint{protocol.PathMerchantSettings: s.merchantSettings}
 	if cfg.Notifications != nil {

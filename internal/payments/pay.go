@@ -163,7 +163,7 @@ func (s *Service) payCommand(ctx context.Context, m Merchant, req *protocol.PayR
 	if cmd.CVV != "" && !cvvShape(cmd.CVV, cmd.Card.Brand()) {
 		return cmd, illegal(metaPath+".cvv", "must be %d digits for this card", cvvLen(cmd.Card.Brand()))
 	}
-	return cmd, nil
+	return cmd, checkCardPlan(&cmd) // a saved card's brand and country are known only now
 }
 
 func keyOf(m Merchant, cmd PayCommand) payKey {
@@ -206,6 +206,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			Want3DS:       cmd.Want3DS && !p.ThreeDS.Authenticated && s.router.AuthenticatesBuyers(acq.Name()),
 			BuyerID:       p.Order.ReferenceBuyerID,
 			ClientIP:      p.Order.ClientIP,
+			CreditPayPlan: p.Order.CreditPayPlan,
 		})
 		cancel()
 		if err != nil {

@@ -156,6 +156,9 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	if err := parseEnv(r, &cmd); err != nil {
 		return cmd, err
 	}
+	if err := parseCreditPayPlan(r, &cmd); err != nil {
+		return cmd, err
+	}
 
 	cmd.ExpiresAt = now.Add(DefaultPaymentExpiry)
 	if r.PaymentExpiryTime != "" {
@@ -202,7 +205,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	if err := parseCard(meta, now, &cmd); err != nil {
 		return cmd, err
 	}
-	return cmd, nil
+	return cmd, checkCardPlan(&cmd)
 }
 
 // parseAuthentication reads the 3-D Secure wishes of a pay.

@@ -217,6 +217,9 @@ type OrderDetails struct {
 	// paymentMethodMetaData.tokenizeMode (ASKFORCONSENT shows the save-card box).
 	Hosted       bool   `json:"hosted,omitempty"`
 	TokenizeMode string `json:"tokenizeMode,omitempty"`
+	// CreditPayPlan is the installment plan the merchant chose, with the plan table's terms
+	// (docs/installments.md); nil for a payment in one go.
+	CreditPayPlan *protocol.CreditPayPlan `json:"creditPayPlan,omitempty"`
 }
 
 // Event is the audit row written with every transition.

@@ -65,6 +65,7 @@ func resultInfoOf(p Payment) *protocol.PaymentResultInfo {
 		CardToken:   p.Card.Token,
 		// Not authenticated yet: empty eci and cavv, as in the seed's in-process sample.
 		ThreeDSResult: &protocol.ThreeDSResult{ThreeDSVersion: p.ThreeDS.Version},
+		CreditPayPlan: p.Order.CreditPayPlan,
 	}
 	if p.AcquirerState != AcquirerAnswered {
 		return info

@@ -251,7 +251,8 @@ func (a *Acquirer) payRequest(req acquirer.AuthRequest) *protocol.PayRequest {
 			OrderAmount:      wireAmount(req.Amount),
 			Buyer:            &protocol.Buyer{ReferenceBuyerID: buyer},
 		},
-		Env: &protocol.Env{TerminalType: "WEB", ClientIP: req.ClientIP},
+		Env:           &protocol.Env{TerminalType: "WEB", ClientIP: req.ClientIP},
+		CreditPayPlan: req.CreditPayPlan,
 	}
 }
 
