@@ -35,7 +35,7 @@ func TestTransportRefusals(t *testing.T) {
 	}{
 		{"unknown API", "POST", "/ams/api/v1/payments/nope", valid, "NO_INTERFACE_DEF", "/ams/api/v1/payments/nope"},
 		{"unknown API, sandbox prefix", "POST", "/ams/sandbox/api/v1/payments/nope", valid, "NO_INTERFACE_DEF", ""},
-		{"API not served yet", "POST", "/ams/api/v1/payments/consult", []byte(`{"paymentId":"x"}`), "NO_INTERFACE_DEF", "consult"},
+		{"API not served yet", "POST", "/ams/api/v1/payments/createPaymentSession", []byte(`{"paymentRequestId":"x"}`), "NO_INTERFACE_DEF", "createPaymentSession"},
 		{"clock outside the sandbox", "POST", "/ams/api/sandbox/v1/clock/advance", []byte(`{"duration":"15m"}`), "NO_INTERFACE_DEF", ""},
 		{"clock under the API prefix", "POST", "/ams/sandbox/api/v1/clock/advance", []byte(`{"duration":"15m"}`), "NO_INTERFACE_DEF", ""},
 		{"path outside /ams", "POST", "/v1/payments/pay", valid, "NO_INTERFACE_DEF", ""},
