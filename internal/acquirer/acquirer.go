@@ -45,6 +45,12 @@ type AuthRequest struct {
 	// ClientIP is the buyer's address as the merchant sent it (env.clientIp), which an upstream
 	// gateway requires and its risk checks read.
 	ClientIP string
+	// MIT says the merchant initiates this payment on a card on file (no buyer present, no CVV,
+	// no 3-D Secure); MITType is SCHEDULED, UNSCHEDULED or RECURRING and
+	// InitialNetworkTransactionID the network's id of the customer-initiated payment it follows.
+	MIT                         bool
+	MITType                     string
+	InitialNetworkTransactionID string
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.

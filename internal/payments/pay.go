@@ -155,7 +155,7 @@ func (s *Service) payCommand(ctx context.Context, m Merchant, req *protocol.PayR
 		return cmd, illegal(metaPath+".tokenizeMode", "needs the gateway's card vault, which is off (serve --vault-keys)")
 	}
 	if cmd.TokenID == "" {
-		return cmd, nil
+		return cmd, s.checkCardFeatures(ctx, m, &cmd)
 	}
 	if err := s.resolveToken(ctx, m, &cmd, at); err != nil {
 		return cmd, err
@@ -163,7 +163,7 @@ func (s *Service) payCommand(ctx context.Context, m Merchant, req *protocol.PayR
 	if cmd.CVV != "" && !cvvShape(cmd.CVV, cmd.Card.Brand()) {
 		return cmd, illegal(metaPath+".cvv", "must be %d digits for this card", cvvLen(cmd.Card.Brand()))
 	}
-	return cmd, nil
+	return cmd, s.checkCardFeatures(ctx, m, &cmd)
 }
 
 func keyOf(m Merchant, cmd PayCommand) payKey {
@@ -206,6 +206,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			Want3DS:       cmd.Want3DS && !p.ThreeDS.Authenticated && s.router.AuthenticatesBuyers(acq.Name()),
 			BuyerID:       p.Order.ReferenceBuyerID,
 			ClientIP:      p.Order.ClientIP,
+			MIT:           cmd.MIT, MITType: cmd.MITType, InitialNetworkTransactionID: cmd.InitialNTI,
 		})
 		cancel()
 		if err != nil {
@@ -291,6 +292,8 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 			st.next.Card.Token, st.newToken = existing, tok
 			if tok != nil {
 				st.next.Card.Token = tok.ID
+				// An MIT with this token may omit networkTransactionId: this approval's is it.
+				tok.Card.InitialNetworkTransactionID = st.next.Auth.NetworkTransactionID
 			}
 		}
 		return st, nil
