@@ -200,25 +200,22 @@ func (s *Service) SubmitCard(ctx context.Context, m Merchant, token string, f Ca
 func cardSummaryOf(m Merchant, cmd PayCommand) CardSummary {
 	info := bin.Lookup(cmd.Card)
 	return CardSummary{
-		Funding:                     info.Funding,
-		IssuingCountry:              info.Country,
-		IssuerName:                  info.Issuer,
-		Category:                    info.Category,
-		Region:                      info.Region,
-		Brand:                       string(paymentBrand(cmd)),
-		Masked:                      cmd.Card.Masked(),
-		BIN:                         cmd.Card.BIN(),
-		LastFour:                    cmd.Card.LastFour(),
-		ExpiryMonth:                 fmt.Sprintf("%02d", cmd.Expiry.Month),
-		ExpiryYear:                  fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
-		Fingerprint:                 card.Fingerprint(m.FingerprintKey, cmd.Card),
-		HolderName:                  cmd.HolderName,
-		Token:                       cmd.TokenID,
-		Tokenize:                    cmd.Tokenize && cmd.TokenID == "",
-		CardOnFile:                  cmd.TokenID != "" || cmd.MIT,
-		MIT:                         cmd.MIT,
-		MITType:                     cmd.MITType,
-		InitialNetworkTransactionID: cmd.InitialNTI,
+		Funding:        info.Funding,
+		IssuingCountry: info.Country,
+		IssuerName:     info.Issuer,
+		Category:       info.Category,
+		Region:         info.Region,
+		Brand:          string(paymentBrand(cmd)),
+		Masked:         cmd.Card.Masked(),
+		BIN:            cmd.Card.BIN(),
+		LastFour:       cmd.Card.LastFour(),
+		ExpiryMonth:    fmt.Sprintf("%02d", cmd.Expiry.Month),
+		ExpiryYear:     fmt.Sprintf("%02d", cmd.Expiry.Year%100), // YY, as the seed answers show it
+		Fingerprint:    card.Fingerprint(m.FingerprintKey, cmd.Card),
+		HolderName:     cmd.HolderName,
+		Token:          cmd.TokenID,
+		Tokenize:       cmd.Tokenize && cmd.TokenID == "",
+		CardOnFile:     cmd.TokenID != "" || cmd.MIT,
 	}
 }
 

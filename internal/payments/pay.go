@@ -69,6 +69,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		challenge = true
 	} else {
 		p.Card = cardSummaryOf(m, cmd)
+		p.Card.MIT, p.Card.MITType, p.Card.InitialNetworkTransactionID = cmd.MIT, cmd.MITType, cmd.InitialNTI
 		if err := s.route(ctx, &p, cmd); err != nil {
 			return Payment{}, err
 		}
