@@ -85,6 +85,10 @@ type CardMetaData struct {
 	// MPIData is a 3-D Secure result the merchant obtained itself (an MPI): passed through, no
 	// challenge.
 	MPIData *MPIData `json:"mpiData,omitempty"`
+	// MITType is cardgate's extension (docs/wire.md §5.3): the kind of a merchant-initiated
+	// payment, SCHEDULED, UNSCHEDULED or RECURRING. Antom's pages name "scheduled or unscheduled"
+	// MITs without a field for it.
+	MITType string `json:"mitType,omitempty"`
 }
 
 // MPIData is a merchant-supplied 3-D Secure authentication.

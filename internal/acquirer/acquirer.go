@@ -48,6 +48,12 @@ type AuthRequest struct {
 	// CreditPayPlan is the installment plan the payment was validated for (docs/installments.md);
 	// nil for a payment in one go. An upstream gateway gets it as the merchant's creditPayPlan.
 	CreditPayPlan *protocol.CreditPayPlan
+	// MIT says the merchant initiates this payment on a card on file (no buyer present, no CVV,
+	// no 3-D Secure); MITType is SCHEDULED, UNSCHEDULED or RECURRING and
+	// InitialNetworkTransactionID the network's id of the customer-initiated payment it follows.
+	MIT                         bool
+	MITType                     string
+	InitialNetworkTransactionID string
 }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.

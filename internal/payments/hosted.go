@@ -214,7 +214,7 @@ func cardSummaryOf(m Merchant, cmd PayCommand) CardSummary {
 		IssuerName:     info.Issuer,
 		Category:       info.Category,
 		Region:         info.Region,
-		Brand:          string(cmd.Card.Brand()),
+		Brand:          string(paymentBrand(cmd)),
 		Masked:         cmd.Card.Masked(),
 		BIN:            cmd.Card.BIN(),
 		LastFour:       cmd.Card.LastFour(),
@@ -224,7 +224,7 @@ func cardSummaryOf(m Merchant, cmd PayCommand) CardSummary {
 		HolderName:     cmd.HolderName,
 		Token:          cmd.TokenID,
 		Tokenize:       cmd.Tokenize && cmd.TokenID == "",
-		CardOnFile:     cmd.TokenID != "",
+		CardOnFile:     cmd.TokenID != "" || cmd.MIT,
 	}
 }
 

@@ -60,7 +60,12 @@ func checkCardPlan(cmd *PayCommand) error {
 	if cmd.Order.CreditPayPlan == nil {
 		return nil
 	}
-	cur, brand, country := cmd.Amount.Currency.Code, cmd.Card.Brand(), bin.Lookup(cmd.Card).Country
+	// The brand the payment will use: the merchant's choice on a co-badged card, else its first.
+	brand := cmd.SelectedBrand
+	if brand == "" {
+		brand = paymentBrand(*cmd)
+	}
+	cur, country := cmd.Amount.Currency.Code, bin.Lookup(cmd.Card).Country
 	if _, ok := plans.Lookup(cur, brand, country); ok {
 		return nil
 	}

@@ -69,6 +69,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		challenge = true
 	} else {
 		p.Card = cardSummaryOf(m, cmd)
+		p.Card.MIT, p.Card.MITType, p.Card.InitialNetworkTransactionID = cmd.MIT, cmd.MITType, cmd.InitialNTI
 		if err := s.route(ctx, &p, cmd); err != nil {
 			return Payment{}, err
 		}
@@ -155,13 +156,16 @@ func (s *Service) payCommand(ctx context.Context, m Merchant, req *protocol.PayR
 		return cmd, illegal(metaPath+".tokenizeMode", "needs the gateway's card vault, which is off (serve --vault-keys)")
 	}
 	if cmd.TokenID == "" {
-		return cmd, nil
+		return cmd, s.checkCardFeatures(ctx, m, &cmd)
 	}
 	if err := s.resolveToken(ctx, m, &cmd, at); err != nil {
 		return cmd, err
 	}
 	if cmd.CVV != "" && !cvvShape(cmd.CVV, cmd.Card.Brand()) {
 		return cmd, illegal(metaPath+".cvv", "must be %d digits for this card", cvvLen(cmd.Card.Brand()))
+	}
+	if err := s.checkCardFeatures(ctx, m, &cmd); err != nil {
+		return cmd, err
 	}
 	return cmd, checkCardPlan(&cmd) // a saved card's brand and country are known only now
 }
@@ -207,6 +211,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			BuyerID:       p.Order.ReferenceBuyerID,
 			ClientIP:      p.Order.ClientIP,
 			CreditPayPlan: p.Order.CreditPayPlan,
+			MIT:           cmd.MIT, MITType: cmd.MITType, InitialNetworkTransactionID: cmd.InitialNTI,
 		})
 		cancel()
 		if err != nil {
@@ -292,6 +297,8 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 			st.next.Card.Token, st.newToken = existing, tok
 			if tok != nil {
 				st.next.Card.Token = tok.ID
+				// An MIT with this token may omit networkTransactionId: this approval's is it.
+				tok.Card.InitialNetworkTransactionID = st.next.Auth.NetworkTransactionID
 			}
 		}
 		return st, nil

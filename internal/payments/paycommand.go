@@ -55,6 +55,18 @@ type PayCommand struct {
 	Tokenize     bool
 	TokenizeMode string
 	CardOnFile   bool
+
+	// Co-badged cards (cobadge.go): SelectedBrand is paymentMethodMetaData.selectedCardBrand as
+	// sent; Brand is the brand the payment uses once the card is known.
+	SelectedBrand card.Brand
+	Brand         card.Brand
+	// Merchant-initiated payments (mit.go): MIT is isCardOnFile true, MITType its kind and
+	// InitialNTI the network transaction id of the customer-initiated payment it follows;
+	// tokenNTI is the one the token's card was saved with.
+	MIT        bool
+	MITType    string
+	InitialNTI string
+	tokenNTI   string
 }
 
 // Key is what idempotency compares between a pay and its replay (docs/design.md invariant 1).
@@ -177,6 +189,9 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 
 	meta := r.PaymentMethod.PaymentMethodMetaData
 	if err := parseTokenize(meta, &cmd); err != nil {
+		return cmd, err
+	}
+	if err := parseCardFeatures(r.PaymentMethod, &cmd); err != nil {
 		return cmd, err
 	}
 	switch {

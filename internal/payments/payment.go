@@ -167,6 +167,13 @@ type CardSummary struct {
 	Tokenize bool   `json:"tokenize,omitempty"`
 	// CardOnFile marks a payment with a saved card (isCardOnFile; no CVV).
 	CardOnFile bool `json:"cardOnFile,omitempty"`
+	// MIT marks a merchant-initiated payment (isCardOnFile true; no CVV, no 3-D Secure), MITType
+	// its kind. InitialNetworkTransactionID is, on an MIT, the network transaction id of the
+	// customer-initiated payment it follows; on a token, the one of the approval that saved the
+	// card, so that an MIT with the token may omit it.
+	MIT                         bool   `json:"mit,omitempty"`
+	MITType                     string `json:"mitType,omitempty"`
+	InitialNetworkTransactionID string `json:"initialNetworkTransactionId,omitempty"`
 }
 
 // ThreeDSDetails is a payment's 3-D Secure authentication (docs/wire.md §5.4 ThreeDSResult).
@@ -307,6 +314,11 @@ type Store interface {
 	// verified notice, which names the gateway's payment id and no merchant; ErrNotFound otherwise.
 	PaymentForAcquirer(ctx context.Context, paymentID string) (Payment, error)
 	PaymentByRequestID(ctx context.Context, merchantID, requestID string) (Payment, error)
+	// PaymentByNetworkTransactionID finds the merchant's authorized payment whose authorization
+	// returned this network transaction id (the first payment an MIT names; the oldest, should
+	// two share it). ErrNotFound for unknown ids, for payments never authorized and for another
+	// merchant's alike.
+	PaymentByNetworkTransactionID(ctx context.Context, merchantID, networkTransactionID string) (Payment, error)
 
 	// TxnByRequestID finds a capture or refund by the merchant's request id (internal
 	// transactions excluded); TxnByID by its id.

@@ -141,6 +141,7 @@ func (s *Service) resolveToken(ctx context.Context, m Merchant, cmd *PayCommand,
 		return protocol.Errorf(protocol.CodeInvalidExpirationDate, "paymentMethod.paymentMethodId: the saved card expired")
 	}
 	cmd.Card, cmd.Expiry, cmd.HolderName = pan, exp, c.HolderName
+	cmd.tokenNTI = t.Card.InitialNetworkTransactionID
 	return nil
 }
 
@@ -168,6 +169,7 @@ func (s *Service) newToken(ctx context.Context, p Payment, cmd *PayCommand, now 
 	}
 	summary := p.Card
 	summary.Token, summary.Tokenize = "", false
+	summary.MIT, summary.MITType, summary.InitialNetworkTransactionID = false, "", "" // recordAuth sets the last
 	summary.Funding, summary.IssuingCountry, summary.IssuerName, summary.Category = "", "", "", ""
 	return "", &Token{ID: id, MerchantID: p.MerchantID, BuyerID: p.Order.ReferenceBuyerID, Card: summary, Sealed: sealed,
 		CreatedAt: now, UpdatedAt: now}, nil

@@ -203,6 +203,11 @@ func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID st
 	return read(s, func() (payments.Payment, error) { return s.Inner.PaymentByRequestID(ctx, merchantID, requestID) })
 }
 
+// PaymentByNetworkTransactionID implements payments.Store.
+func (s *Store) PaymentByNetworkTransactionID(ctx context.Context, merchantID, nti string) (payments.Payment, error) {
+	return read(s, func() (payments.Payment, error) { return s.Inner.PaymentByNetworkTransactionID(ctx, merchantID, nti) })
+}
+
 // TxnByRequestID implements payments.Store.
 func (s *Store) TxnByRequestID(ctx context.Context, merchantID string, typ payments.TxnType, requestID string) (payments.Txn, error) {
 	return read(s, func() (payments.Txn, error) { return s.Inner.TxnByRequestID(ctx, merchantID, typ, requestID) })

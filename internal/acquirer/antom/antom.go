@@ -235,6 +235,11 @@ func (a *Acquirer) payRequest(req acquirer.AuthRequest) *protocol.PayRequest {
 		first, last, _ := strings.Cut(req.HolderName, " ")
 		meta.CardholderName = &protocol.UserName{FirstName: first, LastName: last, FullName: req.HolderName}
 	}
+	if req.MIT {
+		// A merchant-initiated payment: the upstream needs the card-on-file flag, the first
+		// payment's network id and the MIT's kind (cardgate's mitType, docs/wire.md §5.3).
+		meta.IsCardOnFile, meta.NetworkTransactionID, meta.MITType = true, req.InitialNetworkTransactionID, req.MITType
+	}
 	return &protocol.PayRequest{
 		ProductCode:        "CASHIER_PAYMENT",
 		PaymentRequestID:   req.PaymentID,

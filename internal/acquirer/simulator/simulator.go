@@ -276,8 +276,10 @@ func (s *Simulator) decide(req acquirer.AuthRequest) (acquirer.AuthResult, Behav
 			DeclineCode: protocol.CodeProcessFail, DeclineMsg: "The acquirer is temporarily unable to process the request.",
 			AcquirerResultCode: "SYSTEM_ERROR", AcquirerResultMessage: "The acquirer is temporarily unable to process the request."}, b
 	}
-	if b.ThreeDS == ThreeDSSoftDecline && req.Authenticated {
-		// The issuer asked for authentication and got it (3DS-Retry).
+	if b.ThreeDS == ThreeDSSoftDecline && (req.Authenticated || req.MIT) {
+		// The issuer asked for authentication and got it (3DS-Retry), or the payment is
+		// merchant-initiated: no buyer is there to authenticate, and the networks exempt MITs
+		// from strong customer authentication.
 		b = Behaviour{Outcome: acquirer.Approved}
 	}
 	res := acquirer.AuthResult{

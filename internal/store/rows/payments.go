@@ -37,10 +37,10 @@ const PaymentColumns = `payment_id, client_id, request_id, state, version, curre
 	result_code, result_message, acquirer_state, card, auth, order_details,
 	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
 	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
-	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until`
+	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id`
 
 // PaymentColumnCount is the number of PaymentColumns.
-const PaymentColumnCount = 32
+const PaymentColumnCount = 33
 
 // PaymentValues encodes a payment for PaymentColumns.
 func PaymentValues(p payments.Payment) ([]any, error) {
@@ -64,7 +64,7 @@ func PaymentValues(p payments.Payment) ([]any, error) {
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.CreatedAt), MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt), MS(p.AcquirerDueAt), string(p.VoidState),
-		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil)})
+		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID})
 }
 
 // ThreeDS encodes a payment's 3-D Secure details: nothing for a payment without 3-D Secure.
@@ -85,6 +85,8 @@ type PaymentScan struct {
 	created, updated, authorized, authExp, expires int64
 	captureState, closeReason, voidState           string
 	capturedAt, closedAt, acqDue, inFlight         int64
+	// nti is network_transaction_id, a copy of auth's for the MIT lookup's index: auth wins.
+	nti string
 }
 
 // Targets are the scan destinations, in PaymentColumns order.
@@ -93,7 +95,7 @@ func (s *PaymentScan) Targets() []any {
 	return []any{&p.ID, &p.MerchantID, &p.RequestID, &s.state, &p.Version, &s.currency, &s.minor,
 		&s.captureMode, &s.code, &p.ResultMsg, &s.acqState, &s.card, &s.auth, &s.order, &s.created, &s.updated, &s.authorized, &s.authExp, &s.expires,
 		&s.captureState, &p.CapturedMinor, &p.RefundedMinor, &s.capturedAt, &s.closeReason, &s.closedAt, &s.acqDue, &s.voidState,
-		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight}
+		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti}
 }
 
 // Payment decodes the scanned row.
@@ -130,7 +132,8 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth", "order_details",
 	"updated_at", "authorized_at", "auth_expires_at", "expires_at",
 	"capture_state", "captured_minor", "refunded_minor", "captured_at", "close_reason", "closed_at",
-	"acquirer_due_at", "void_state", "threeds", "challenge_token", "challenge_attempts", "sealed_card", "inflight_until"}
+	"acquirer_due_at", "void_state", "threeds", "challenge_token", "challenge_attempts", "sealed_card", "inflight_until",
+	"network_transaction_id"}
 
 // PaymentChangeValues encodes a payment's changeable columns.
 func PaymentChangeValues(p payments.Payment) ([]any, error) {
@@ -153,7 +156,8 @@ func PaymentChangeValues(p payments.Payment) ([]any, error) {
 	return checked([]any{string(p.State), p.Version, string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt),
-		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil)})
+		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil),
+		p.Auth.NetworkTransactionID})
 }
 
 // SetClause renders "col = <placeholder>, …" for PaymentChangeColumns, placeholder(i) giving the

@@ -152,6 +152,17 @@ func (s *Store) PaymentByRequestID(ctx context.Context, merchantID, requestID st
 	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments WHERE client_id = ? AND request_id = ?`, merchantID, requestID)
 }
 
+// PaymentByNetworkTransactionID implements payments.Store, on the partial index of
+// migration 00011 (client_id, network_transaction_id).
+func (s *Store) PaymentByNetworkTransactionID(ctx context.Context, merchantID, nti string) (payments.Payment, error) {
+	if nti == "" {
+		return payments.Payment{}, payments.ErrNotFound
+	}
+	return s.queryPayment(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE client_id = ? AND network_transaction_id = ? AND network_transaction_id <> '' AND authorized_at > 0
+		ORDER BY created_at, payment_id LIMIT 1`, merchantID, nti)
+}
+
 func (s *Store) queryPayment(ctx context.Context, q string, args ...any) (payments.Payment, error) {
 	if !rows.Storable(args...) {
 		return payments.Payment{}, payments.ErrNotFound // no row can hold it (rows.Storable)

@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
+		{"PaymentByNetworkTransactionID", testPaymentByNetworkTransactionID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
