@@ -62,6 +62,9 @@ type PaymentMethod struct {
 	PaymentMethodMetaData *CardMetaData `json:"paymentMethodMetaData,omitempty"`
 	CustomerID            string        `json:"customerId,omitempty"`
 	ExtendInfo            string        `json:"extendInfo,omitempty"`
+	// RequireIssuerAuthentication asks for the issuer-authentication flow of South Korean cards
+	// (seed 002): the buyer authenticates on the issuer's page, no 3-D Secure, automatic capture.
+	RequireIssuerAuthentication bool `json:"requireIssuerAuthentication,omitempty"`
 }
 
 // CardMetaData is paymentMethodMetaData for cards (docs/wire.md §5.3). It holds the plain card number
@@ -89,6 +92,13 @@ type CardMetaData struct {
 	// payment, SCHEDULED, UNSCHEDULED or RECURRING. Antom's pages name "scheduled or unscheduled"
 	// MITs without a field for it.
 	MITType string `json:"mitType,omitempty"`
+	// Local card fields (seed 000 "Local cards", docs/wire.md §5.3): personal data, validated and
+	// never logged; CardPasswordDigest is part of the card's PIN and never stored.
+	DateOfBirth        string `json:"dateOfBirth,omitempty"`
+	CardPasswordDigest string `json:"cardPasswordDigest,omitempty"`
+	BusinessNo         string `json:"businessNo,omitempty"`
+	CPF                string `json:"cpf,omitempty"`
+	PayerEmail         string `json:"payerEmail,omitempty"`
 }
 
 // MPIData is a merchant-supplied 3-D Secure authentication.

@@ -30,6 +30,7 @@ func TestLookupTestCards(t *testing.T) {
 		{"6200000000000005", []card.Brand{card.CUP}, "CREDIT", "CONSUMER", "CN", "GLOBAL", "CHINA UNIONPAY"},
 		{"4000000760000002", []card.Brand{card.Visa}, "CREDIT", "CONSUMER", "BR", "GLOBAL", "CARDGATE SANDBOX BANCO"},
 		{"4000004100000003", []card.Brand{card.Visa}, "CREDIT", "CONSUMER", "KR", "KR", "CARDGATE SANDBOX BANK KOREA"},
+		{"4000004109000004", []card.Brand{card.Visa}, "CREDIT", "COMMERCIAL", "KR", "KR", "CARDGATE SANDBOX BANK KOREA"},
 		{"4000002760003184", []card.Brand{card.Visa}, "CREDIT", "CONSUMER", "DE", "GLOBAL", "CARDGATE SANDBOX BANK AG"},
 		{"4970100000000006", []card.Brand{card.CartesBancaires, card.Visa}, "DEBIT", "CONSUMER", "FR", "GLOBAL", "CARDGATE SANDBOX BANQUE"},
 		{"4000056655665556", []card.Brand{card.Visa}, "DEBIT", "CONSUMER", "US", "GLOBAL", "CARDGATE SANDBOX BANK"},

@@ -52,15 +52,21 @@ const (
 	CardPrefix = "/checkout/"
 )
 
+// IssuerPrefix is the South Korean card issuer's authentication page (requireIssuerAuthentication):
+// the challenge page's token and code, the issuer's title instead of 3-D Secure's.
+const IssuerPrefix = payments.IssuerAuthPath
+
 // Handles reports whether path is one of the buyer's pages.
 func Handles(path string) bool {
-	return strings.HasPrefix(path, Prefix) || strings.HasPrefix(path, CardPrefix)
+	return strings.HasPrefix(path, Prefix) || strings.HasPrefix(path, CardPrefix) || strings.HasPrefix(path, IssuerPrefix)
 }
 
 type view struct {
 	Title, Amount, Description, Card, Brand, Error, State, ReturnURL string
 	AttemptsLeft                                                     int
 	Open                                                             bool
+	// Issuer is the card issuer's name on its own authentication page; empty on 3-D Secure's.
+	Issuer string
 }
 
 // outcome is what the buyer's pages say of a payment that no longer waits for them.
@@ -83,7 +89,15 @@ func viewOf(p payments.Payment) view {
 		Amount: p.Amount.String(), Description: p.Order.Description, Card: "•••• " + p.Card.LastFour, Brand: p.Card.Brand,
 		ReturnURL: p.Order.RedirectURL, Open: p.ChallengeOpen(), AttemptsLeft: payments.MaxChallengeAttempts - p.ChallengeAttempts,
 	}
-	if v.Open {
+	if p.ThreeDS.Mode == payments.ThreeDSIssuer {
+		v.Issuer = p.Card.IssuerName
+		if v.Issuer == "" {
+			v.Issuer = "Card issuer"
+		}
+	}
+	if v.Open && v.Issuer != "" {
+		v.Title = "Card issuer authentication"
+	} else if v.Open {
 		v.Title = "Verify your payment"
 	} else {
 		v.Title, v.State = outcome(p)
@@ -103,7 +117,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveCard(w, r, token)
 		return
 	}
-	token, _ := strings.CutPrefix(r.URL.Path, Prefix)
+	token, issuer := strings.CutPrefix(r.URL.Path, IssuerPrefix)
+	if !issuer {
+		token, _ = strings.CutPrefix(r.URL.Path, Prefix)
+	}
 	if token == "" || strings.Contains(token, "/") {
 		http.NotFound(w, r)
 		return

@@ -120,6 +120,7 @@ func samplePayRequest(t testing.TB, pan, requestID string, mode payments.Capture
 	m["paymentRequestId"] = requestID
 	m["paymentFactor"].(map[string]any)["captureMode"] = string(mode)
 	m["paymentMethod"].(map[string]any)["paymentMethodMetaData"].(map[string]any)["cardNo"] = pan
+	addLocalFields(m, pan)
 	body, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ func planRequest(t *testing.T, pan, currency, value, n string) []byte {
 	t.Helper()
 	m := base(t)
 	set(m, meta+".cardNo", pan)
+	addLocalFields(m, pan)
 	if strings.HasPrefix(pan, "37") {
 		set(m, meta+".cvv", "1234")
 	}

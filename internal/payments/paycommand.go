@@ -67,6 +67,8 @@ type PayCommand struct {
 	MITType    string
 	InitialNTI string
 	tokenNTI   string
+	// IssuerAuth is a South Korean issuer-authentication payment (localcard.go).
+	IssuerAuth bool
 }
 
 // Key is what idempotency compares between a pay and its replay (docs/design.md invariant 1).
@@ -194,6 +196,11 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 	if err := parseCardFeatures(r.PaymentMethod, &cmd); err != nil {
 		return cmd, err
 	}
+	if r.PaymentMethod.PaymentMethodID != "" || hostedRequest(meta) {
+		if err := issuerAuthNeedsCard(r); err != nil {
+			return cmd, err
+		}
+	}
 	switch {
 	case r.PaymentMethod.PaymentMethodID != "":
 		// A saved card: the service opens the token; the request carries no card number and
@@ -218,6 +225,9 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		return cmd, parseAuthentication(meta, &cmd)
 	}
 	if err := parseCard(meta, now, &cmd); err != nil {
+		return cmd, err
+	}
+	if err := parseLocalCard(r, now, &cmd); err != nil {
 		return cmd, err
 	}
 	return cmd, checkCardPlan(&cmd)
@@ -393,6 +403,9 @@ func parseCard(m *protocol.CardMetaData, now time.Time, cmd *PayCommand) error {
 		cmd.CVV = m.CVV
 	}
 	h := m.CardholderName
+	if h == nil && !holderNameRequired(pan) {
+		h = &protocol.UserName{} // optional under the card's local rules (localcard.go)
+	}
 	if h == nil {
 		return required(metaPath + ".cardholderName")
 	}
@@ -400,7 +413,7 @@ func parseCard(m *protocol.CardMetaData, now time.Time, cmd *PayCommand) error {
 	if name == "" {
 		name = strings.TrimSpace(strings.Join(strings.Fields(h.FirstName+" "+h.MiddleName+" "+h.LastName), " "))
 	}
-	if name == "" {
+	if name == "" && holderNameRequired(pan) {
 		return illegal(metaPath+".cardholderName", "must have a firstName and lastName")
 	}
 	if err := maxLen(metaPath+".cardholderName", name, 128); err != nil {

@@ -43,6 +43,9 @@ func eci(brand string) string {
 // threeDSResultOf is the payment's 3-D Secure outcome, or the no-authentication ECI without it.
 func threeDSResultOf(p Payment) *protocol.ThreeDSResult {
 	t := p.ThreeDS
+	if t.Mode == ThreeDSIssuer {
+		return &protocol.ThreeDSResult{} // no 3-D Secure: empty eci and cavv, as seed 002's sample
+	}
 	if t.Mode == "" {
 		return &protocol.ThreeDSResult{ECI: eci(p.Card.Brand)}
 	}

@@ -176,6 +176,7 @@ func payRequest(t testing.TB, pan, requestID string, mutate ...func(jsonObj)) *p
 	set(m, "paymentRequestId", requestID)
 	set(m, "paymentNotifyUrl", requestNotifyURL)
 	set(m, meta+".cardNo", pan)
+	addLocalFields(m, pan)
 	set(m, meta+".expiryMonth", "12")
 	set(m, meta+".expiryYear", "2030")
 	cvv := "123"

@@ -41,6 +41,9 @@ func cardAAD(p Payment) []byte { return []byte("card/" + p.MerchantID + "/" + p.
 // result passes through, a frictionless card is authenticated at once, any other card is
 // challenged when 3DS is requested.
 func (s *Service) threeDSFor(p *Payment, cmd PayCommand) (challenge bool, err error) {
+	if cmd.IssuerAuth {
+		return true, s.openIssuerAuth(p, cmd) // the Korean issuer's page instead (localcard.go)
+	}
 	if (cmd.Want3DS || cmd.MPI != nil) && s.auth == nil {
 		return false, illegal(metaPath+".is3DSAuthentication", "3-D Secure is not enabled on this gateway")
 	}
@@ -109,6 +112,9 @@ func (s *Service) SubmitCode(ctx context.Context, token, code string) (Payment, 
 	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if !p.ChallengeOpen() {
 			return step{}, nil // finished, or a concurrent post already sent it
+		}
+		if p.ThreeDS.Mode == ThreeDSIssuer {
+			return s.issuerAuthStep(p, right), nil // localcard.go
 		}
 		next := p
 		if right {
