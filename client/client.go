@@ -213,6 +213,15 @@ func (c *Client) InquiryRefund(ctx context.Context, req *protocol.InquiryRefundR
 	return &resp, nil
 }
 
+// Consult asks which payment options (cards, brands, installment plans) an amount has.
+func (c *Client) Consult(ctx context.Context, req *protocol.ConsultRequest) (*protocol.ConsultResponse, error) {
+	var resp protocol.ConsultResponse
+	if err := c.Call(ctx, protocol.PathConsult, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // own posts one of cardgate's own calls (a path outside the Antom prefix) and decodes its answer.
 func (c *Client) own(ctx context.Context, path string, req, resp any) error {
 	body, err := json.Marshal(req)

@@ -292,6 +292,24 @@ func clockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 }
 
+func consultCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return callCmd(ctx, "consult", args, stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		value, currency := amountFlags(fs)
+		terminal := fs.String("terminal-type", "WEB", "env.terminalType: WEB, WAP, APP or MINI_APP")
+		return func() (string, any, error) {
+			if fs.NArg() > 0 {
+				return "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+			}
+			amt, err := wireAmount(*value, *currency)
+			if err != nil {
+				return "", nil, err
+			}
+			return protocol.PathConsult, &protocol.ConsultRequest{ProductCode: "CASHIER_PAYMENT", PaymentAmount: amt,
+				Env: &protocol.Env{TerminalType: *terminal}}, nil
+		}
+	})
+}
+
 func sandboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const use = "usage: cardgate sandbox force --operation pay --code DO_NOT_HONOR [--count N] | sandbox reset [--keep-clock]"
 	if len(args) == 0 {

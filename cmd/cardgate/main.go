@@ -33,6 +33,7 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate capture --payment-id ID --amount 4200 --currency SGD
   cardgate cancel --payment-id ID | --payment-request-id ID
   cardgate refund --payment-id ID --amount 100 --currency SGD [--reason R]
+  cardgate consult --amount 10000 --currency USD   (the card brands and installment plans offered)
   cardgate clock advance --by 15m
   cardgate sandbox force --operation pay|capture|refund --code RESULT_CODE [--count N]
                                                  (--count 0 clears; no flags: list the forces)
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return refundCmd(ctx, args[1:], stdout, stderr)
 	case "clock":
 		return clockCmd(ctx, args[1:], stdout, stderr)
+	case "consult":
+		return consultCmd(ctx, args[1:], stdout, stderr)
 	case "sandbox":
 		return sandboxCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
