@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/bin"
+	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/protocol"
@@ -234,8 +236,35 @@ func newRequestID(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), requestSeq.n)
 }
 
-// payRequest is the 004-34 seed request with the given card.
+// payRequest is the 004-34 seed request with the given card, and the fields the card's local
+// card rules ask for (docs/wire.md §5.3 "Local cards"), so that any test card pays.
 func payRequest(cardNo, cvv string) *protocol.PayRequest {
+	req := seedPayRequest(cardNo, cvv)
+	addLocalFields(req.PaymentMethod.PaymentMethodMetaData)
+	return req
+}
+
+// addLocalFields fills in the local card fields of m's card, by its issuing country.
+func addLocalFields(m *protocol.CardMetaData) {
+	n, err := card.ParseNumber(m.CardNo)
+	if err != nil {
+		return
+	}
+	switch info := bin.Lookup(n); info.Country {
+	case "BR":
+		m.PayerEmail, m.CPF = "buyer@example.com", "529.982.247-25"
+	case "CL", "MX", "PE":
+		m.PayerEmail = "buyer@example.com"
+	case "KR":
+		m.CardPasswordDigest, m.DateOfBirth = "12", "1990-01-31"
+		if info.Category == "COMMERCIAL" {
+			m.DateOfBirth, m.BusinessNo = "", "1248100998"
+		}
+	}
+}
+
+// seedPayRequest is the 004-34 seed request with the given card, as it is.
+func seedPayRequest(cardNo, cvv string) *protocol.PayRequest {
 	return &protocol.PayRequest{
 		ProductCode:        "CASHIER_PAYMENT",
 		PaymentRequestID:   newRequestID("e2e"),
