@@ -83,6 +83,17 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 		}
 	}
 
+	// Local card fields reach the upstream, which checks them again: a Brazilian card with its CPF
+	// and e-mail pays; the Korean issuer-authentication flow is refused through an upstream.
+	if br := front.pay(payRequest("4000000760000002", "123")); br.Result.ResultStatus != "S" {
+		t.Fatalf("BR card through the upstream: %+v", br.Result)
+	}
+	krAuth := payRequest("4000004100000003", "")
+	krAuth.PaymentMethod.RequireIssuerAuthentication = true
+	if r := front.pay(krAuth); r.Result.ResultCode != "PARAM_ILLEGAL" || !strings.Contains(r.Result.ResultMessage, "upstream acquirer UPSTREAM") {
+		t.Fatalf("issuer authentication through the upstream: %+v", r.Result)
+	}
+
 	// A decline comes back as the upstream's decline; nothing fails over (one acquirer).
 	declined := front.pay(payRequest("4000000000000002", "123"))
 	if declined.Result.ResultCode != "DO_NOT_HONOR" {

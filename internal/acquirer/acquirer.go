@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/card"
@@ -54,7 +55,19 @@ type AuthRequest struct {
 	MIT                         bool
 	MITType                     string
 	InitialNetworkTransactionID string
+	// Local are the local card fields of seed 000 the merchant sent for the card's country
+	// (docs/wire.md §5.3), passed on to an acquirer that checks them again. Never logged; the
+	// password digest lives only as long as the call.
+	Local LocalCardFields
 }
+
+// LocalCardFields are paymentMethodMetaData's local card fields.
+type LocalCardFields struct {
+	DateOfBirth, CardPasswordDigest, BusinessNo, CPF, PayerEmail string
+}
+
+// LogValue keeps the fields out of structured logs: they are personal data.
+func (LocalCardFields) LogValue() slog.Value { return slog.StringValue("[local card fields redacted]") }
 
 // Outcome is how an authorization ended, as far as the gateway can tell right now.
 type Outcome int

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/bin"
 	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/localid"
@@ -70,6 +71,8 @@ func parseLocalCard(r *protocol.PayRequest, now time.Time, cmd *PayCommand) erro
 		return nil
 	}
 	country := info.Country
+	cmd.Local = acquirer.LocalCardFields{DateOfBirth: m.DateOfBirth, CardPasswordDigest: m.CardPasswordDigest,
+		BusinessNo: m.BusinessNo, CPF: m.CPF, PayerEmail: m.PayerEmail}
 	// A card-on-file payment carries no CVV (seed 000: "do not pass in for COF scenarios").
 	if rule.cvv && m.CVV == "" && !m.IsCardOnFile {
 		return localRequired("cvv", country)

@@ -73,6 +73,11 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		if err := s.route(ctx, &p, cmd); err != nil {
 			return Payment{}, err
 		}
+		if cmd.IssuerAuth && s.router.AuthenticatesBuyers(p.Auth.AcquirerName) {
+			// The Korean issuer's page is the gateway's own, a sandbox simulation: an upstream
+			// acquirer would have to run it, and the connector does not pass the flow on.
+			return Payment{}, illegal(localIssuerAuthPath, "is not supported through the upstream acquirer %s; pay without it", p.Auth.AcquirerName)
+		}
 		// An acquirer that authenticates buyers itself gets the merchant's 3-D Secure request
 		// (authorize passes it on, and its page comes back as normalUrl); otherwise the
 		// gateway's own 3-D Secure runs first.
@@ -212,6 +217,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			ClientIP:      p.Order.ClientIP,
 			CreditPayPlan: p.Order.CreditPayPlan,
 			MIT:           cmd.MIT, MITType: cmd.MITType, InitialNetworkTransactionID: cmd.InitialNTI,
+			Local: cmd.Local,
 		})
 		cancel()
 		if err != nil {

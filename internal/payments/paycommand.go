@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/card"
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/protocol"
@@ -67,8 +68,10 @@ type PayCommand struct {
 	MITType    string
 	InitialNTI string
 	tokenNTI   string
-	// IssuerAuth is a South Korean issuer-authentication payment (localcard.go).
+	// IssuerAuth is a South Korean issuer-authentication payment (localcard.go); Local are the
+	// local card fields sent for the card's country, passed on to the acquirer.
 	IssuerAuth bool
+	Local      acquirer.LocalCardFields
 }
 
 // Key is what idempotency compares between a pay and its replay (docs/design.md invariant 1).

@@ -235,6 +235,8 @@ func (a *Acquirer) payRequest(req acquirer.AuthRequest) *protocol.PayRequest {
 		first, last, _ := strings.Cut(req.HolderName, " ")
 		meta.CardholderName = &protocol.UserName{FirstName: first, LastName: last, FullName: req.HolderName}
 	}
+	l := req.Local
+	meta.DateOfBirth, meta.CardPasswordDigest, meta.BusinessNo, meta.CPF, meta.PayerEmail = l.DateOfBirth, l.CardPasswordDigest, l.BusinessNo, l.CPF, l.PayerEmail
 	if req.MIT {
 		// A merchant-initiated payment: the upstream needs the card-on-file flag, the first
 		// payment's network id and the MIT's kind (cardgate's mitType, docs/wire.md §5.3).
