@@ -88,6 +88,14 @@ func TestAntomUpstreamOverBinary(t *testing.T) {
 	if br := front.pay(payRequest("4000000760000002", "123")); br.Result.ResultStatus != "S" {
 		t.Fatalf("BR card through the upstream: %+v", br.Result)
 	}
+	cbVisa := payRequest("4970100000000006", "123")
+	cbVisa.PaymentMethod.PaymentMethodMetaData.SelectedCardBrand = "VISA"
+	if r := front.pay(cbVisa); r.Result.ResultStatus != "S" || r.PaymentResultInfo.CardBrand != "VISA" {
+		t.Fatalf("co-badged VISA through the upstream: %+v %+v", r.Result, r.PaymentResultInfo)
+	} else if seen, err := up.client.InquiryPayment(ctx, &protocol.InquiryPaymentRequest{PaymentRequestID: r.PaymentID}); err != nil ||
+		seen.PaymentResultInfo == nil || seen.PaymentResultInfo.CardBrand != "VISA" {
+		t.Fatalf("the upstream's view of the co-badged payment: %+v %v, want VISA as chosen", seen, err)
+	}
 	krAuth := payRequest("4000004100000003", "")
 	krAuth.PaymentMethod.RequireIssuerAuthentication = true
 	if r := front.pay(krAuth); r.Result.ResultCode != "PARAM_ILLEGAL" || !strings.Contains(r.Result.ResultMessage, "upstream acquirer UPSTREAM") {

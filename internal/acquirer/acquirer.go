@@ -59,6 +59,8 @@ type AuthRequest struct {
 	// (docs/wire.md §5.3), passed on to an acquirer that checks them again. Never logged; the
 	// password digest lives only as long as the call.
 	Local LocalCardFields
+	// SelectedBrand is the merchant's choice among a co-badged card's brands ("" for none).
+	SelectedBrand card.Brand
 }
 
 // LocalCardFields are paymentMethodMetaData's local card fields.

@@ -217,7 +217,7 @@ func (s *Service) authorize(ctx context.Context, p Payment, cmd PayCommand) (Pay
 			ClientIP:      p.Order.ClientIP,
 			CreditPayPlan: p.Order.CreditPayPlan,
 			MIT:           cmd.MIT, MITType: cmd.MITType, InitialNetworkTransactionID: cmd.InitialNTI,
-			Local: cmd.Local,
+			Local: cmd.Local, SelectedBrand: cmd.SelectedBrand,
 		})
 		cancel()
 		if err != nil {

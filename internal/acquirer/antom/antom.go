@@ -235,6 +235,7 @@ func (a *Acquirer) payRequest(req acquirer.AuthRequest) *protocol.PayRequest {
 		first, last, _ := strings.Cut(req.HolderName, " ")
 		meta.CardholderName = &protocol.UserName{FirstName: first, LastName: last, FullName: req.HolderName}
 	}
+	meta.SelectedCardBrand = string(req.SelectedBrand)
 	l := req.Local
 	meta.DateOfBirth, meta.CardPasswordDigest, meta.BusinessNo, meta.CPF, meta.PayerEmail = l.DateOfBirth, l.CardPasswordDigest, l.BusinessNo, l.CPF, l.PayerEmail
 	if req.MIT {
