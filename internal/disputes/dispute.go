@@ -7,6 +7,8 @@
 package disputes
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -225,4 +227,46 @@ func (d Dispute) Due() (at time.Time, ev Event, ok bool) {
 		return d.DefendedAt.Add(JudgeAfter), d.Judgement(), true
 	}
 	return time.Time{}, "", false
+}
+
+// Errors of a Store.
+var (
+	ErrNotFound  = errors.New("disputes: no such dispute")
+	ErrConflict  = errors.New("disputes: the dispute changed meanwhile")
+	ErrDuplicate = errors.New("disputes: a dispute with this id exists")
+	// ErrTooMuch: the payment has less left to dispute than asked (Disputable), or is not captured.
+	ErrTooMuch = errors.New("disputes: more than the payment has left to dispute")
+)
+
+// Notice is the notification a change owes the merchant: notifyDispute's body, posted to URL.
+type Notice struct {
+	Type      string // disputeNotificationType
+	URL       string
+	Body      []byte
+	CreatedAt time.Time
+}
+
+// Change is one transition as the store writes it, in one transaction: the dispute (its Version
+// FromVersion+1; a new dispute has FromVersion 0), its event and the notification it owes.
+type Change struct {
+	Dispute     Dispute
+	FromVersion int
+	Event       Event
+	From        State // "" for a new dispute
+	At          time.Time
+	Notice      *Notice
+}
+
+// Store keeps disputes. Lookups by merchant return ErrNotFound for another merchant's dispute
+// as for an unknown one.
+type Store interface {
+	// OpenDispute inserts a new dispute, refusing with ErrTooMuch an amount above what its payment
+	// has left (captured, less refunded, less its other disputes not cancelled).
+	OpenDispute(ctx context.Context, c Change) error
+	// ApplyDispute writes a transition, guarded by the dispute's version (ErrConflict).
+	ApplyDispute(ctx context.Context, c Change) error
+	DisputeByID(ctx context.Context, merchantID, disputeID string) (Dispute, error)
+	DisputesOfPayment(ctx context.Context, merchantID, paymentID string) ([]Dispute, error)
+	// DueDisputes lists disputes the clock acts on at or before t, earliest first.
+	DueDisputes(ctx context.Context, t time.Time, limit int) ([]Dispute, error)
 }

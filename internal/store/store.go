@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
@@ -25,6 +26,7 @@ type Store interface {
 	keyring.Store
 	notify.Store
 	routing.Store
+	disputes.Store
 
 	// ClockOffset, SetClockOffset and ResetClock keep the sandbox clock's offset where every
 	// instance sees it (jobs.ClockStore).

@@ -78,6 +78,8 @@ func (s *Store) Forces(ctx context.Context, merchantID string) ([]sandbox.Force,
 var resetStatements = []struct{ table, sql string }{
 	{"notify_attempts", `DELETE FROM notify_attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE client_id = ?)`},
 	{"outbox", `DELETE FROM outbox WHERE client_id = ?`},
+	{"dispute_events", `DELETE FROM dispute_events WHERE dispute_id IN (SELECT dispute_id FROM disputes WHERE client_id = ?)`},
+	{"disputes", `DELETE FROM disputes WHERE client_id = ?`},
 	{"payment_events", `DELETE FROM payment_events WHERE payment_id IN (SELECT payment_id FROM payments WHERE client_id = ?)`},
 	{"transactions", `DELETE FROM transactions WHERE payment_id IN (SELECT payment_id FROM payments WHERE client_id = ?)`},
 	// The simulated acquirers' books: references are the payment id, or "<ACQUIRER>/<payment id>".

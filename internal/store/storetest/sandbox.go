@@ -100,6 +100,10 @@ func testResetMerchant(t *testing.T, s store.Store) {
 				t.Fatal(err)
 			}
 		}
+		cp := capturedPayment(t, s, mm, prefix+"P3", 0)
+		if err := s.OpenDispute(ctx, openChange(newDispute(cp, prefix+"D1", 100))); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.SetForce(ctx, mid, sandbox.Force{Operation: sandbox.Capture, Code: protocol.CodeProcessFail, Remaining: 2}, T0); err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +119,7 @@ func testResetMerchant(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deleted["payments"] != 2 || deleted["outbox"] == 0 || deleted["card_tokens"] != 1 || deleted["sim_acquirer_ledger"] != 2 {
+	if deleted["payments"] != 3 || deleted["disputes"] != 1 || deleted["outbox"] == 0 || deleted["card_tokens"] != 1 || deleted["sim_acquirer_ledger"] != 2 {
 		t.Fatalf("deleted %v, want both payments, their notifications, the token and both ledger rows", deleted)
 	}
 	after := tableRows(t, s)

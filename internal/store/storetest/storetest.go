@@ -71,6 +71,8 @@ func Run(t *testing.T, open Opener) {
 		{"SimulatorLedger", testSimulatorLedger},
 		{"RoutingRules", testRoutingRules},
 		{"Forces", testForces},
+		{"DisputeRoundTripAndGuards", testDisputeRoundTripAndGuards},
+		{"DisputeAmounts", testDisputeAmounts},
 		{"ResetMerchant", testResetMerchant},
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
