@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/bin"
+	"github.com/cardgate/cardgate/internal/localid"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -21,6 +23,9 @@ var fuzzSeeds = []string{
 	`{"paymentNotifyUrl":"http://www.yourNotifyUrl.com","paymentRequestId":"paymentRequestId01","env":{"terminalType":"WEB","clientIp":"114.121.121.01"},"paymentAmount":{"currency":"SGD","value":"4200"},"productCode":"CASHIER_PAYMENT","paymentRedirectUrl":"http://www.yourRedirectUrl.com","paymentFactor":{"isAuthorization":true},"paymentMethod":{"paymentMethodMetaData":{"cvv":"712","cardholderName":{"firstName":"Alan","lastName":"Wallex"},"expiryMonth":"06","expiryYear":"28","cardNo":"4054695723100768"},"paymentMethodType":"CARD"},"order":{"orderAmount":{"currency":"SGD","value":"4200"},"referenceOrderId":"3232db07-91f7-4364-85bc-829a4c1c653f","env":{"terminalType":"WEB","clientIp":"114.121.121.01"},"orderDescription":"antom test order","buyer":{"referenceBuyerId":"yourBuyerId"}}}`,
 	// 004-50-pay-request
 	`{"env":{"osType":"ANDROID","terminalType":"APP"},"order":{"orderAmount":{"currency":"CNY","value":"1314"},"orderDescription":"Cappuccino #grande (Mika's coffee shop)","referenceOrderId":"ORDER_0517884936248XXXX"},"paymentAmount":{"currency":"CNY","value":"1314"},"paymentMethod":{"paymentMethodType":"ALIPAY_CN"},"paymentExpiryTime":"2024-01-20T08:51:06+08:00","paymentNotifyUrl":"https://www.gaga.com/notify","paymentRedirectUrl":"imeituan://","paymentRequestId":"iJ9lsVgTx8pX7qJpvW6rfqEE2Kdv9M3lgL8e1999ydfz52uMSqwvT3qXYw8IFBYt","productCode":"CASHIER_PAYMENT","settlementStrategy":{"settlementCurrency":"USD"}}`,
+	// Local cards (seed 000): a Korean issuer-authentication pay, a Brazilian one with CPF.
+	`{"productCode":"CASHIER_PAYMENT","paymentRequestId":"kr","paymentAmount":{"currency":"KRW","value":"120"},"paymentRedirectUrl":"https://m.example/r","paymentFactor":{"isAuthorization":true},"paymentMethod":{"paymentMethodType":"CARD","requireIssuerAuthentication":true,"paymentMethodMetaData":{"cardNo":"4000004100000003","expiryMonth":"06","expiryYear":"28","dateOfBirth":"1990-01-31","cardPasswordDigest":"12"}},"order":{"referenceOrderId":"o","orderDescription":"d","buyer":{"referenceBuyerId":"b"}},"env":{"terminalType":"WEB","clientIp":"1.2.3.4"}}`,
+	`{"productCode":"CASHIER_PAYMENT","paymentRequestId":"br","paymentAmount":{"currency":"BRL","value":"1000"},"paymentRedirectUrl":"https://m.example/r","paymentFactor":{"isAuthorization":true},"paymentMethod":{"paymentMethodType":"CARD","paymentMethodMetaData":{"cardNo":"4000000760000002","expiryMonth":"06","expiryYear":"28","cvv":"123","cardholderName":{"firstName":"Ana","lastName":"Silva"},"cpf":"529.982.247-25","payerEmail":"ana@example.com.br"}},"order":{"referenceOrderId":"o","orderDescription":"d","buyer":{"referenceBuyerId":"b"}},"env":{"terminalType":"WEB","clientIp":"1.2.3.4"}}`,
 	`{}`,
 	`null`,
 	`{"paymentMethod":null,"order":{"env":{"terminalType":"WAP"}}}`,
@@ -78,26 +83,66 @@ func FuzzDecodePayRequest(f *testing.F) {
 		}
 		// A pay without card data (the hosted card page, or a saved card) carries no expiry or
 		// holder: the buyer types them later, or the token holds them.
-		if pan != "" && (cmd.Expiry.ExpiredAt(now) || cmd.HolderName == "") {
+		// A holder may be missing only where the card's local rules say so (KR, CL, MX, PE).
+		country := bin.Lookup(cmd.Card).Country
+		optionalHolder := country == "KR" || country == "CL" || country == "MX" || country == "PE"
+		if pan != "" && (cmd.Expiry.ExpiredAt(now) || (cmd.HolderName == "" && !optionalHolder)) {
 			t.Fatalf("accepted an expired card or one without holder: %+v, %q", cmd.Expiry, cmd.HolderName)
+		}
+		if pan != "" {
+			checkLocalFields(t, &r, cmd, country)
 		}
 	})
 }
 
-// TestFuzzSeedsAreTheSeeds keeps the inline seeds honest: the three card requests pass, the
-// wallet request is refused for its payment method.
+// TestFuzzSeedsAreTheSeeds keeps the inline seeds honest: the card requests (three seeds, two
+// local cards) pass, the wallet request is refused for its payment method.
 func TestFuzzSeedsAreTheSeeds(t *testing.T) {
-	for i, s := range fuzzSeeds[:4] {
+	for i, s := range fuzzSeeds[:6] {
 		var r protocol.PayRequest
 		if err := protocol.Decode([]byte(s), &r); err != nil {
 			t.Fatalf("seed %d: %v", i, err)
 		}
 		_, err := payments.ParsePayRequest(&r, testNow)
-		if i < 3 && err != nil {
+		if i != 3 && err != nil {
 			t.Errorf("seed %d refused: %v", i, err)
 		}
 		if i == 3 {
 			assertRefused(t, err, protocol.CodeParamIllegal, "paymentMethod.paymentMethodType")
 		}
+	}
+}
+
+// checkLocalFields is the fuzz target's promise for local cards: an accepted pay with a card of a
+// country carries what the country's rules require, in valid form (docs/wire.md §5.3).
+func checkLocalFields(t *testing.T, r *protocol.PayRequest, cmd payments.PayCommand, country string) {
+	m := r.PaymentMethod.PaymentMethodMetaData
+	switch country {
+	case "BR", "CL", "MX", "PE", "TR":
+		if m.CVV == "" && !m.IsCardOnFile {
+			t.Fatalf("accepted a %s card without cvv", country)
+		}
+	}
+	switch country {
+	case "BR":
+		if _, err := localid.CPF(m.CPF); (m.CPF != "" || r.MerchantRegion != "BR") && err != nil {
+			t.Fatalf("accepted a BR card with cpf error %v", err)
+		}
+	case "KR":
+		if len(m.CardPasswordDigest) != 2 {
+			t.Fatalf("accepted a KR card with cardPasswordDigest of %d characters", len(m.CardPasswordDigest))
+		}
+		if m.BusinessNo == "" && m.DateOfBirth == "" {
+			t.Fatal("accepted a KR card with neither dateOfBirth nor businessNo")
+		}
+		if m.BusinessNo != "" && localid.KRBusinessNo(m.BusinessNo) != nil {
+			t.Fatal("accepted a KR card with a bad businessNo")
+		}
+	}
+	if r.PaymentMethod.RequireIssuerAuthentication != cmd.IssuerAuth {
+		t.Fatalf("requireIssuerAuthentication %v gave IssuerAuth %v", r.PaymentMethod.RequireIssuerAuthentication, cmd.IssuerAuth)
+	}
+	if cmd.IssuerAuth && (country != "KR" || cmd.CaptureMode != payments.CaptureAutomatic || cmd.Want3DS || cmd.MPI != nil) {
+		t.Fatalf("issuer authentication accepted for %s, %s, 3DS %v", country, cmd.CaptureMode, cmd.Want3DS)
 	}
 }

@@ -82,7 +82,7 @@ func parseLocalCard(r *protocol.PayRequest, now time.Time, cmd *PayCommand) erro
 			return localRequired("payerEmail", country)
 		}
 		if !emailAddress(m.PayerEmail) {
-			return illegal(metaPath+".payerEmail", "must be an email address such as buyer@example.com")
+			return illegal(metaPath+".payerEmail", "must be an email address (name@domain)")
 		}
 	}
 	switch country {

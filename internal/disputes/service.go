@@ -1,0 +1,298 @@
+package disputes
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/protocol"
+)
+
+// Payment is what a dispute needs of the payment it is about.
+type Payment struct {
+	ID, RequestID, MerchantID string
+	CaptureID                 string // "" when not captured
+	Currency                  string
+	NotifyURL                 string // where the merchant hears about the payment
+}
+
+// Payments finds a merchant's payment (ErrNotFound for an unknown one or another merchant's).
+type Payments interface {
+	DisputablePayment(ctx context.Context, merchantID, paymentID string) (Payment, error)
+}
+
+// Vault seals a defense, which may carry personal data (receipts, addresses, correspondence).
+type Vault interface {
+	SealText(plaintext, aad []byte) (string, error)
+	OpenText(sealed string, aad []byte) ([]byte, error)
+}
+
+// MaxEvidence bounds a defense document: Antom's evidence is one file, and a store row holding
+// megabytes of it would slow every read of the dispute.
+const MaxEvidence = 2 << 20
+
+// Service runs disputes on a store.
+type Service struct {
+	store    Store
+	payments Payments
+	vault    Vault
+	clock    clock.Clock
+}
+
+// NewService returns the dispute service.
+func NewService(st Store, p Payments, v Vault, clk clock.Clock) *Service {
+	return &Service{store: st, payments: p, vault: v, clock: clk}
+}
+
+// OpenRequest opens a chargeback (the sandbox's test cards and dispute call; an acquirer's
+// chargeback feed in production).
+type OpenRequest struct {
+	MerchantID, PaymentID string
+	AmountMinor           int64
+	ReasonCode, ReasonMsg string
+	DefenseWins           bool
+}
+
+// Open opens a dispute on a captured payment and owes the merchant DISPUTE_CREATED.
+func (s *Service) Open(ctx context.Context, r OpenRequest) (Dispute, error) {
+	p, err := s.payments.DisputablePayment(ctx, r.MerchantID, r.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return Dispute{}, protocol.Errorf(protocol.CodeOrderNotExist, "payment %s does not exist", r.PaymentID)
+	}
+	if err != nil {
+		return Dispute{}, fmt.Errorf("open dispute: %w", err)
+	}
+	if p.CaptureID == "" {
+		return Dispute{}, protocol.Errorf(protocol.CodeOrderStatusInvalid, "payment %s is not captured: only a captured payment can be disputed", p.ID)
+	}
+	if r.AmountMinor <= 0 {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeAmount must be positive")
+	}
+	id, err := newID()
+	if err != nil {
+		return Dispute{}, err
+	}
+	now := s.clock.Now()
+	d := Dispute{ID: id, MerchantID: p.MerchantID, PaymentID: p.ID, CaptureID: p.CaptureID, AmountMinor: r.AmountMinor,
+		Currency: p.Currency, ReasonCode: r.ReasonCode, ReasonMsg: r.ReasonMsg, State: Open, DefenseWins: r.DefenseWins,
+		OpenedAt: now, DefenseDue: now.Add(DefenseWindow), Version: 1}
+	c := Change{Dispute: d, Event: "OPEN", At: now, Notice: s.notice(p, d, NotifyCreated, now)}
+	switch err := s.store.OpenDispute(ctx, c); {
+	case errors.Is(err, ErrTooMuch):
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeAmount %d exceeds what payment %s has left to dispute (captured, less refunds and other disputes)", r.AmountMinor, p.ID)
+	case err != nil:
+		return Dispute{}, fmt.Errorf("open dispute: %w", err)
+	}
+	return d, nil
+}
+
+// Accept is acceptDispute: the merchant gives the money up.
+func (s *Service) Accept(ctx context.Context, merchantID, disputeID string) (Dispute, error) {
+	return s.move(ctx, merchantID, disputeID, EvAccept, nil)
+}
+
+// SupplyDefense is supplyDefenseDocument: the evidence (base64 of the document, as the wire
+// carries it) is kept sealed until the judgement, and the issuer judges it JudgeAfter later.
+func (s *Service) SupplyDefense(ctx context.Context, merchantID, disputeID, evidence string) (Dispute, error) {
+	if evidence == "" {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidence is required")
+	}
+	raw, err := base64.StdEncoding.DecodeString(evidence)
+	if err != nil {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidence must be the document in base64")
+	}
+	if len(raw) > MaxEvidence {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidence is %d bytes; at most %d", len(raw), MaxEvidence)
+	}
+	return s.move(ctx, merchantID, disputeID, EvDefend, func(d *Dispute) error {
+		sealed, err := s.vault.SealText(raw, evidenceAAD(*d))
+		if err != nil {
+			return fmt.Errorf("seal evidence: %w", err)
+		}
+		d.EvidenceSealed = sealed
+		return nil
+	})
+}
+
+// Evidence kinds of downloadDisputeEvidence.
+const (
+	EvidenceTemplate = "DISPUTE_EVIDENCE_TEMPLATE"
+	EvidenceFile     = "DISPUTE_EVIDENCE_FILE"
+)
+
+// DownloadEvidence is downloadDisputeEvidence: the template a defense is written on, or the
+// defense the merchant supplied, as base64, with its format.
+func (s *Service) DownloadEvidence(ctx context.Context, merchantID, disputeID, kind string) (evidence, format string, err error) {
+	d, err := s.byID(ctx, merchantID, disputeID)
+	if err != nil {
+		return "", "", err
+	}
+	switch kind {
+	case EvidenceTemplate:
+		return base64.StdEncoding.EncodeToString(template(d)), "WORD", nil
+	case EvidenceFile:
+		if d.EvidenceSealed == "" {
+			return "", "", protocol.Errorf(protocol.CodeOrderStatusInvalid, "dispute %s has no defense supplied", d.ID)
+		}
+		raw, err := s.vault.OpenText(d.EvidenceSealed, evidenceAAD(d))
+		if err != nil {
+			return "", "", fmt.Errorf("open evidence: %w", err)
+		}
+		return base64.StdEncoding.EncodeToString(raw), "PDF", nil
+	case "":
+		return "", "", protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidenceType is required")
+	}
+	return "", "", protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidenceType %q is not DISPUTE_EVIDENCE_TEMPLATE or DISPUTE_EVIDENCE_FILE", kind)
+}
+
+// RunDue makes the clock's moves on the disputes due by now (alerts, deadlines, judgements) and
+// reports how many it made.
+func (s *Service) RunDue(ctx context.Context, limit int) (int, error) {
+	now := s.clock.Now()
+	due, err := s.store.DueDisputes(ctx, now, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range due {
+		_, ev, ok := d.Due()
+		if !ok {
+			continue
+		}
+		switch _, err := s.move(ctx, d.MerchantID, d.ID, ev, nil); {
+		case err == nil:
+			n++
+		case isStatusError(err):
+			// Moved on meanwhile (another instance, or the merchant): nothing is due any more.
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func isStatusError(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Code == protocol.CodeOrderStatusInvalid
+}
+
+func (s *Service) byID(ctx context.Context, merchantID, disputeID string) (Dispute, error) {
+	if disputeID == "" {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeId is required")
+	}
+	d, err := s.store.DisputeByID(ctx, merchantID, disputeID)
+	if errors.Is(err, ErrNotFound) {
+		return Dispute{}, protocol.Errorf(protocol.CodeOrderNotExist, "dispute %s does not exist", disputeID)
+	}
+	return d, err
+}
+
+// move applies ev to the dispute, retrying when a concurrent change got there first.
+func (s *Service) move(ctx context.Context, merchantID, disputeID string, ev Event, edit func(*Dispute) error) (Dispute, error) {
+	for range 8 {
+		d, err := s.byID(ctx, merchantID, disputeID)
+		if err != nil {
+			return Dispute{}, err
+		}
+		now := s.clock.Now()
+		st, err := Apply(d, ev, now)
+		if err != nil {
+			return Dispute{}, err
+		}
+		if edit != nil {
+			if err := edit(&st.Next); err != nil {
+				return Dispute{}, err
+			}
+		}
+		c := Change{Dispute: st.Next, FromVersion: d.Version, Event: ev, From: d.State, At: now}
+		if st.Notify != "" {
+			p, err := s.payments.DisputablePayment(ctx, d.MerchantID, d.PaymentID)
+			if err != nil {
+				return Dispute{}, fmt.Errorf("dispute %s: its payment: %w", d.ID, err)
+			}
+			c.Notice = s.notice(p, st.Next, st.Notify, now)
+		}
+		switch err := s.store.ApplyDispute(ctx, c); {
+		case errors.Is(err, ErrConflict):
+			continue
+		case err != nil:
+			return Dispute{}, err
+		}
+		return st.Next, nil
+	}
+	return Dispute{}, protocol.Errorf(protocol.CodeUnknownException, "dispute %s kept changing; try again", disputeID)
+}
+
+// NotifyDispute is notifyDispute's body (docs/wire.md §7.2).
+type NotifyDispute struct {
+	PaymentRequestID        string           `json:"paymentRequestId"`
+	DisputeID               string           `json:"disputeId"`
+	PaymentID               string           `json:"paymentId"`
+	DisputeTime             string           `json:"disputeTime"`
+	DisputeAmount           *protocol.Amount `json:"disputeAmount"`
+	DisputeNotificationType string           `json:"disputeNotificationType"`
+	DisputeReasonCode       string           `json:"disputeReasonCode,omitempty"`
+	DisputeReasonMsg        string           `json:"disputeReasonMsg,omitempty"`
+	DefenseDueTime          string           `json:"defenseDueTime,omitempty"`
+	DisputeJudgedTime       string           `json:"disputeJudgedTime,omitempty"`
+	DisputeJudgedAmount     *protocol.Amount `json:"disputeJudgedAmount,omitempty"`
+	DisputeJudgedResult     string           `json:"disputeJudgedResult,omitempty"`
+	DisputeAcceptReason     string           `json:"disputeAcceptReason,omitempty"`
+	DisputeAcceptTime       string           `json:"disputeAcceptTime,omitempty"`
+	DisputeType             string           `json:"disputeType"`
+	Defendable              bool             `json:"defendable"`
+	CaptureID               string           `json:"captureId,omitempty"`
+}
+
+// NotifyOf renders a dispute's notification of type typ.
+func NotifyOf(p Payment, d Dispute, typ string) NotifyDispute {
+	amt := &protocol.Amount{Currency: d.Currency, Value: fmt.Sprint(d.AmountMinor)}
+	n := NotifyDispute{PaymentRequestID: p.RequestID, DisputeID: d.ID, PaymentID: d.PaymentID, DisputeTime: protocol.FormatTime(d.OpenedAt),
+		DisputeAmount: amt, DisputeNotificationType: typ, DisputeReasonCode: d.ReasonCode, DisputeReasonMsg: d.ReasonMsg,
+		DisputeType: "CHARGEBACK", Defendable: d.State == Open, CaptureID: d.CaptureID}
+	if typ == NotifyCreated || typ == NotifyDefenseDueAlert {
+		n.DefenseDueTime = protocol.FormatTime(d.DefenseDue)
+	}
+	if d.State.Final() && d.JudgedResult != "" {
+		n.DisputeJudgedTime, n.DisputeJudgedResult = protocol.FormatTime(d.ResolvedAt), d.JudgedResult
+		judged := *amt
+		if !d.State.Debited() {
+			judged.Value = "0"
+		}
+		n.DisputeJudgedAmount = &judged
+	}
+	if d.AcceptReason != "" {
+		n.DisputeAcceptReason, n.DisputeAcceptTime = d.AcceptReason, protocol.FormatTime(d.ResolvedAt)
+	}
+	return n
+}
+
+func (s *Service) notice(p Payment, d Dispute, typ string, now time.Time) *Notice {
+	if p.NotifyURL == "" {
+		return nil // a merchant without a notify URL is told nothing, as for payments
+	}
+	body, _ := json.Marshal(NotifyOf(p, d, typ)) // plain strings and numbers: cannot fail
+	return &Notice{Type: typ, URL: p.NotifyURL, Body: body, CreatedAt: now}
+}
+
+func evidenceAAD(d Dispute) []byte { return []byte("dispute-evidence/" + d.MerchantID + "/" + d.ID) }
+
+func newID() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "dsp_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// template is the defense template: what the issuer asks a merchant to show for this reason.
+func template(d Dispute) []byte {
+	return []byte(fmt.Sprintf("Dispute %s — defense\n\nPayment: %s\nCapture: %s\nAmount disputed: %d %s (minor units)\nReason: %s %s\n"+
+		"Defense due: %s\n\n1. Proof of delivery or service:\n\n2. Correspondence with the buyer:\n\n3. Terms the buyer accepted:\n\n4. Anything else:\n",
+		d.ID, d.PaymentID, d.CaptureID, d.AmountMinor, d.Currency, d.ReasonCode, d.ReasonMsg, protocol.FormatTime(d.DefenseDue)))
+}
