@@ -12,8 +12,8 @@ import (
 	"github.com/cardgate/cardgate/internal/store"
 )
 
-// capturedPayment is an authorized payment of m captured in full (4200), with refunded refunded.
-func capturedPayment(t *testing.T, s store.Store, m merchant.Merchant, id string, refunded int64) payments.Payment {
+// CapturedPayment is an authorized payment of m captured in full (4200), with refunded refunded.
+func CapturedPayment(t *testing.T, s store.Store, m merchant.Merchant, id string, refunded int64) payments.Payment {
 	t.Helper()
 	p := authorize(t, s, NewPayment(m, id, "R-"+id))
 	next := p
@@ -37,7 +37,7 @@ func openChange(d disputes.Dispute) disputes.Change {
 // merchant sees and changes nothing.
 func testDisputeRoundTripAndGuards(t *testing.T, s store.Store) {
 	m, other := Sandbox(t, s), Other(t, s, "OTHER_DISPUTE")
-	p := capturedPayment(t, s, m, "P1", 0)
+	p := CapturedPayment(t, s, m, "P1", 0)
 	d := newDispute(p, "D1", 4200)
 	if err := s.OpenDispute(ctx, openChange(d)); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func testDisputeRoundTripAndGuards(t *testing.T, s store.Store) {
 // disputed, and concurrent openings cannot overdraw the payment together.
 func testDisputeAmounts(t *testing.T, s store.Store) {
 	m, other := Sandbox(t, s), Other(t, s, "OTHER_AMOUNTS")
-	p := capturedPayment(t, s, m, "P1", 1200) // 3000 left
+	p := CapturedPayment(t, s, m, "P1", 1200) // 3000 left
 	open := func(id string, amount int64) error { return s.OpenDispute(ctx, openChange(newDispute(p, id, amount))) }
 	if err := open("D1", 2000); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func testDisputeAmounts(t *testing.T, s store.Store) {
 	foreign.MerchantID = other.ClientID
 	wantErr(t, "another merchant's payment", s.OpenDispute(ctx, openChange(foreign)), disputes.ErrTooMuch)
 
-	q := capturedPayment(t, s, m, "P3", 0)
+	q := CapturedPayment(t, s, m, "P3", 0)
 	var opened atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 8 {

@@ -100,7 +100,7 @@ func testResetMerchant(t *testing.T, s store.Store) {
 				t.Fatal(err)
 			}
 		}
-		cp := capturedPayment(t, s, mm, prefix+"P3", 0)
+		cp := CapturedPayment(t, s, mm, prefix+"P3", 0)
 		if err := s.OpenDispute(ctx, openChange(newDispute(cp, prefix+"D1", 100))); err != nil {
 			t.Fatal(err)
 		}
