@@ -84,7 +84,11 @@ func TestLocalCardsAccepted(t *testing.T) {
 		{"BR cross-border with cpf", "BR", nil, nil},
 		{"BR printed cpf", "BR", func(m jsonObj) { set(m, meta+".cpf", "111.444.777-35") }, nil},
 		{"BR local without cpf", "BR", func(m jsonObj) { del(m, meta+".cpf"); set(m, "merchantRegion", "BR") }, nil},
-		{"BR card-on-file without cvv", "BR", func(m jsonObj) { del(m, meta+".cvv"); set(m, meta+".isCardOnFile", true); set(m, meta+".networkTransactionId", "123456789012345") }, nil},
+		{"BR card-on-file without cvv", "BR", func(m jsonObj) {
+			del(m, meta+".cvv")
+			set(m, meta+".isCardOnFile", true)
+			set(m, meta+".networkTransactionId", "123456789012345")
+		}, nil},
 		{"CL without cardholderName", "CL", nil, func(t *testing.T, cmd payments.PayCommand) {
 			if cmd.HolderName != "" {
 				t.Errorf("holder = %q", cmd.HolderName)
