@@ -181,7 +181,7 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			switch {
 			case *token != "":
 				method.PaymentMethodID = *token
-				method.PaymentMethodMetaData = &protocol.CardMetaData{IsCardOnFile: true, Is3DSAuthentication: *with3DS}
+				method.PaymentMethodMetaData = &protocol.CardMetaData{IsCardOnFile: !*with3DS, Is3DSAuthentication: *with3DS} // an MIT (isCardOnFile) has no 3DS
 			case *hosted:
 				method.PaymentMethodMetaData = nil
 				if *tokenize != "" {
