@@ -61,13 +61,20 @@ func code(err error) protocol.Code {
 	return ""
 }
 
-func TestDisputeLife(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
+// openStore is a fresh SQLite store for one test.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestDisputeLife(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
 	m := storetest.Sandbox(t, st)
 	other := storetest.Other(t, st, "OTHER")
 	p := storetest.CapturedPayment(t, st, m, "P1", 200)
@@ -158,11 +165,7 @@ func TestDisputeLife(t *testing.T) {
 // TestUndefendedDisputeIsAcceptedAtTheDeadline: the alert a day before, then TIMEOUT.
 func TestUndefendedDisputeIsAcceptedAtTheDeadline(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	m := storetest.Sandbox(t, st)
 	p := storetest.CapturedPayment(t, st, m, "P1", 0)
 	clk := clock.NewFixed(storetest.T0.Add(time.Hour))
