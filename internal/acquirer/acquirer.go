@@ -141,6 +141,20 @@ type AuthResult struct {
 
 	// NormalURL, for ActionRequired, is the acquirer's page the buyer must visit.
 	NormalURL string
+
+	// Chargeback, on an approval, announces a chargeback the buyer's issuer will raise after the
+	// capture. Only the simulator knows the future: its dispute test cards drive the dispute
+	// path this way, as a real acquirer's chargeback feed would later.
+	Chargeback *Chargeback `json:",omitempty"`
+}
+
+// Chargeback is an announced chargeback: After the capture, for what is left of the payment,
+// with the issuer's reason; DefenseWins says how the issuer will judge a defense.
+type Chargeback struct {
+	After       time.Duration `json:"after"`
+	ReasonCode  string        `json:"reasonCode"`
+	ReasonMsg   string        `json:"reasonMsg"`
+	DefenseWins bool          `json:"defenseWins"`
 }
 
 // Acquirer is one acquiring bank's connection. Every method's error means "outcome unknown": the

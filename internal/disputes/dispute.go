@@ -255,6 +255,14 @@ type Change struct {
 	From        State // "" for a new dispute
 	At          time.Time
 	Notice      *Notice
+	// Chargeback marks the opening of a payment's announced chargeback, which opens once.
+	Chargeback bool
+}
+
+// DueChargeback is a payment whose announced chargeback is due to open a dispute.
+type DueChargeback struct {
+	MerchantID, PaymentID string
+	At                    time.Time
 }
 
 // Store keeps disputes. Lookups by merchant return ErrNotFound for another merchant's dispute
@@ -269,4 +277,8 @@ type Store interface {
 	DisputesOfPayment(ctx context.Context, merchantID, paymentID string) ([]Dispute, error)
 	// DueDisputes lists disputes the clock acts on at or before t, earliest first.
 	DueDisputes(ctx context.Context, t time.Time, limit int) ([]Dispute, error)
+	// DueChargebacks lists payments whose announced chargeback is due at or before t.
+	DueChargebacks(ctx context.Context, t time.Time, limit int) ([]DueChargeback, error)
+	// DropChargeback forgets a payment's announced chargeback without opening a dispute.
+	DropChargeback(ctx context.Context, merchantID, paymentID string) error
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/clock"
@@ -18,7 +19,19 @@ type Payment struct {
 	ID, RequestID, MerchantID string
 	CaptureID                 string // "" when not captured
 	Currency                  string
-	NotifyURL                 string // where the merchant hears about the payment
+	NotifyURL                 string // where the merchant hears about its disputes
+	// LeftMinor is what a new dispute may take: captured, less refunds, less the disputes not
+	// cancelled.
+	LeftMinor int64
+	// Chargeback is the chargeback the acquirer announced and that has not opened yet (nil: none).
+	Chargeback *Announced
+}
+
+// Announced is a chargeback the acquirer announced with the authorization (the sandbox's dispute
+// cards): its reason, and how the issuer will judge a defense.
+type Announced struct {
+	ReasonCode, ReasonMsg string
+	DefenseWins           bool
 }
 
 // Payments finds a merchant's payment (ErrNotFound for an unknown one or another merchant's).
@@ -70,18 +83,19 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Dispute, error) {
 	if p.CaptureID == "" {
 		return Dispute{}, protocol.Errorf(protocol.CodeOrderStatusInvalid, "payment %s is not captured: only a captured payment can be disputed", p.ID)
 	}
-	if r.AmountMinor <= 0 {
+	if r.AmountMinor == 0 {
+		r.AmountMinor = p.LeftMinor // the whole of what is left, as a chargeback usually is
+		if r.AmountMinor <= 0 {
+			return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "payment %s has nothing left to dispute: it is refunded or disputed in full", p.ID)
+		}
+	}
+	if r.AmountMinor < 0 {
 		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeAmount must be positive")
 	}
-	id, err := newID()
+	d, c, err := s.opening(p, r)
 	if err != nil {
 		return Dispute{}, err
 	}
-	now := s.clock.Now()
-	d := Dispute{ID: id, MerchantID: p.MerchantID, PaymentID: p.ID, CaptureID: p.CaptureID, AmountMinor: r.AmountMinor,
-		Currency: p.Currency, ReasonCode: r.ReasonCode, ReasonMsg: r.ReasonMsg, State: Open, DefenseWins: r.DefenseWins,
-		OpenedAt: now, DefenseDue: now.Add(DefenseWindow), Version: 1}
-	c := Change{Dispute: d, Event: "OPEN", At: now, Notice: s.notice(p, d, NotifyCreated, now)}
 	switch err := s.store.OpenDispute(ctx, c); {
 	case errors.Is(err, ErrTooMuch):
 		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeAmount %d exceeds what payment %s has left to dispute (captured, less refunds and other disputes)", r.AmountMinor, p.ID)
@@ -89,6 +103,50 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Dispute, error) {
 		return Dispute{}, fmt.Errorf("open dispute: %w", err)
 	}
 	return d, nil
+}
+
+// opening is the new dispute r asks for on p, and the change that opens it.
+func (s *Service) opening(p Payment, r OpenRequest) (Dispute, Change, error) {
+	id, err := newID()
+	if err != nil {
+		return Dispute{}, Change{}, err
+	}
+	now := s.clock.Now()
+	d := Dispute{ID: id, MerchantID: p.MerchantID, PaymentID: p.ID, CaptureID: p.CaptureID, AmountMinor: r.AmountMinor,
+		Currency: p.Currency, ReasonCode: r.ReasonCode, ReasonMsg: r.ReasonMsg, State: Open, DefenseWins: r.DefenseWins,
+		OpenedAt: now, DefenseDue: now.Add(DefenseWindow), Version: 1}
+	return d, Change{Dispute: d, Event: "OPEN", At: now, Notice: s.notice(p, d, NotifyCreated, now)}, nil
+}
+
+// OpenChargeback opens the dispute of a payment's announced chargeback, for what the payment has
+// left, once however many instances try; a payment refunded in full meanwhile drops it.
+func (s *Service) OpenChargeback(ctx context.Context, merchantID, paymentID string) error {
+	for range 8 {
+		p, err := s.payments.DisputablePayment(ctx, merchantID, paymentID)
+		if err != nil {
+			return fmt.Errorf("chargeback of %s: %w", paymentID, err)
+		}
+		cb := p.Chargeback
+		switch {
+		case cb == nil:
+			return nil // opened (or dropped) meanwhile
+		case p.LeftMinor <= 0:
+			return s.store.DropChargeback(ctx, merchantID, paymentID)
+		}
+		_, c, err := s.opening(p, OpenRequest{AmountMinor: p.LeftMinor, ReasonCode: cb.ReasonCode, ReasonMsg: cb.ReasonMsg, DefenseWins: cb.DefenseWins})
+		if err != nil {
+			return err
+		}
+		c.Chargeback = true
+		switch err := s.store.OpenDispute(ctx, c); {
+		case errors.Is(err, ErrDuplicate):
+			continue // someone else opened it, or a refund moved the balance: look again
+		case err != nil:
+			return fmt.Errorf("chargeback of %s: %w", paymentID, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("chargeback of %s: the payment kept changing", paymentID)
 }
 
 // Accept is acceptDispute: the merchant gives the money up.
@@ -150,30 +208,68 @@ func (s *Service) DownloadEvidence(ctx context.Context, merchantID, disputeID, k
 	return "", "", protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidenceType %q is not DISPUTE_EVIDENCE_TEMPLATE or DISPUTE_EVIDENCE_FILE", kind)
 }
 
-// RunDue makes the clock's moves on the disputes due by now (alerts, deadlines, judgements) and
-// reports how many it made.
+// Due is a piece of the clock's dispute work: a dispute's alert, deadline or judgement
+// (DisputeID set), or a payment's announced chargeback to open.
+type Due struct {
+	At                               time.Time
+	MerchantID, PaymentID, DisputeID string
+}
+
+// DueWork lists the dispute work due at or before t, earliest first.
+func (s *Service) DueWork(ctx context.Context, t time.Time, limit int) ([]Due, error) {
+	ds, err := s.store.DueDisputes(ctx, t, limit)
+	if err != nil {
+		return nil, err
+	}
+	cbs, err := s.store.DueChargebacks(ctx, t, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Due, 0, len(ds)+len(cbs))
+	for _, d := range ds {
+		if at, _, ok := d.Due(); ok {
+			out = append(out, Due{At: at, MerchantID: d.MerchantID, PaymentID: d.PaymentID, DisputeID: d.ID})
+		}
+	}
+	for _, c := range cbs {
+		out = append(out, Due{At: c.At, MerchantID: c.MerchantID, PaymentID: c.PaymentID})
+	}
+	slices.SortStableFunc(out, func(a, b Due) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+// RunDueWork does one piece of due work, if it is still due: another instance, or the merchant,
+// may have moved the dispute meanwhile.
+func (s *Service) RunDueWork(ctx context.Context, w Due) error {
+	if w.DisputeID == "" {
+		return s.OpenChargeback(ctx, w.MerchantID, w.PaymentID)
+	}
+	d, err := s.byID(ctx, w.MerchantID, w.DisputeID)
+	if err != nil {
+		return err
+	}
+	at, ev, ok := d.Due()
+	if !ok || at.After(s.clock.Now()) {
+		return nil
+	}
+	if _, err := s.move(ctx, d.MerchantID, d.ID, ev, nil); err != nil && !isStatusError(err) {
+		return err
+	}
+	return nil
+}
+
+// RunDue does all the dispute work due by now and reports how many pieces it did.
 func (s *Service) RunDue(ctx context.Context, limit int) (int, error) {
-	now := s.clock.Now()
-	due, err := s.store.DueDisputes(ctx, now, limit)
+	due, err := s.DueWork(ctx, s.clock.Now(), limit)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, d := range due {
-		_, ev, ok := d.Due()
-		if !ok {
-			continue
-		}
-		switch _, err := s.move(ctx, d.MerchantID, d.ID, ev, nil); {
-		case err == nil:
-			n++
-		case isStatusError(err):
-			// Moved on meanwhile (another instance, or the merchant): nothing is due any more.
-		default:
-			return n, err
+	for i, w := range due {
+		if err := s.RunDueWork(ctx, w); err != nil {
+			return i, err
 		}
 	}
-	return n, nil
+	return len(due), nil
 }
 
 func isStatusError(err error) bool {

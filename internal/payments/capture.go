@@ -129,7 +129,12 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 func (s *Service) recordCapture(ctx context.Context, p Payment, t Txn, res acquirer.OpResult) (Txn, Payment, error) {
 	return s.recordTxn(ctx, p, t, res, txnOutcome{
 		succeeded: OpCaptureSucceeded, failed: OpCaptureFailed, pending: OpCapturePending, notify: captureNotice,
-		onSuccess: func(next *Payment) { next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now() },
+		onSuccess: func(next *Payment) {
+			next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now()
+			if cb := next.Auth.Chargeback; cb != nil {
+				next.ChargebackAt = next.CapturedAt.Add(cb.After)
+			}
+		},
 		onFailure: func(next *Payment) { next.Capture = CaptureFailed },
 	})
 }

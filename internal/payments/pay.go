@@ -352,6 +352,7 @@ func (s *Service) authStep(p Payment, res acquirer.AuthResult) step {
 		RefusalReasonRaw:      res.RefusalReasonRaw,
 		Route:                 p.Auth.Route,
 		Attempt:               p.Auth.Attempt,
+		Chargeback:            res.Chargeback,
 	}
 	next.AcquirerDueAt, next.InFlightUntil = time.Time{}, time.Time{}
 	if res.Outcome == acquirer.Approved || res.Outcome == acquirer.Declined {

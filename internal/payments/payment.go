@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -35,7 +36,13 @@ type Payment struct {
 	Capture       CaptureState
 	CapturedMinor int64
 	RefundedMinor int64 // successful and in-process refunds: the money no longer refundable
-	CloseReason   CloseReason
+	// DisputedMinor is what the payment's disputes claim (those not cancelled): refunds and
+	// disputes together never exceed the capture. Only the dispute store writes it.
+	DisputedMinor int64
+	// ChargebackAt is when the acquirer's announced chargeback (Auth.Chargeback) opens a dispute,
+	// set at capture; zero for none, and once the dispute is open.
+	ChargebackAt time.Time
+	CloseReason  CloseReason
 
 	// AcquirerDueAt is when to ask the acquirer again about a Pending authorization (zero: the
 	// acquirer will not answer; the payment waits for its expiry).
@@ -205,6 +212,9 @@ type AuthDetails struct {
 	// went to last (1 for the first). Empty for payments from before routing.
 	Route   []string `json:"route,omitempty"`
 	Attempt int      `json:"attempt,omitempty"`
+	// Chargeback is the chargeback the acquirer announced with its approval (the sandbox's
+	// dispute test cards): it opens a dispute Chargeback.After the capture.
+	Chargeback *acquirer.Chargeback `json:"chargeback,omitempty"`
 }
 
 // OrderDetails is what the merchant said about the order and where to reach it.

@@ -70,8 +70,14 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 		case now.After(p.CapturedAt.Add(s.cfg.RefundWindow)):
 			return step{}, protocol.Errorf(protocol.CodeRefundWindowExceed,
 				"the refund window of %d days after capture has passed", int(s.cfg.RefundWindow.Hours()/24))
-		case amount.Minor > p.CapturedMinor-p.RefundedMinor:
-			remainder := money.Amount{Currency: p.Amount.Currency, Minor: p.CapturedMinor - p.RefundedMinor}
+		case amount.Minor > p.CapturedMinor-p.RefundedMinor-p.DisputedMinor:
+			remainder := money.Amount{Currency: p.Amount.Currency, Minor: p.CapturedMinor - p.RefundedMinor - p.DisputedMinor}
+			if p.DisputedMinor > 0 {
+				disputed := money.Amount{Currency: p.Amount.Currency, Minor: p.DisputedMinor}
+				return step{}, protocol.Errorf(protocol.CodeRefundAmountExceed,
+					"refundAmount %s exceeds the refundable remainder %s of the %s captured: %s of it is disputed by the buyer, and the dispute returns it if it is lost",
+					amount, remainder, p.Amount, disputed)
+			}
 			return step{}, protocol.Errorf(protocol.CodeRefundAmountExceed,
 				"refundAmount %s exceeds the refundable remainder %s of the %s captured", amount, remainder, p.Amount)
 		}

@@ -30,10 +30,11 @@ type Behaviour struct {
 	SettleAfter time.Duration
 	// ThreeDS says how the card behaves when 3-D Secure is requested (used by the 3DS flow).
 	ThreeDS ThreeDSBehaviour
-	// CaptureFails and CaptureDelay drive the capture paths; Dispute opens a chargeback.
+	// CaptureFails and CaptureDelay drive the capture paths; Chargeback is announced with the
+	// approval and opens a dispute its After the capture.
 	CaptureFails bool
 	CaptureDelay time.Duration
-	DisputeAfter time.Duration
+	Chargeback   *acquirer.Chargeback
 	// Hold keeps the authorization call open this long (wall time) after the acquirer has booked
 	// it, before answering: an authorization in flight, so that a gateway stopped meanwhile leaves
 	// one the acquirer knows and the gateway does not (the crash tests' card).
@@ -75,7 +76,12 @@ var Cards = map[string]Behaviour{
 	// Declines after a passed challenge too; without 3DS it declines straight away.
 	"4000008400001629": {Outcome: acquirer.Declined, DeclineCode: protocol.CodeDoNotHonor, ThreeDS: ThreeDSChallenge},
 	"4000000000003063": {Outcome: acquirer.Declined, DeclineCode: protocol.CodeAuthenticationRequired, ThreeDS: ThreeDSSoftDecline},
-	"4000000000000259": {Outcome: acquirer.Approved, DisputeAfter: 24 * time.Hour},
+	// Disputes (issue 15): a chargeback one day after capture that a supplied defense wins, and
+	// one the issuer upholds even when defended.
+	"4000000000000259": {Outcome: acquirer.Approved, Chargeback: &acquirer.Chargeback{After: 24 * time.Hour,
+		ReasonCode: "13.1", ReasonMsg: "Merchandise/Services Not Received", DefenseWins: true}},
+	"4000000000000416": {Outcome: acquirer.Approved, Chargeback: &acquirer.Chargeback{After: 24 * time.Hour,
+		ReasonCode: "10.4", ReasonMsg: "Other Fraud - Card-Absent Environment"}},
 	"4000000000000036": {Outcome: acquirer.Approved, CaptureFails: true},
 	"4000000000000028": {Outcome: acquirer.Approved, CaptureDelay: time.Minute},
 	"4000000000000044": {Outcome: acquirer.NoAnswer},
@@ -324,6 +330,7 @@ func (s *Simulator) decide(req acquirer.AuthRequest) (acquirer.AuthResult, Behav
 	res.AuthorizationCode = randomDigits(6)
 	res.AcquirerResultCode = "SUCCESS"
 	res.AcquirerResultMessage = "success"
+	res.Chargeback = b.Chargeback
 	return res, b
 }
 

@@ -30,7 +30,8 @@ type designCard struct {
 	settleAfter  time.Duration
 	captureFails bool
 	captureDelay time.Duration
-	disputeAfter time.Duration
+	disputeAfter time.Duration // a chargeback this long after capture
+	defenseWins  bool          // the chargeback's defense wins
 	hold         time.Duration
 	transit      time.Duration
 	failFirst    bool // the route's first acquirer fails technically
@@ -59,7 +60,8 @@ var designCards = []designCard{
 	{pan: "4000000000003220", brand: card.Visa, outcome: acquirer.Approved, threeDS: simulator.ThreeDSFrictionless},
 	{pan: "4000008400001629", brand: card.Visa, outcome: acquirer.Declined, decline: protocol.CodeDoNotHonor, threeDS: simulator.ThreeDSChallenge},
 	{pan: "4000000000003063", brand: card.Visa, outcome: acquirer.Declined, decline: protocol.CodeAuthenticationRequired, threeDS: simulator.ThreeDSSoftDecline},
-	{pan: "4000000000000259", brand: card.Visa, outcome: acquirer.Approved, disputeAfter: 24 * time.Hour},
+	{pan: "4000000000000259", brand: card.Visa, outcome: acquirer.Approved, disputeAfter: 24 * time.Hour, defenseWins: true},
+	{pan: "4000000000000416", brand: card.Visa, outcome: acquirer.Approved, disputeAfter: 24 * time.Hour},
 	{pan: "4000000000000036", brand: card.Visa, outcome: acquirer.Approved, captureFails: true},
 	{pan: "4000000000000028", brand: card.Visa, outcome: acquirer.Approved, captureDelay: time.Minute},
 	{pan: "4000000000000044", brand: card.Visa, outcome: acquirer.NoAnswer},
@@ -114,8 +116,17 @@ func TestDesignTableMatchesSimulator(t *testing.T) {
 		want := simulator.Behaviour{
 			Outcome: c.outcome, DeclineCode: c.decline, AVS: c.avs, CVV: c.cvv,
 			SettleAfter: c.settleAfter, ThreeDS: c.threeDS,
-			CaptureFails: c.captureFails, CaptureDelay: c.captureDelay, DisputeAfter: c.disputeAfter,
+			CaptureFails: c.captureFails, CaptureDelay: c.captureDelay,
 			Hold: c.hold, Transit: c.transit, FailFirst: c.failFirst, LoseFirst: c.loseFirst,
+		}
+		// The chargeback's reason is the simulator's to word; its timing and outcome are the design's.
+		if cb := got.Chargeback; cb != nil {
+			if c.disputeAfter != cb.After || c.defenseWins != cb.DefenseWins || cb.ReasonCode == "" {
+				t.Errorf("%s: chargeback %+v, design says after %s, defense wins %v", c.pan, *cb, c.disputeAfter, c.defenseWins)
+			}
+			got.Chargeback = nil
+		} else if c.disputeAfter != 0 {
+			t.Errorf("%s: no chargeback, design says one %s after capture", c.pan, c.disputeAfter)
 		}
 		if got != want {
 			t.Errorf("%s: behaviour %+v, design says %+v", c.pan, got, want)

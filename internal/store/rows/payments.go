@@ -37,10 +37,11 @@ const PaymentColumns = `payment_id, client_id, request_id, state, version, curre
 	result_code, result_message, acquirer_state, card, auth, order_details,
 	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
 	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
-	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id`
+	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id,
+	disputed_minor, chargeback_at`
 
 // PaymentColumnCount is the number of PaymentColumns.
-const PaymentColumnCount = 33
+const PaymentColumnCount = 35
 
 // PaymentValues encodes a payment for PaymentColumns.
 func PaymentValues(p payments.Payment) ([]any, error) {
@@ -64,7 +65,8 @@ func PaymentValues(p payments.Payment) ([]any, error) {
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.CreatedAt), MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt), MS(p.AcquirerDueAt), string(p.VoidState),
-		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID})
+		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID,
+		p.DisputedMinor, MS(p.ChargebackAt)})
 }
 
 // ThreeDS encodes a payment's 3-D Secure details: nothing for a payment without 3-D Secure.
@@ -85,6 +87,7 @@ type PaymentScan struct {
 	created, updated, authorized, authExp, expires int64
 	captureState, closeReason, voidState           string
 	capturedAt, closedAt, acqDue, inFlight         int64
+	chargebackAt                                   int64
 	// nti is network_transaction_id, a copy of auth's for the MIT lookup's index: auth wins.
 	nti string
 }
@@ -95,7 +98,8 @@ func (s *PaymentScan) Targets() []any {
 	return []any{&p.ID, &p.MerchantID, &p.RequestID, &s.state, &p.Version, &s.currency, &s.minor,
 		&s.captureMode, &s.code, &p.ResultMsg, &s.acqState, &s.card, &s.auth, &s.order, &s.created, &s.updated, &s.authorized, &s.authExp, &s.expires,
 		&s.captureState, &p.CapturedMinor, &p.RefundedMinor, &s.capturedAt, &s.closeReason, &s.closedAt, &s.acqDue, &s.voidState,
-		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti}
+		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti,
+		&p.DisputedMinor, &s.chargebackAt}
 }
 
 // Payment decodes the scanned row.
@@ -122,18 +126,20 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 	p.CreatedAt, p.UpdatedAt, p.AuthorizedAt, p.AuthExpiresAt, p.ExpiresAt = FromMS(s.created), FromMS(s.updated), FromMS(s.authorized), FromMS(s.authExp), FromMS(s.expires)
 	p.Capture, p.CloseReason, p.VoidState = payments.CaptureState(s.captureState), payments.CloseReason(s.closeReason), payments.VoidState(s.voidState)
 	p.CapturedAt, p.ClosedAt, p.AcquirerDueAt, p.InFlightUntil = FromMS(s.capturedAt), FromMS(s.closedAt), FromMS(s.acqDue), FromMS(s.inFlight)
+	p.ChargebackAt = FromMS(s.chargebackAt)
 	return p, nil
 }
 
 // PaymentChangeColumns are the columns a transition may change, in the order of
-// PaymentChangeValues; identity, amount and capture mode and creation time never change. The
+// PaymentChangeValues; identity, amount and capture mode and creation time never change, and
+// disputed_minor is the dispute store's alone (it bumps the version when it writes it). The
 // order details change only in normalUrl (the buyer's page moves from the card form to the
 // challenge, and is gone once the authorization is sent).
 var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth", "order_details",
 	"updated_at", "authorized_at", "auth_expires_at", "expires_at",
 	"capture_state", "captured_minor", "refunded_minor", "captured_at", "close_reason", "closed_at",
 	"acquirer_due_at", "void_state", "threeds", "challenge_token", "challenge_attempts", "sealed_card", "inflight_until",
-	"network_transaction_id"}
+	"network_transaction_id", "chargeback_at"}
 
 // PaymentChangeValues encodes a payment's changeable columns.
 func PaymentChangeValues(p payments.Payment) ([]any, error) {
@@ -157,7 +163,7 @@ func PaymentChangeValues(p payments.Payment) ([]any, error) {
 		MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt),
 		MS(p.AcquirerDueAt), string(p.VoidState), threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil),
-		p.Auth.NetworkTransactionID})
+		p.Auth.NetworkTransactionID, MS(p.ChargebackAt)})
 }
 
 // SetClause renders "col = <placeholder>, …" for PaymentChangeColumns, placeholder(i) giving the

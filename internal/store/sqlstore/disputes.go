@@ -85,16 +85,6 @@ func (s *Store) OpenDispute(ctx context.Context, c disputes.Change) error {
 		return fmt.Errorf("open dispute: %w", ErrInvalidText)
 	}
 	return s.InTx(ctx, func(tx Conn) error {
-		// Writing the payment's row first makes two openings of one payment (on any instance)
-		// take turns, so both cannot pass the amount check below on the same balance.
-		n, err := tx.Exec(ctx, `UPDATE payments SET version = version WHERE payment_id = ? AND client_id = ? AND capture_state = 'SUCCESS'`,
-			d.PaymentID, d.MerchantID)
-		if err != nil {
-			return fmt.Errorf("lock payment: %w", err)
-		}
-		if n != 1 {
-			return disputes.ErrTooMuch // not this merchant's, or not captured
-		}
 		// A dispute opened again (a retried open) is a duplicate whatever the balance says now.
 		var exists int
 		switch err := tx.QueryRow(ctx, `SELECT 1 FROM disputes WHERE dispute_id = ?`, d.ID).Scan(&exists); {
@@ -103,13 +93,24 @@ func (s *Store) OpenDispute(ctx context.Context, c disputes.Change) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("look up dispute: %w", err)
 		}
-		var captured, refunded, disputed int64
-		if err := tx.QueryRow(ctx, `SELECT captured_minor, refunded_minor, (SELECT COALESCE(SUM(amount_minor), 0) FROM disputes
-			WHERE payment_id = ? AND state <> 'CANCELLED') FROM payments WHERE payment_id = ?`, d.PaymentID, d.PaymentID).Scan(&captured, &refunded, &disputed); err != nil {
-			return fmt.Errorf("read disputable amount: %w", err)
+		// The claim goes on the payment's row, checked against its balance in the same statement,
+		// and bumps its version: two openings, or an opening and a refund, on any instance, take
+		// turns on one balance (and the database's invariant holds refunds plus disputes to the
+		// capture). An announced chargeback opens once: the first opening clears it.
+		q := `UPDATE payments SET disputed_minor = disputed_minor + ?, version = version + 1, chargeback_at = 0
+			WHERE payment_id = ? AND client_id = ? AND capture_state = 'SUCCESS' AND captured_minor - refunded_minor - disputed_minor >= ?`
+		if c.Chargeback {
+			q += ` AND chargeback_at > 0`
 		}
-		if d.AmountMinor > captured-refunded-disputed {
-			return disputes.ErrTooMuch
+		n, err := tx.Exec(ctx, q, d.AmountMinor, d.PaymentID, d.MerchantID, d.AmountMinor)
+		if err != nil {
+			return fmt.Errorf("claim disputed amount: %w", err)
+		}
+		if n != 1 {
+			if c.Chargeback {
+				return disputes.ErrDuplicate // opened meanwhile, or its balance moved: the service looks again
+			}
+			return disputes.ErrTooMuch // not this merchant's, not captured, or not that much left
 		}
 		vals := append(disputeValues(d), dueAt(d))
 		if _, err := tx.Exec(ctx, `INSERT INTO disputes (`+disputeColumns+`, due_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, vals...); err != nil {
@@ -141,6 +142,13 @@ func (s *Store) ApplyDispute(ctx context.Context, c disputes.Change) error {
 		}
 		if n != 1 {
 			return disputes.ErrConflict
+		}
+		if d.State == disputes.Cancelled && c.From != disputes.Cancelled {
+			// A withdrawn chargeback gives its claim back to the payment's refundable balance.
+			if _, err := tx.Exec(ctx, `UPDATE payments SET disputed_minor = disputed_minor - ?, version = version + 1
+				WHERE payment_id = ? AND client_id = ?`, d.AmountMinor, d.PaymentID, d.MerchantID); err != nil {
+				return fmt.Errorf("release disputed amount: %w", err)
+			}
 		}
 		return writeDisputeExtras(ctx, tx, c)
 	})
@@ -192,4 +200,37 @@ func (s *Store) DisputesOfPayment(ctx context.Context, merchantID, paymentID str
 func (s *Store) DueDisputes(ctx context.Context, t time.Time, limit int) ([]disputes.Dispute, error) {
 	return s.queryDisputes(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE due_at > 0 AND due_at <= ?
 		ORDER BY due_at, dispute_id LIMIT ?`, ms(t), limit)
+}
+
+// DueChargebacks implements disputes.Store: captured payments whose announced chargeback is due.
+func (s *Store) DueChargebacks(ctx context.Context, t time.Time, limit int) ([]disputes.DueChargeback, error) {
+	rs, err := s.db.Query(ctx, `SELECT client_id, payment_id, chargeback_at FROM payments WHERE chargeback_at > 0 AND chargeback_at <= ?
+		ORDER BY chargeback_at, payment_id LIMIT ?`, ms(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("query due chargebacks: %w", err)
+	}
+	defer rs.Close()
+	var out []disputes.DueChargeback
+	for rs.Next() {
+		var (
+			c  disputes.DueChargeback
+			at int64
+		)
+		if err := rs.Scan(&c.MerchantID, &c.PaymentID, &at); err != nil {
+			return nil, fmt.Errorf("scan due chargeback: %w", err)
+		}
+		c.At = fromMS(at)
+		out = append(out, c)
+	}
+	return out, rs.Err()
+}
+
+// DropChargeback implements disputes.Store: an announced chargeback with nothing left to take
+// (the payment was refunded meanwhile) is dropped, bumping the payment's version like any change.
+func (s *Store) DropChargeback(ctx context.Context, merchantID, paymentID string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE payments SET chargeback_at = 0, version = version + 1
+		WHERE payment_id = ? AND client_id = ? AND chargeback_at > 0`, paymentID, merchantID); err != nil {
+		return fmt.Errorf("drop chargeback: %w", err)
+	}
+	return nil
 }

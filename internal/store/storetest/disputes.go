@@ -141,3 +141,82 @@ func testDisputeAmounts(t *testing.T, s store.Store) {
 	wg.Wait()
 	same(t, "disputes of 1000 on a 4200 capture opened at once", opened.Load(), int64(4))
 }
+
+// testDisputesAndRefundsShareBalance: a dispute's claim lives on the payment and bumps its
+// version, so a refund written from the balance before it loses its guarded write; the database
+// itself refuses refunds and disputes above the capture; a cancel gives the claim back.
+func testDisputesAndRefundsShareBalance(t *testing.T, s store.Store) {
+	m := Sandbox(t, s)
+	p := CapturedPayment(t, s, m, "P1", 0)
+	if err := s.OpenDispute(ctx, openChange(newDispute(p, "D1", 3000))); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.PaymentByID(ctx, m.ClientID, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "disputed", cur.DisputedMinor, int64(3000))
+	same(t, "version after the dispute", cur.Version, p.Version+1)
+	// A refund of 2000 built from the balance before the dispute (4200 refundable) must not land.
+	stale := p
+	stale.RefundedMinor = 2000
+	wantErr(t, "a refund from the old balance", s.Apply(ctx, change(p, stale, payments.OpRefund)), payments.ErrConflict)
+	// Built from the fresh balance, the database still refuses what the dispute holds.
+	over := cur
+	over.RefundedMinor = 1201
+	if err := s.Apply(ctx, change(cur, over, payments.OpRefund)); err == nil {
+		t.Fatal("a refund of 1201 with 3000 of 4200 disputed was written")
+	}
+	ok := cur
+	ok.RefundedMinor = 1200
+	cur = mustApply(t, s, change(cur, ok, payments.OpRefund))
+	wantErr(t, "a dispute with nothing left", s.OpenDispute(ctx, openChange(newDispute(cur, "D2", 1))), disputes.ErrTooMuch)
+
+	d1, _ := s.DisputeByID(ctx, m.ClientID, "D1")
+	st, _ := disputes.Apply(d1, disputes.EvCancel, T0.Add(3*time.Hour))
+	if err := s.ApplyDispute(ctx, disputes.Change{Dispute: st.Next, FromVersion: d1.Version, Event: disputes.EvCancel, From: d1.State, At: T0.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.PaymentByID(ctx, m.ClientID, p.ID)
+	same(t, "disputed after the cancel", after.DisputedMinor, int64(0))
+	same(t, "version after the cancel", after.Version, cur.Version+1)
+}
+
+// testChargebacks: a payment's announced chargeback is listed when due and opens once.
+func testChargebacks(t *testing.T, s store.Store) {
+	m := Sandbox(t, s)
+	p := authorize(t, s, NewPayment(m, "P1", "R-P1"))
+	next := p
+	next.Capture, next.CapturedMinor, next.CapturedAt = payments.CaptureSucceeded, 4200, T0.Add(2*time.Second)
+	next.ChargebackAt = T0.Add(24 * time.Hour)
+	p = mustApply(t, s, change(p, next, payments.OpCaptureSucceeded))
+	got, _ := s.PaymentByID(ctx, m.ClientID, p.ID)
+	same(t, "chargeback time", got.ChargebackAt, T0.Add(24*time.Hour))
+	due := func(at time.Time) int {
+		cbs, err := s.DueChargebacks(ctx, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cbs)
+	}
+	same(t, "due before its time", due(T0.Add(23*time.Hour)), 0)
+	same(t, "due at its time", due(T0.Add(24*time.Hour)), 1)
+	c := openChange(newDispute(p, "D1", 4200))
+	c.Chargeback = true
+	if err := s.OpenDispute(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "due once opened", due(T0.Add(48*time.Hour)), 0)
+	again := openChange(newDispute(p, "D2", 1))
+	again.Chargeback = true
+	wantErr(t, "the chargeback opened twice", s.OpenDispute(ctx, again), disputes.ErrDuplicate)
+
+	q := authorize(t, s, NewPayment(m, "P2", "R-P2"))
+	nq := q
+	nq.Capture, nq.CapturedMinor, nq.RefundedMinor, nq.CapturedAt, nq.ChargebackAt = payments.CaptureSucceeded, 4200, 4200, T0, T0.Add(time.Hour)
+	mustApply(t, s, change(q, nq, payments.OpCaptureSucceeded))
+	if err := s.DropChargeback(ctx, m.ClientID, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "due once dropped", due(T0.Add(48*time.Hour)), 0)
+}

@@ -73,6 +73,8 @@ func Run(t *testing.T, open Opener) {
 		{"Forces", testForces},
 		{"DisputeRoundTripAndGuards", testDisputeRoundTripAndGuards},
 		{"DisputeAmounts", testDisputeAmounts},
+		{"DisputesAndRefundsShareBalance", testDisputesAndRefundsShareBalance},
+		{"Chargebacks", testChargebacks},
 		{"ResetMerchant", testResetMerchant},
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
