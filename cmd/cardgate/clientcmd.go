@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -311,7 +312,7 @@ func consultCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func sandboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: cardgate sandbox force --operation pay --code DO_NOT_HONOR [--count N] | sandbox reset [--keep-clock]"
+	const use = "usage: cardgate sandbox force --operation pay --code DO_NOT_HONOR [--count N] | sandbox reset [--keep-clock] | sandbox dispute --payment-id ID [--amount N --currency C]"
 	if len(args) == 0 {
 		return errors.New(use)
 	}
@@ -340,6 +341,34 @@ func sandboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					return "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 				}
 				return protocol.PathSandboxReset, &protocol.ResetRequest{KeepClock: *keep}, nil
+			}
+		})
+	case "dispute":
+		return callCmd(ctx, "sandbox dispute", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			paymentID := fs.String("payment-id", "", "the captured payment the buyer disputes")
+			value, currency := fs.String("amount", "", "disputed amount in minor units (default: all the payment has left to dispute)"), fs.String("currency", "", "its currency (the payment's)")
+			reason := fs.String("reason-code", "", "the issuer's reason code (default 13.1, merchandise not received)")
+			loses := fs.Bool("defense-loses", false, "the issuer upholds the chargeback even when defended")
+			return func() (string, any, error) {
+				if fs.NArg() > 0 {
+					return "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+				}
+				if *paymentID == "" {
+					return "", nil, errors.New("--payment-id is required")
+				}
+				wins := !*loses
+				req := &protocol.SandboxDisputeOpenRequest{PaymentID: *paymentID, ReasonCode: *reason, DefenseWins: &wins}
+				if *value != "" {
+					if *currency == "" {
+						return "", nil, errors.New("--amount needs --currency, the payment's")
+					}
+					amt, err := wireAmount(*value, *currency)
+					if err != nil {
+						return "", nil, err
+					}
+					req.DisputeAmount = amt
+				}
+				return protocol.PathSandboxDisputeOpen, req, nil
 			}
 		})
 	}
@@ -430,4 +459,88 @@ func routingCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		})
 	}
 	return fmt.Errorf("unknown routing command %q; %s", args[0], usage)
+}
+
+// disputeCmd calls the Antom dispute APIs, as a merchant's server would.
+func disputeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const use = "usage: cardgate dispute accept --dispute-id ID | dispute defend --dispute-id ID --file F | dispute evidence --dispute-id ID [--type template|file] [--out F]"
+	if len(args) == 0 {
+		return errors.New(use)
+	}
+	idFlag := func(fs *flag.FlagSet) *string {
+		return fs.String("dispute-id", "", "the disputeId of the dispute notification")
+	}
+	switch args[0] {
+	case "accept":
+		return callCmd(ctx, "dispute accept", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			id := idFlag(fs)
+			return func() (string, any, error) {
+				if *id == "" {
+					return "", nil, errors.New("--dispute-id is required")
+				}
+				return protocol.PathAcceptDispute, &protocol.AcceptDisputeRequest{DisputeID: *id}, nil
+			}
+		})
+	case "defend":
+		return callCmd(ctx, "dispute defend", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			id := idFlag(fs)
+			file := fs.String("file", "", "the defense document (PDF, Word, an image...), sent base64")
+			return func() (string, any, error) {
+				if *id == "" || *file == "" {
+					return "", nil, errors.New("--dispute-id and --file are required")
+				}
+				doc, err := os.ReadFile(*file)
+				if err != nil {
+					return "", nil, fmt.Errorf("--file: %w", err)
+				}
+				return protocol.PathSupplyDefenseDocument, &protocol.SupplyDefenseDocumentRequest{DisputeID: *id,
+					DisputeEvidence: base64.StdEncoding.EncodeToString(doc)}, nil
+			}
+		})
+	case "evidence":
+		return evidenceCmd(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("unknown dispute command %q; %s", args[0], use)
+}
+
+// evidenceCmd downloads a dispute's template or defense; with --out the document is written
+// decoded to that file and the answer printed without it.
+func evidenceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var out *string
+	var answer bytes.Buffer
+	err := callCmd(ctx, "dispute evidence", args, &answer, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+		id := fs.String("dispute-id", "", "the disputeId of the dispute notification")
+		kind := fs.String("type", "template", "template (the defense template) or file (the defense supplied)")
+		out = fs.String("out", "", "write the document, decoded, to this file")
+		return func() (string, any, error) {
+			if *id == "" {
+				return "", nil, errors.New("--dispute-id is required")
+			}
+			types := map[string]string{"template": "DISPUTE_EVIDENCE_TEMPLATE", "file": "DISPUTE_EVIDENCE_FILE"}
+			t, ok := types[*kind]
+			if !ok {
+				return "", nil, fmt.Errorf("--type %q must be template or file", *kind)
+			}
+			return protocol.PathDownloadDisputeEvidence, &protocol.DownloadDisputeEvidenceRequest{DisputeID: *id, DisputeEvidenceType: t}, nil
+		}
+	})
+	if out == nil || *out == "" || err != nil {
+		stdout.Write(answer.Bytes())
+		return err
+	}
+	var resp protocol.DownloadDisputeEvidenceResponse
+	if jerr := json.Unmarshal(answer.Bytes(), &resp); jerr != nil {
+		return fmt.Errorf("answer: %w", jerr)
+	}
+	doc, derr := base64.StdEncoding.DecodeString(resp.DisputeEvidence)
+	if derr != nil {
+		return fmt.Errorf("disputeEvidence is not base64: %w", derr)
+	}
+	if werr := os.WriteFile(*out, doc, 0o600); werr != nil {
+		return werr
+	}
+	resp.DisputeEvidence = fmt.Sprintf("(%d bytes written to %s)", len(doc), *out)
+	pretty, _ := json.MarshalIndent(resp, "", "  ")
+	fmt.Fprintln(stdout, string(pretty))
+	return nil
 }

@@ -38,6 +38,11 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate sandbox force --operation pay|capture|refund --code RESULT_CODE [--count N]
                                                  (--count 0 clears; no flags: list the forces)
   cardgate sandbox reset [--keep-clock]          (the merchant's test data; keeps merchant, keys, rules)
+  cardgate sandbox dispute --payment-id ID [--amount 100 --currency SGD] [--reason-code 13.1] [--defense-loses]
+                                                 (a chargeback on a captured payment; no --amount: all it has left)
+  cardgate dispute accept --dispute-id ID
+  cardgate dispute defend --dispute-id ID --file defense.pdf
+  cardgate dispute evidence --dispute-id ID [--type template|file] [--out FILE]
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
   cardgate routing get
@@ -106,6 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return consultCmd(ctx, args[1:], stdout, stderr)
 	case "sandbox":
 		return sandboxCmd(ctx, args[1:], stdout, stderr)
+	case "dispute":
+		return disputeCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
 		return vaultCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -40,6 +42,8 @@ type Config struct {
 	Sandbox Sandbox
 	// Notifications, when set, serves the notification log and resend calls.
 	Notifications Notifications
+	// Disputes, when set, serves the dispute APIs (and, in the sandbox, the dispute call).
+	Disputes *disputes.Service
 	// Routing, when set, serves the routing rules calls; Acquirers names the acquirers a
 	// document may route to (the gateway's, which can change while it runs).
 	Routing   routing.Store
@@ -107,6 +111,11 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		protocol.PathRefund:         s.refund,
 		protocol.PathInquiryRefund:  s.inquiryRefund,
 		protocol.PathConsult:        s.consult,
+	}
+	if cfg.Disputes != nil {
+		s.endpoints[protocol.PathAcceptDispute] = s.acceptDispute
+		s.endpoints[protocol.PathSupplyDefenseDocument] = s.supplyDefenseDocument
+		s.endpoints[protocol.PathDownloadDisputeEvidence] = s.downloadDisputeEvidence
 	}
 	s.own = map[string]endpoint{protocol.PathMerchantSettings: s.merchantSettings}
 	if cfg.Notifications != nil {
@@ -180,7 +189,7 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 	if r.Method != http.MethodPost {
 		return fail(protocol.Errorf(protocol.CodeMethodNotSupported, "%s is not supported, use POST", r.Method))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.bodyLimit(path)))
 	if err != nil {
 		return fail(s.badBody(ctx, path, clientID, err))
 	}
@@ -193,6 +202,15 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 		return fail(err)
 	}
 	return resp, resultCodeOf(resp)
+}
+
+// bodyLimit is the largest body a call may send: a defense document is a whole file in base64
+// (up to disputes.MaxEvidence before encoding), every other call a small JSON object.
+func (s *Server) bodyLimit(path string) int64 {
+	if s.cfg.Disputes != nil && strings.HasSuffix(path, protocol.PathSupplyDefenseDocument) {
+		return int64(base64.StdEncoding.EncodedLen(disputes.MaxEvidence)) + s.cfg.MaxBodyBytes
+	}
+	return s.cfg.MaxBodyBytes
 }
 
 // badBody counts and logs a body that could not be read, and says what the client did wrong.
@@ -237,6 +255,10 @@ func (s *Server) route(path string) (endpoint, bool) {
 			return s.force, true
 		case protocol.PathSandboxReset:
 			return s.reset, true
+		case protocol.PathSandboxDisputeOpen:
+			if s.cfg.Disputes != nil {
+				return s.openDispute, true
+			}
 		}
 	}
 	if ep, ok := s.own[path]; ok {

@@ -55,6 +55,20 @@ type Service struct {
 	payments Payments
 	vault    Vault
 	clock    clock.Clock
+	wake     func()
+}
+
+// OnNotice sets what to call after a change owed the merchant a notification (the dispatcher's
+// Wake, so it goes out at once rather than at the next poll).
+func (s *Service) OnNotice(wake func()) *Service {
+	s.wake = wake
+	return s
+}
+
+func (s *Service) noticed(c Change) {
+	if c.Notice != nil && s.wake != nil {
+		s.wake()
+	}
 }
 
 // NewService returns the dispute service.
@@ -66,7 +80,8 @@ func NewService(st Store, p Payments, v Vault, clk clock.Clock) *Service {
 // chargeback feed in production).
 type OpenRequest struct {
 	MerchantID, PaymentID string
-	AmountMinor           int64
+	AmountMinor           int64  // 0: all the payment has left to dispute
+	Currency              string // "" or the payment's
 	ReasonCode, ReasonMsg string
 	DefenseWins           bool
 }
@@ -82,6 +97,9 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Dispute, error) {
 	}
 	if p.CaptureID == "" {
 		return Dispute{}, protocol.Errorf(protocol.CodeOrderStatusInvalid, "payment %s is not captured: only a captured payment can be disputed", p.ID)
+	}
+	if r.Currency != "" && r.Currency != p.Currency {
+		return Dispute{}, protocol.Errorf(protocol.CodeParamIllegal, "disputeAmount.currency must be %s, the currency of payment %s", p.Currency, p.ID)
 	}
 	if r.AmountMinor == 0 {
 		r.AmountMinor = p.LeftMinor // the whole of what is left, as a chargeback usually is
@@ -102,6 +120,7 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Dispute, error) {
 	case err != nil:
 		return Dispute{}, fmt.Errorf("open dispute: %w", err)
 	}
+	s.noticed(c)
 	return d, nil
 }
 
@@ -144,6 +163,7 @@ func (s *Service) OpenChargeback(ctx context.Context, merchantID, paymentID stri
 		case err != nil:
 			return fmt.Errorf("chargeback of %s: %w", paymentID, err)
 		}
+		s.noticed(c)
 		return nil
 	}
 	return fmt.Errorf("chargeback of %s: the payment kept changing", paymentID)
@@ -319,6 +339,7 @@ func (s *Service) move(ctx context.Context, merchantID, disputeID string, ev Eve
 		case err != nil:
 			return Dispute{}, err
 		}
+		s.noticed(c)
 		return st.Next, nil
 	}
 	return Dispute{}, protocol.Errorf(protocol.CodeUnknownException, "dispute %s kept changing; try again", disputeID)

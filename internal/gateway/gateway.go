@@ -25,6 +25,7 @@ import (
 	"github.com/cardgate/cardgate/internal/api"
 	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -108,6 +109,7 @@ type Gateway struct {
 	Service    *payments.Service
 	Dispatcher *notify.Dispatcher
 	Jobs       *jobs.Runner
+	Disputes   *disputes.Service
 	Metrics    *metrics.Metrics
 	// Handler serves everything: the API, the pages and the operator's endpoints.
 	Handler http.Handler
@@ -269,12 +271,19 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		g.Service.With3DS(threeds.Simulator{}, keys)
 	}
 
-	apiCfg := api.Config{Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
+	// Disputes: their own service on the same store, its notifications in the same outbox.
+	var evidence disputes.Vault = noVault{}
+	if keys != nil {
+		evidence = keys
+	}
+	g.Disputes = disputes.NewService(st, disputePayments{st}, evidence, g.Clock).OnNotice(g.Dispatcher.Wake)
+
+	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
 	if g.Offset != nil {
-		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher)
+		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher).WithDisputes(g.Disputes)
 		apiCfg.Sandbox = sandboxControls{jobs: g.Jobs, clock: g.Offset, Store: st}
 	} else {
-		g.Jobs = jobs.New(g.Service, g.Clock, log)
+		g.Jobs = jobs.New(g.Service, g.Clock, log).WithDisputes(g.Disputes)
 	}
 	g.Handler = withOps(api.New(g.Service, st, g.Key, wall, log, apiCfg),
 		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics, g.upstreamNotices())

@@ -1,6 +1,6 @@
 // Package jobs runs time-driven work: payments that expire, authorizations voided after 7 days,
 // late acquirer answers, authorizations left in flight by an instance that died, captures to
-// finish, voids owed. The work itself is in the payments service; this package decides when it
+// finish, voids owed, and the disputes' alerts, deadlines, judgements and chargebacks. The work itself is in the payments service; this package decides when it
 // runs: on a ticker, and in the sandbox when the clock is moved forward.
 package jobs
 
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 )
@@ -34,6 +35,14 @@ type Deliveries interface {
 	DeliverDue(ctx context.Context, id int64) error
 	// Hold stops the background delivery while the clock steps, and waits for attempts in flight.
 	Hold() (release func())
+}
+
+// DisputeWork is the disputes' clock work (disputes.Service): alerts, deadlines, judgements and
+// announced chargebacks. Each piece checks it is still due when it runs, so two runners (or an
+// advance and a pass) may both list it.
+type DisputeWork interface {
+	DueWork(ctx context.Context, t time.Time, limit int) ([]disputes.Due, error)
+	RunDueWork(ctx context.Context, d disputes.Due) error
 }
 
 // ClockStore keeps the sandbox clock's offset where every instance sees it.
@@ -57,12 +66,19 @@ type Runner struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	notify  Deliveries
+	dispute DisputeWork
 	epoch   int64 // the clock epoch this runner's offset belongs to
 }
 
 // WithDeliveries makes Advance run due notification attempts too.
 func (r *Runner) WithDeliveries(d Deliveries) *Runner {
 	r.notify = d
+	return r
+}
+
+// WithDisputes makes every pass (and Advance) run the disputes' due work too.
+func (r *Runner) WithDisputes(d DisputeWork) *Runner {
+	r.dispute = d
 	return r
 }
 
@@ -118,6 +134,18 @@ func (r *Runner) claim(ctx context.Context, t time.Time, withNotify bool) ([]ite
 					r.log.WarnContext(ctx, "release due work", "paymentId", d.PaymentID, "err", err)
 				}
 			}})
+	}
+	if r.dispute != nil {
+		due, err := r.dispute.DueWork(ctx, t, batch)
+		if err != nil {
+			releaseAll(ctx, items)
+			return nil, fmt.Errorf("list due dispute work: %w", err)
+		}
+		for _, d := range due {
+			items = append(items, item{at: d.At, key: fmt.Sprint("dispute ", d.PaymentID, " ", d.DisputeID, " ", d.At.UnixMilli()),
+				desc: []any{"kind", "DISPUTE", "paymentId", d.PaymentID, "disputeId", d.DisputeID},
+				run:  func(ctx context.Context) error { return r.dispute.RunDueWork(ctx, d) }})
+		}
 	}
 	if withNotify && r.notify != nil {
 		due, err := r.notify.DueNotifications(ctx, t, batch)
