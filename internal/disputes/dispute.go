@@ -280,5 +280,5 @@ type Store interface {
 	// DueChargebacks lists payments whose announced chargeback is due at or before t.
 	DueChargebacks(ctx context.Context, t time.Time, limit int) ([]DueChargeback, error)
 	// DropChargeback forgets a payment's announced chargeback without opening a dispute.
-	DropChargeback(ctx context.Context, merchantID, paymentID string) error
+	DropChargeback(ctx context.Context, merchantID, paymentID string, at time.Time) error
 }

@@ -150,7 +150,7 @@ func (s *Service) OpenChargeback(ctx context.Context, merchantID, paymentID stri
 		case cb == nil:
 			return nil // opened (or dropped) meanwhile
 		case p.LeftMinor <= 0:
-			return s.store.DropChargeback(ctx, merchantID, paymentID)
+			return s.store.DropChargeback(ctx, merchantID, paymentID, s.clock.Now())
 		}
 		_, c, err := s.opening(p, OpenRequest{AmountMinor: p.LeftMinor, ReasonCode: cb.ReasonCode, ReasonMsg: cb.ReasonMsg, DefenseWins: cb.DefenseWins})
 		if err != nil {

@@ -99,6 +99,28 @@ func (w *world) check(final bool) {
 			return err
 		})
 
+	type disputeRow struct {
+		id, paymentID, state string
+		amount               int64
+	}
+	disputesOf := map[string][]disputeRow{}
+	disputeByID := map[string]disputeRow{}
+	w.query(`SELECT dispute_id, payment_id, state, amount_minor FROM disputes ORDER BY rowid`, func(scan func(...any) error) error {
+		var d disputeRow
+		err := scan(&d.id, &d.paymentID, &d.state, &d.amount)
+		disputesOf[d.paymentID] = append(disputesOf[d.paymentID], d)
+		disputeByID[d.id] = d
+		return err
+	})
+	disputedCol, chargebackDue := map[string]int64{}, map[string]bool{}
+	w.query(`SELECT payment_id, disputed_minor, chargeback_at FROM payments`, func(scan func(...any) error) error {
+		var id string
+		var disputed, at int64
+		err := scan(&id, &disputed, &at)
+		disputedCol[id], chargebackDue[id] = disputed, at > 0
+		return err
+	})
+
 	byReq := map[string]*simPay{}
 	for _, sp := range w.pays {
 		byReq[sp.reqID] = sp
@@ -268,6 +290,38 @@ func (w *world) check(final bool) {
 				bad("%s %s/%s notified %s", t.typ, t.status, t.code, o.code)
 			}
 		}
+		// Disputes (issue 15): what they claim is the payment's disputed_minor; refunds and
+		// claims never exceed the capture, nor do refunds and dispute debits; only a captured
+		// payment is disputed; each dispute is told once opened, and a final one stays final.
+		var claimed, debited int64
+		for _, d := range disputesOf[p.id] {
+			if d.state != "CANCELLED" {
+				claimed += d.amount
+			}
+			if d.state == "ACCEPTED" || d.state == "LOST" {
+				debited += d.amount
+			}
+			if seen, ok := w.disputeFinalSeen[d.id]; ok && seen != d.state {
+				bad("dispute went from %s to %s", seen, d.state)
+			}
+			if d.state != "OPEN" && d.state != "DEFENDED" {
+				w.disputeFinalSeen[d.id] = d.state
+			} else if final {
+				bad("dispute still %s after every deadline", d.state)
+			}
+			if got := notices[[2]string{"DISPUTE_CREATED", d.id}]; p.notifyURL != "" && got != 1 {
+				bad("%d DISPUTE_CREATED notifications for a dispute", got)
+			}
+		}
+		if len(disputesOf[p.id]) > 0 && p.capture != "SUCCESS" {
+			bad("disputed with capture %q", p.capture)
+		}
+		if claimed != disputedCol[p.id] || refundSum+claimed > p.captured || refundSum+debited > p.captured {
+			bad("disputes claim %d (column %d), %d debited, refunds %d, of %d captured", claimed, disputedCol[p.id], debited, refundSum, p.captured)
+		}
+		if final && chargebackDue[p.id] {
+			bad("an announced chargeback never opened")
+		}
 		if final {
 			w.checkSettled(p, name, txnsOf[p.id])
 		}
@@ -279,6 +333,12 @@ func (w *world) check(final bool) {
 		}
 	}
 	for _, o := range outbox {
+		if d, isDispute := disputeByID[o.ref]; isDispute {
+			if d.paymentID != o.paymentID {
+				w.violatef("notification %d (%s) is about another payment's dispute", o.id, o.notifyType)
+			}
+			continue
+		}
 		if o.notifyType != protocol.NotifyTypePaymentResult {
 			if t, ok := txnByID[o.ref]; !ok || t.paymentID != o.paymentID {
 				w.violatef("notification %d (%s) is about no transaction of its payment", o.id, o.notifyType)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -70,6 +71,9 @@ var cards = []cardKind{
 	{"failover", "4000000000000309", false},
 	{"failover-after-lost-answer", "4000000000000325", false},
 	{"every-acquirer-fails", "4000000000000317", true},
+	// Disputes (issue 15): a chargeback a day after capture, won or lost when defended.
+	{"dispute-won", "4000000000000259", false},
+	{"dispute-lost", "4000000000000416", false},
 }
 
 // Shared by every seed: key generation is the slow part of a gateway's start.
@@ -226,6 +230,8 @@ type world struct {
 	wasSuccess   map[string]bool
 	wasCaptured  map[string]bool
 	txnFinalSeen map[string]string
+	// disputeFinalSeen: dispute → its final state, first seen.
+	disputeFinalSeen map[string]string
 }
 
 func newWorld(t testing.TB, seed uint64) *world {
@@ -233,6 +239,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 		seed: seed, rng: mrand.New(mrand.NewPCG(seed, 0xca4d_6a7e)), ledger: NewLedger(), dir: t.TempDir(),
 		clk: clock.NewFixed(simStart), key: gatewayKey(t), log: slog.New(slog.DiscardHandler),
 		resolved: map[string]int{}, finalSeen: map[string]string{}, wasSuccess: map[string]bool{}, wasCaptured: map[string]bool{}, txnFinalSeen: map[string]string{},
+		disputeFinalSeen: map[string]string{},
 	}
 	// Some seeds run without faults, most with a few, some with many: the rates are part of the seed.
 	level := []float64{0, 0.5, 1, 1, 2}[w.rng.IntN(5)]
@@ -600,7 +607,7 @@ func (w *world) opRefund(ctx context.Context) {
 			w.violatef("refund #%d replay answered another refund", req.pay.idx)
 		}
 		want = protocol.CodeSuccess
-	case before.Stage() == payments.StageCaptured && req.amount > before.CapturedMinor-before.RefundedMinor:
+	case before.Stage() == payments.StageCaptured && req.amount > before.CapturedMinor-before.RefundedMinor-before.DisputedMinor:
 		want = protocol.CodeRefundAmountExceed
 	case before.Stage() == payments.StageCaptured:
 		want = protocol.CodeSuccess
@@ -696,6 +703,59 @@ func (w *world) opIntruder(ctx context.Context) {
 	}
 }
 
+// simDisputeReason is the reason of the disputes opDispute opens, told apart from the dispute
+// cards' chargebacks in the summary.
+const simDisputeReason = "12.6"
+
+// opDispute is the buyer's issuer opening a chargeback on a captured payment (for a random
+// amount, sometimes more than it has left), or the merchant accepting or defending one.
+func (w *world) opDispute(ctx context.Context) {
+	svc := w.gw.Disputes
+	var open []struct{ id, state, paymentID string }
+	w.query(`SELECT dispute_id, state, payment_id FROM disputes ORDER BY opened_at, rowid`, func(scan func(...any) error) error {
+		var d struct{ id, state, paymentID string }
+		err := scan(&d.id, &d.state, &d.paymentID)
+		open = append(open, d)
+		return err
+	})
+	order := w.creationOrder()
+	if k := w.rng.IntN(3); k > 0 && len(open) > 0 {
+		d := open[w.rng.IntN(len(open))]
+		var err error
+		if k == 1 {
+			_, err = svc.Accept(ctx, w.m.ID, d.id)
+		} else {
+			_, err = svc.SupplyDefense(ctx, w.m.ID, d.id, "JVBERi0xLjQKZGVmZW5zZQo=")
+		}
+		w.tracef("dispute %s on #%d in %s -> %s", map[int]string{1: "accept", 2: "defend"}[k], order[d.paymentID], d.state, answerOf(err))
+		if d.state != "OPEN" && codeOf(err) != protocol.CodeOrderStatusInvalid {
+			w.violatef("dispute in %s: %s answered %s, want ORDER_STATUS_INVALID", d.state, map[int]string{1: "accept", 2: "defend"}[k], answerOf(err))
+		}
+		return
+	}
+	sp := w.pickPay(func(p payments.Payment) bool { return p.Stage() == payments.StageCaptured })
+	if sp == nil || sp.id == "" {
+		return
+	}
+	before, _ := w.stored(sp.reqID)
+	left := before.CapturedMinor - before.RefundedMinor - before.DisputedMinor
+	amount := 1 + w.rng.Int64N(max(left, 1)+50)
+	_, err := svc.Open(ctx, disputes.OpenRequest{MerchantID: w.m.ID, PaymentID: sp.id, AmountMinor: amount, ReasonCode: simDisputeReason, DefenseWins: w.rng.IntN(2) == 0})
+	w.tracef("dispute open #%d %d of %d left -> %s", sp.idx, amount, left, answerOf(err))
+	switch want := protocol.CodeSuccess; {
+	case before.Stage() != payments.StageCaptured:
+		if err == nil {
+			w.violatef("dispute opened on #%d in %s", sp.idx, before.Stage())
+		}
+	case amount > left:
+		if want = protocol.CodeParamIllegal; codeOf(err) != want {
+			w.violatef("dispute of %d on #%d with %d left answered %s, want %s", amount, sp.idx, left, answerOf(err), want)
+		}
+	case err != nil:
+		w.violatef("dispute of %d on #%d with %d left answered %s", amount, sp.idx, left, answerOf(err))
+	}
+}
+
 func (w *world) opInquireRefund(ctx context.Context) {
 	if len(w.refunds) == 0 {
 		return
@@ -761,6 +821,27 @@ func (w *world) runDue() {
 					w.resolved[string(p.ResultCode)]++
 				}
 			}
+		}
+		disputed, err := w.gw.Disputes.DueWork(ctx, w.clk.Now(), 1000)
+		if err != nil {
+			w.tracef("  due disputes: %s", answerOf(err))
+			return
+		}
+		sort.SliceStable(disputed, func(i, j int) bool {
+			a, b := disputed[i], disputed[j]
+			if !a.At.Equal(b.At) {
+				return a.At.Before(b.At)
+			}
+			return order[a.PaymentID] < order[b.PaymentID]
+		})
+		for _, d := range disputed {
+			key := fmt.Sprint(d)
+			if tried[key] || w.in.Dead() {
+				continue
+			}
+			tried[key], progressed = true, true
+			err := w.gw.Disputes.RunDueWork(ctx, d)
+			w.tracef("  due dispute #%d chargeback=%v -> %s", order[d.PaymentID], d.DisputeID == "", answerOf(err))
 		}
 		if !progressed {
 			return
@@ -845,6 +926,8 @@ func (w *world) step(t testing.TB) {
 		w.opInquireRefund(ctx)
 	case r < 77:
 		w.opIntruder(ctx)
+	case r < 80:
+		w.opDispute(ctx)
 	case r < 93:
 		w.opAdvance()
 	case r < 97:
@@ -868,7 +951,9 @@ func (w *world) step(t testing.TB) {
 func (w *world) settle() {
 	w.in.Off = true
 	w.tracef("settle")
-	for _, d := range []time.Duration{15 * time.Minute, 8 * 24 * time.Hour, 2 * 24 * time.Hour} {
+	// The second 8 days: a chargeback opened in the first (a day after its capture) runs its
+	// defense window and judgement.
+	for _, d := range []time.Duration{15 * time.Minute, 8 * 24 * time.Hour, 2 * 24 * time.Hour, 8 * 24 * time.Hour, 2 * 24 * time.Hour} {
 		w.clk.Advance(d)
 		w.runDue()
 		w.deliver()
@@ -953,14 +1038,25 @@ type seedResult struct {
 	trace      []string
 	reversed   int
 	resolved   map[string]int
+	disputes   map[string]int // final dispute states, and how many a chargeback opened
 	took       time.Duration
 }
 
 func runSeed(t testing.TB, seed uint64, steps int) seedResult {
 	began := time.Now()
 	w := run(t, seed, steps)
+	ds := map[string]int{}
+	w.query(`SELECT state, reason_code FROM disputes`, func(scan func(...any) error) error {
+		var state, reason string
+		err := scan(&state, &reason)
+		ds[state]++
+		if reason != simDisputeReason {
+			ds["opened by a chargeback card"]++
+		}
+		return err
+	})
 	return seedResult{seed: seed, hash: w.hash(), steps: steps, faults: w.in.Counts, violations: w.violations, trace: w.trace,
-		reversed: w.reversedHolds, resolved: w.resolved, took: time.Since(began)}
+		reversed: w.reversedHolds, resolved: w.resolved, disputes: ds, took: time.Since(began)}
 }
 
 // stepsPerSeed is -sim.steps, or the default for this build.
@@ -1016,7 +1112,7 @@ func TestSimulation(t *testing.T) {
 	}()
 	faults := map[Fault]int{}
 	var totalSteps, violations, reversed int
-	resolved := map[string]int{}
+	resolved, disputeStates := map[string]int{}, map[string]int{}
 	var slowest seedResult
 	ran := 0
 	for r := range results {
@@ -1031,6 +1127,9 @@ func TestSimulation(t *testing.T) {
 		reversed += r.reversed
 		for k, v := range r.resolved {
 			resolved[k] += v
+		}
+		for k, v := range r.disputes {
+			disputeStates[k] += v
 		}
 		if len(r.violations) > 0 {
 			violations += len(r.violations)
@@ -1047,6 +1146,7 @@ func TestSimulation(t *testing.T) {
 	t.Logf("slowest seed: %d, %s, %d trace lines", slowest.seed, slowest.took.Round(time.Millisecond), len(slowest.trace))
 	t.Logf("authorizations approved by the acquirer whose answer the gateway never received, released by reversal: %d", reversed)
 	t.Logf("in-flight authorizations of crashed processes resolved (RESOLVE), by the result recorded: %v", resolved)
+	t.Logf("disputes, by final state: %v", disputeStates)
 }
 
 func TestSimulationReplay(t *testing.T) {

@@ -112,6 +112,9 @@ func (s *Store) OpenDispute(ctx context.Context, c disputes.Change) error {
 			}
 			return disputes.ErrTooMuch // not this merchant's, not captured, or not that much left
 		}
+		if err := disputeClaimEvent(ctx, tx, d.PaymentID, d.ID, "DISPUTE_OPENED", c.At); err != nil {
+			return err
+		}
 		vals := append(disputeValues(d), dueAt(d))
 		if _, err := tx.Exec(ctx, `INSERT INTO disputes (`+disputeColumns+`, due_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, vals...); err != nil {
 			if errors.Is(err, ErrUnique) {
@@ -148,6 +151,9 @@ func (s *Store) ApplyDispute(ctx context.Context, c disputes.Change) error {
 			if _, err := tx.Exec(ctx, `UPDATE payments SET disputed_minor = disputed_minor - ?, version = version + 1
 				WHERE payment_id = ? AND client_id = ?`, d.AmountMinor, d.PaymentID, d.MerchantID); err != nil {
 				return fmt.Errorf("release disputed amount: %w", err)
+			}
+			if err := disputeClaimEvent(ctx, tx, d.PaymentID, d.ID, "DISPUTE_RELEASED", c.At); err != nil {
+				return err
 			}
 		}
 		return writeDisputeExtras(ctx, tx, c)
@@ -227,10 +233,28 @@ func (s *Store) DueChargebacks(ctx context.Context, t time.Time, limit int) ([]d
 
 // DropChargeback implements disputes.Store: an announced chargeback with nothing left to take
 // (the payment was refunded meanwhile) is dropped, bumping the payment's version like any change.
-func (s *Store) DropChargeback(ctx context.Context, merchantID, paymentID string) error {
-	if _, err := s.db.Exec(ctx, `UPDATE payments SET chargeback_at = 0, version = version + 1
-		WHERE payment_id = ? AND client_id = ? AND chargeback_at > 0`, paymentID, merchantID); err != nil {
-		return fmt.Errorf("drop chargeback: %w", err)
+func (s *Store) DropChargeback(ctx context.Context, merchantID, paymentID string, at time.Time) error {
+	return s.InTx(ctx, func(tx Conn) error {
+		n, err := tx.Exec(ctx, `UPDATE payments SET chargeback_at = 0, version = version + 1
+			WHERE payment_id = ? AND client_id = ? AND chargeback_at > 0`, paymentID, merchantID)
+		if err != nil {
+			return fmt.Errorf("drop chargeback: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		return disputeClaimEvent(ctx, tx, paymentID, "", "CHARGEBACK_DROPPED", at)
+	})
+}
+
+// disputeClaimEvent records, in the payment's own history, a change a dispute made to it (its
+// claim on the balance, which bumped the payment's version): one event per version, as every
+// payment change has.
+func disputeClaimEvent(ctx context.Context, tx Conn, paymentID, disputeID, op string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO payment_events (`+eventColumns+`)
+		SELECT payment_id, ?, ?, state, state, result_code, ? FROM payments WHERE payment_id = ?`, disputeID, op, ms(at), paymentID)
+	if err != nil {
+		return fmt.Errorf("insert payment event %s: %w", op, err)
 	}
 	return nil
 }

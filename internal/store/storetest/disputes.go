@@ -215,7 +215,7 @@ func testChargebacks(t *testing.T, s store.Store) {
 	nq := q
 	nq.Capture, nq.CapturedMinor, nq.RefundedMinor, nq.CapturedAt, nq.ChargebackAt = payments.CaptureSucceeded, 4200, 4200, T0, T0.Add(time.Hour)
 	mustApply(t, s, change(q, nq, payments.OpCaptureSucceeded))
-	if err := s.DropChargeback(ctx, m.ClientID, q.ID); err != nil {
+	if err := s.DropChargeback(ctx, m.ClientID, q.ID, T0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	same(t, "due once dropped", due(T0.Add(48*time.Hour)), 0)
