@@ -98,6 +98,9 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 			a.str("disputeType") != "CHARGEBACK" || a.msg["defendable"] != true {
 			t.Errorf("DISPUTE_CREATED: %s", a.body)
 		}
+		if info, _ := a.msg["acquirerInfo"].(map[string]any); info["acquirerName"] == nil || info["referenceRequestId"] != p.id {
+			t.Errorf("DISPUTE_CREATED acquirerInfo: %s", a.body)
+		}
 		if a.path != "/antom/notify" {
 			t.Errorf("notified at %s", a.path)
 		}

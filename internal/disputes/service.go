@@ -25,6 +25,8 @@ type Payment struct {
 	LeftMinor int64
 	// Chargeback is the chargeback the acquirer announced and that has not opened yet (nil: none).
 	Chargeback *Announced
+	// AcquirerInfo names the acquirer that authorized the payment, as its notifications do.
+	AcquirerInfo *protocol.AcquirerInfo
 }
 
 // Announced is a chargeback the acquirer announced with the authorization (the sandbox's dispute
@@ -347,23 +349,24 @@ func (s *Service) move(ctx context.Context, merchantID, disputeID string, ev Eve
 
 // NotifyDispute is notifyDispute's body (docs/wire.md §7.2).
 type NotifyDispute struct {
-	PaymentRequestID        string           `json:"paymentRequestId"`
-	DisputeID               string           `json:"disputeId"`
-	PaymentID               string           `json:"paymentId"`
-	DisputeTime             string           `json:"disputeTime"`
-	DisputeAmount           *protocol.Amount `json:"disputeAmount"`
-	DisputeNotificationType string           `json:"disputeNotificationType"`
-	DisputeReasonCode       string           `json:"disputeReasonCode,omitempty"`
-	DisputeReasonMsg        string           `json:"disputeReasonMsg,omitempty"`
-	DefenseDueTime          string           `json:"defenseDueTime,omitempty"`
-	DisputeJudgedTime       string           `json:"disputeJudgedTime,omitempty"`
-	DisputeJudgedAmount     *protocol.Amount `json:"disputeJudgedAmount,omitempty"`
-	DisputeJudgedResult     string           `json:"disputeJudgedResult,omitempty"`
-	DisputeAcceptReason     string           `json:"disputeAcceptReason,omitempty"`
-	DisputeAcceptTime       string           `json:"disputeAcceptTime,omitempty"`
-	DisputeType             string           `json:"disputeType"`
-	Defendable              bool             `json:"defendable"`
-	CaptureID               string           `json:"captureId,omitempty"`
+	PaymentRequestID        string                 `json:"paymentRequestId"`
+	DisputeID               string                 `json:"disputeId"`
+	PaymentID               string                 `json:"paymentId"`
+	DisputeTime             string                 `json:"disputeTime"`
+	DisputeAmount           *protocol.Amount       `json:"disputeAmount"`
+	DisputeNotificationType string                 `json:"disputeNotificationType"`
+	DisputeReasonCode       string                 `json:"disputeReasonCode,omitempty"`
+	DisputeReasonMsg        string                 `json:"disputeReasonMsg,omitempty"`
+	DefenseDueTime          string                 `json:"defenseDueTime,omitempty"`
+	DisputeJudgedTime       string                 `json:"disputeJudgedTime,omitempty"`
+	DisputeJudgedAmount     *protocol.Amount       `json:"disputeJudgedAmount,omitempty"`
+	DisputeJudgedResult     string                 `json:"disputeJudgedResult,omitempty"`
+	DisputeAcceptReason     string                 `json:"disputeAcceptReason,omitempty"`
+	DisputeAcceptTime       string                 `json:"disputeAcceptTime,omitempty"`
+	DisputeType             string                 `json:"disputeType"`
+	Defendable              bool                   `json:"defendable"`
+	CaptureID               string                 `json:"captureId,omitempty"`
+	AcquirerInfo            *protocol.AcquirerInfo `json:"acquirerInfo,omitempty"`
 }
 
 // NotifyOf renders a dispute's notification of type typ.
@@ -371,7 +374,7 @@ func NotifyOf(p Payment, d Dispute, typ string) NotifyDispute {
 	amt := &protocol.Amount{Currency: d.Currency, Value: fmt.Sprint(d.AmountMinor)}
 	n := NotifyDispute{PaymentRequestID: p.RequestID, DisputeID: d.ID, PaymentID: d.PaymentID, DisputeTime: protocol.FormatTime(d.OpenedAt),
 		DisputeAmount: amt, DisputeNotificationType: typ, DisputeReasonCode: d.ReasonCode, DisputeReasonMsg: d.ReasonMsg,
-		DisputeType: "CHARGEBACK", Defendable: d.State == Open, CaptureID: d.CaptureID}
+		DisputeType: "CHARGEBACK", Defendable: d.State == Open, CaptureID: d.CaptureID, AcquirerInfo: p.AcquirerInfo}
 	if typ == NotifyCreated || typ == NotifyDefenseDueAlert {
 		n.DefenseDueTime = protocol.FormatTime(d.DefenseDue)
 	}

@@ -39,6 +39,10 @@ func (a disputePayments) DisputablePayment(ctx context.Context, merchantID, paym
 			}
 		}
 	}
+	if p.Auth.AcquirerName != "" {
+		out.AcquirerInfo = &protocol.AcquirerInfo{AcquirerName: p.Auth.AcquirerName, ReferenceRequestID: p.ID,
+			AcquirerTransactionID: p.Auth.AcquirerTransactionID, AcquirerMerchantID: p.Auth.AcquirerMerchantID}
+	}
 	if cb := p.Auth.Chargeback; cb != nil && !p.ChargebackAt.IsZero() {
 		out.Chargeback = &disputes.Announced{ReasonCode: cb.ReasonCode, ReasonMsg: cb.ReasonMsg, DefenseWins: cb.DefenseWins}
 	}
