@@ -41,3 +41,12 @@ func (c *Client) OpenDispute(ctx context.Context, req *protocol.SandboxDisputeOp
 	}
 	return &resp, nil
 }
+
+// Disputes lists a payment's disputes as they stand (cardgate's own call).
+func (c *Client) Disputes(ctx context.Context, paymentID string) (*protocol.DisputesListResponse, error) {
+	var resp protocol.DisputesListResponse
+	if err := c.own(ctx, protocol.PathDisputesList, &protocol.DisputesListRequest{PaymentID: paymentID}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +108,17 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 		}
 	}
 	winsID, losesID := created[wins.PaymentID].str("disputeId"), created[loses.PaymentID].str("disputeId")
+	listed := func(paymentID string) protocol.DisputeInfo {
+		t.Helper()
+		l, err := f.client.Disputes(context.Background(), paymentID)
+		if err != nil || l.Result.ResultStatus != "S" || len(l.Disputes) != 1 {
+			t.Fatalf("disputes/list %s: %+v %v", paymentID, l, err)
+		}
+		return l.Disputes[0]
+	}
+	if d := listed(wins.PaymentID); d.DisputeID != winsID || d.DisputeStatus != "OPEN" || !d.Defendable || d.DefenseDueTime != created[wins.PaymentID].str("defenseDueTime") {
+		t.Errorf("listed: %+v", d)
+	}
 
 	// The disputed money is not refundable while the dispute holds it.
 	if r := f.refund(wins.PaymentID, newRequestID("ref"), "1"); r.Result.ResultCode != "REFUND_AMOUNT_EXCEED" ||
@@ -117,8 +130,8 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 	var tmpl protocol.DownloadDisputeEvidenceResponse
 	f.disputeCall(protocol.PathDownloadDisputeEvidence, &protocol.DownloadDisputeEvidenceRequest{DisputeID: winsID, DisputeEvidenceType: "DISPUTE_EVIDENCE_TEMPLATE"}, &tmpl)
 	doc, err := base64.StdEncoding.DecodeString(tmpl.DisputeEvidence)
-	if tmpl.Result.ResultStatus != "S" || err != nil || tmpl.DisputeEvidenceFormat != "WORD" || !bytes.Contains(doc, []byte(winsID)) {
-		t.Fatalf("template: %+v (%v) %q", tmpl.Result, err, doc)
+	if tmpl.Result.ResultStatus != "S" || err != nil || tmpl.DisputeEvidenceFormat != "WORD" || !strings.Contains(wordText(t, doc), winsID) {
+		t.Fatalf("template: %+v (%v)", tmpl.Result, err)
 	}
 	defense := []byte("%PDF-1.4\nproof of delivery to Ms Jane Buyer, 1 Orchard Road, signed by her " + newRequestID("marker") + "\n%%EOF\n")
 	for _, id := range []string{winsID, losesID} {
@@ -156,6 +169,12 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 	}
 	f.disputeCall(protocol.PathAcceptDispute, &protocol.AcceptDisputeRequest{DisputeID: losesID}, &again)
 	wantResult(t, "accept after the judgement", again.Result, "F", "ORDER_STATUS_INVALID")
+	if d := listed(wins.PaymentID); d.DisputeStatus != "WON" || d.DisputeJudgedResult != "VALIDATE_SUCCESS" || d.Defendable || d.ResolvedTime == "" {
+		t.Errorf("won, listed: %+v", d)
+	}
+	if d := listed(loses.PaymentID); d.DisputeStatus != "LOST" {
+		t.Errorf("lost, listed: %+v", d)
+	}
 	var defendAgain protocol.SupplyDefenseDocumentResponse
 	f.disputeCall(protocol.PathSupplyDefenseDocument, &protocol.SupplyDefenseDocumentRequest{DisputeID: winsID, DisputeEvidence: "UERG"}, &defendAgain)
 	wantResult(t, "defend after the judgement", defendAgain.Result, "F", "ORDER_STATUS_INVALID")
@@ -177,6 +196,22 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 	if len(counts) != 6 {
 		t.Errorf("dispute notifications: %v", counts)
 	}
+}
+
+// wordText is the document part of a Word (OOXML) file.
+func wordText(t *testing.T, doc []byte) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatalf("the template is not a Word document: %v", err)
+	}
+	f, err := zr.Open("word/document.xml")
+	if err != nil {
+		t.Fatalf("the template has no word/document.xml: %v", err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	return string(b)
 }
 
 // scanFor fails when s is found in the gateway's data files or logs.
@@ -252,6 +287,9 @@ func TestDisputeAcceptTimeoutAndMerchantsOverBinary(t *testing.T) {
 	if r, err := cb.DownloadDisputeEvidence(context.Background(), &protocol.DownloadDisputeEvidenceRequest{DisputeID: opened.DisputeID, DisputeEvidenceType: "DISPUTE_EVIDENCE_TEMPLATE"}); err != nil ||
 		r.Result.ResultCode != "ORDER_NOT_EXIST" || r.DisputeEvidence != "" {
 		t.Errorf("merchant B downloads A's template: %+v %v", r, err)
+	}
+	if r, err := cb.Disputes(context.Background(), first.PaymentID); err != nil || r.Result.ResultCode != "ORDER_NOT_EXIST" || len(r.Disputes) != 0 {
+		t.Errorf("merchant B lists A's disputes: %+v %v", r, err)
 	}
 	if r, err := cb.OpenDispute(context.Background(), &protocol.SandboxDisputeOpenRequest{PaymentID: second.PaymentID}); err != nil || r.Result.ResultCode != "ORDER_NOT_EXIST" {
 		t.Errorf("merchant B opens a dispute on A's payment: %+v %v", r, err)

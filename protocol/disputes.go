@@ -64,3 +64,36 @@ type SandboxDisputeOpenResponse struct {
 	DisputeAmount  *Amount `json:"disputeAmount,omitempty"`
 	DefenseDueTime string  `json:"defenseDueTime,omitempty"`
 }
+
+// PathDisputesList lists a payment's disputes (cardgate's own call): a merchant without a notify
+// URL learns its disputeIds here, and a console shows them.
+const PathDisputesList = "/cardgate/v1/disputes/list"
+
+// DisputesListRequest names the payment.
+type DisputesListRequest struct {
+	PaymentID string `json:"paymentId"`
+}
+
+// DisputesListResponse lists the payment's disputes, oldest first.
+type DisputesListResponse struct {
+	Result   Result        `json:"result"`
+	Disputes []DisputeInfo `json:"disputes"`
+}
+
+// DisputeInfo is one dispute as it stands.
+type DisputeInfo struct {
+	DisputeID           string  `json:"disputeId"`
+	PaymentID           string  `json:"paymentId"`
+	CaptureID           string  `json:"captureId,omitempty"`
+	DisputeStatus       string  `json:"disputeStatus"` // OPEN, DEFENDED, ACCEPTED, WON, LOST, CANCELLED
+	DisputeAmount       *Amount `json:"disputeAmount"`
+	DisputeReasonCode   string  `json:"disputeReasonCode,omitempty"`
+	DisputeReasonMsg    string  `json:"disputeReasonMsg,omitempty"`
+	DisputeTime         string  `json:"disputeTime"`
+	DefenseDueTime      string  `json:"defenseDueTime"`
+	DefenseTime         string  `json:"defenseTime,omitempty"`
+	DisputeJudgedResult string  `json:"disputeJudgedResult,omitempty"`
+	DisputeAcceptReason string  `json:"disputeAcceptReason,omitempty"`
+	ResolvedTime        string  `json:"resolvedTime,omitempty"`
+	Defendable          bool    `json:"defendable"`
+}

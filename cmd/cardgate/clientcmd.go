@@ -463,7 +463,7 @@ func routingCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // disputeCmd calls the Antom dispute APIs, as a merchant's server would.
 func disputeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const use = "usage: cardgate dispute accept --dispute-id ID | dispute defend --dispute-id ID --file F | dispute evidence --dispute-id ID [--type template|file] [--out F]"
+	const use = "usage: cardgate dispute list --payment-id ID | dispute accept --dispute-id ID | dispute defend --dispute-id ID --file F | dispute evidence --dispute-id ID [--type template|file] [--out F]"
 	if len(args) == 0 {
 		return errors.New(use)
 	}
@@ -471,6 +471,16 @@ func disputeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fs.String("dispute-id", "", "the disputeId of the dispute notification")
 	}
 	switch args[0] {
+	case "list":
+		return callCmd(ctx, "dispute list", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
+			paymentID := fs.String("payment-id", "", "the payment whose disputes to list")
+			return func() (string, any, error) {
+				if *paymentID == "" {
+					return "", nil, errors.New("--payment-id is required")
+				}
+				return protocol.PathDisputesList, &protocol.DisputesListRequest{PaymentID: *paymentID}, nil
+			}
+		})
 	case "accept":
 		return callCmd(ctx, "dispute accept", args[1:], stdout, stderr, func(fs *flag.FlagSet) func() (string, any, error) {
 			id := idFlag(fs)

@@ -40,6 +40,7 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate sandbox reset [--keep-clock]          (the merchant's test data; keeps merchant, keys, rules)
   cardgate sandbox dispute --payment-id ID [--amount 100 --currency SGD] [--reason-code 13.1] [--defense-loses]
                                                  (a chargeback on a captured payment; no --amount: all it has left)
+  cardgate dispute list --payment-id ID          (a payment's disputes as they stand)
   cardgate dispute accept --dispute-id ID
   cardgate dispute defend --dispute-id ID --file defense.pdf
   cardgate dispute evidence --dispute-id ID [--type template|file] [--out FILE]

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -81,4 +82,31 @@ func (s *Server) openDispute(ctx context.Context, m merchant.Merchant, body []by
 	return protocol.SandboxDisputeOpenResponse{Result: protocol.SuccessResult(), DisputeID: d.ID, PaymentID: d.PaymentID,
 		DisputeAmount:  &protocol.Amount{Currency: d.Currency, Value: strconv.FormatInt(d.AmountMinor, 10)},
 		DefenseDueTime: protocol.FormatTime(d.DefenseDue)}, nil
+}
+
+// disputesList serves /cardgate/v1/disputes/list: a payment's disputes as they stand.
+func (s *Server) disputesList(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {
+	var req protocol.DisputesListRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	ds, err := s.cfg.Disputes.OfPayment(ctx, m.ClientID, req.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	resp := protocol.DisputesListResponse{Result: protocol.SuccessResult(), Disputes: []protocol.DisputeInfo{}}
+	opt := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return protocol.FormatTime(t)
+	}
+	for _, d := range ds {
+		resp.Disputes = append(resp.Disputes, protocol.DisputeInfo{DisputeID: d.ID, PaymentID: d.PaymentID, CaptureID: d.CaptureID,
+			DisputeStatus: string(d.State), DisputeAmount: &protocol.Amount{Currency: d.Currency, Value: strconv.FormatInt(d.AmountMinor, 10)},
+			DisputeReasonCode: d.ReasonCode, DisputeReasonMsg: d.ReasonMsg, DisputeTime: protocol.FormatTime(d.OpenedAt),
+			DefenseDueTime: protocol.FormatTime(d.DefenseDue), DefenseTime: opt(d.DefendedAt), DisputeJudgedResult: d.JudgedResult,
+			DisputeAcceptReason: d.AcceptReason, ResolvedTime: opt(d.ResolvedAt), Defendable: d.State == disputes.Open})
+	}
+	return resp, nil
 }

@@ -37,6 +37,15 @@ var volatile = map[string]*regexp.Regexp{
 	"cancelTime":            nil,
 	"now":                   nil, // the sandbox clock
 	"updatedAt":             nil, // routing rules
+	// Disputes.
+	"disputeId":             regexp.MustCompile(`^dsp_[A-Za-z0-9_-]{16}$`),
+	"disputeTime":           nil,
+	"defenseDueTime":        nil,
+	"defenseTime":           nil,
+	"resolvedTime":          nil,
+	"disputeResolutionTime": nil,
+	// The template names its dispute, so it differs with every dispute id: a Word document, in base64.
+	"disputeEvidence": regexp.MustCompile(`^UEsDB[A-Za-z0-9+/=]+$|^JVBERi0xLjQgYSBkZWZlbnNl$`),
 }
 
 // simReference is the simulator's stateless reference, "sim<kind>_<scenario>_<ready unix ms>_<16

@@ -13,7 +13,8 @@ import (
 
 // timeKeys are the body fields that hold wire times.
 var timeKeys = map[string]bool{"paymentCreateTime": true, "paymentTime": true, "authExpiryTime": true, "transactionTime": true,
-	"captureTime": true, "refundTime": true, "cancelTime": true, "now": true, "updatedAt": true}
+	"captureTime": true, "refundTime": true, "cancelTime": true, "now": true, "updatedAt": true,
+	"disputeTime": true, "defenseDueTime": true, "defenseTime": true, "resolvedTime": true, "disputeResolutionTime": true}
 
 // instants rewrites every time field as its instant in UTC, so that two renderings of one moment
 // compare equal whatever offset each was written with.

@@ -118,6 +118,9 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		s.endpoints[protocol.PathDownloadDisputeEvidence] = s.downloadDisputeEvidence
 	}
 	s.own = map[string]endpoint{protocol.PathMerchantSettings: s.merchantSettings}
+	if cfg.Disputes != nil {
+		s.own[protocol.PathDisputesList] = s.disputesList
+	}
 	if cfg.Notifications != nil {
 		s.own[protocol.PathNotificationsList] = s.notificationsList
 		s.own[protocol.PathNotificationsResend] = s.notificationsResend

@@ -199,6 +199,20 @@ func (s *Service) SupplyDefense(ctx context.Context, merchantID, disputeID, evid
 	})
 }
 
+// OfPayment lists a payment's disputes, oldest first: ORDER_NOT_EXIST for an unknown payment or
+// another merchant's.
+func (s *Service) OfPayment(ctx context.Context, merchantID, paymentID string) ([]Dispute, error) {
+	if paymentID == "" {
+		return nil, protocol.Errorf(protocol.CodeParamIllegal, "paymentId is required")
+	}
+	if _, err := s.payments.DisputablePayment(ctx, merchantID, paymentID); errors.Is(err, ErrNotFound) {
+		return nil, protocol.Errorf(protocol.CodeOrderNotExist, "payment %s does not exist", paymentID)
+	} else if err != nil {
+		return nil, fmt.Errorf("disputes of %s: %w", paymentID, err)
+	}
+	return s.store.DisputesOfPayment(ctx, merchantID, paymentID)
+}
+
 // Evidence kinds of downloadDisputeEvidence.
 const (
 	EvidenceTemplate = "DISPUTE_EVIDENCE_TEMPLATE"
@@ -223,7 +237,7 @@ func (s *Service) DownloadEvidence(ctx context.Context, merchantID, disputeID, k
 		if err != nil {
 			return "", "", fmt.Errorf("open evidence: %w", err)
 		}
-		return base64.StdEncoding.EncodeToString(raw), "PDF", nil
+		return base64.StdEncoding.EncodeToString(raw), evidenceFormat(raw), nil
 	case "":
 		return "", "", protocol.Errorf(protocol.CodeParamIllegal, "disputeEvidenceType is required")
 	}
@@ -408,11 +422,4 @@ func newID() (string, error) {
 		return "", err
 	}
 	return "dsp_" + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// template is the defense template: what the issuer asks a merchant to show for this reason.
-func template(d Dispute) []byte {
-	return []byte(fmt.Sprintf("Dispute %s — defense\n\nPayment: %s\nCapture: %s\nAmount disputed: %d %s (minor units)\nReason: %s %s\n"+
-		"Defense due: %s\n\n1. Proof of delivery or service:\n\n2. Correspondence with the buyer:\n\n3. Terms the buyer accepted:\n\n4. Anything else:\n",
-		d.ID, d.PaymentID, d.CaptureID, d.AmountMinor, d.Currency, d.ReasonCode, d.ReasonMsg, protocol.FormatTime(d.DefenseDue)))
 }
