@@ -6,9 +6,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/logctx"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/routing"
@@ -136,14 +135,13 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 // such as retrievePaymentSession's "//", and a redirect breaks the client's signature (docs/wire.md §1.2).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := newRequestID()
-	ctx := r.Context()
+	ctx := logctx.With(r.Context(), logctx.NewID()) // every line this call causes carries its id
 	// The signed path is the URL path as received, never the raw request target: Python sends
 	// absolute-form targets (docs/wire.md §1.5).
 	path := r.URL.EscapedPath()
 	clientID := r.Header.Get("client-id")
 
-	resp, code := s.handleRecovering(ctx, r, path, clientID, reqID)
+	resp, code := s.handleRecovering(ctx, r, path, clientID)
 	status := http.StatusOK
 	if code == protocol.CodeNoInterfaceDef && s.cfg.Sandbox == nil && strings.HasPrefix(path, "/sandbox/") {
 		// Sandbox control calls do not exist in production (docs/design.md): a plain 404, still signed.
@@ -151,13 +149,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
-		s.log.ErrorContext(ctx, "encode response", "requestId", reqID, "err", err)
+		s.log.ErrorContext(ctx, "encode response", "err", err)
 		body, _ = json.Marshal(protocol.ErrorResponse{Result: protocol.ResultOf(err)})
 		code = protocol.CodeUnknownException
 	}
 	s.writeSigned(w, status, r.Method, path, clientID, body)
 	elapsed := time.Since(start)
-	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
+	s.log.InfoContext(ctx, "api call", "path", path, "clientId", clientID,
 		"resultCode", code, "ms", elapsed.Milliseconds())
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(path, string(code), elapsed)
@@ -166,10 +164,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handleRecovering turns a panic into a signed UNKNOWN_EXCEPTION: the merchant must learn that the
 // outcome is unknown (and inquire), not see a dropped connection.
-func (s *Server) handleRecovering(ctx context.Context, r *http.Request, path, clientID, reqID string) (resp any, code protocol.Code) {
+func (s *Server) handleRecovering(ctx context.Context, r *http.Request, path, clientID string) (resp any, code protocol.Code) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.ErrorContext(ctx, "panic in handler", "requestId", reqID, "path", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.ErrorContext(ctx, "panic in handler", "path", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			resp = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("panic"))}
 			code = protocol.CodeUnknownException
 		}
@@ -297,8 +295,3 @@ func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, cl
 	_, _ = w.Write(body)
 }
 
-func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

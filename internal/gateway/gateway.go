@@ -28,6 +28,7 @@ import (
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/logctx"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
@@ -158,6 +159,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A line logged with a request's context carries its id, whichever part of the gateway logs it.
+	log = slog.New(logctx.NewHandler(log.Handler()))
 	st := cfg.Store
 	if st == nil {
 		if st, err = OpenStore(ctx, cfg.Data, cfg.Database); err != nil {
@@ -286,7 +289,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		g.Jobs = jobs.New(g.Service, g.Clock, log).WithDisputes(g.Disputes)
 	}
 	g.Handler = withOps(api.New(g.Service, st, g.Key, wall, log, apiCfg),
-		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics, g.upstreamNotices())
+		loggedPages(checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), log), st, g.Metrics, g.upstreamNotices())
 
 	if cfg.Mode == Sandbox {
 		if g.SandboxMerchant, g.SandboxCreated, err = merchant.EnsureSandbox(ctx, st, wall.Now()); err != nil {
@@ -514,6 +517,33 @@ func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics,
 			apiHandler.ServeHTTP(w, r)
 		}
 	})
+}
+
+// loggedPages logs the buyer's page requests as the API logs its calls, under a request id that
+// every line they cause carries. The path's last segment, the page's token (which lets whoever
+// holds it submit a challenge code), is left out.
+func loggedPages(pages http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := logctx.With(r.Context(), logctx.NewID())
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		pages.ServeHTTP(sw, r.WithContext(ctx))
+		page := r.URL.Path
+		if i := strings.LastIndexByte(strings.TrimSuffix(page, "/"), '/'); i > 0 {
+			page = page[:i+1] + "…"
+		}
+		log.InfoContext(ctx, "page request", "method", r.Method, "page", page, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func orDefault[T comparable](v, def T) T {
