@@ -294,4 +294,3 @@ func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, cl
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
-

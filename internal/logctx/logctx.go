@@ -52,7 +52,11 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // WithAttrs implements slog.Handler.
-func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler { return &Handler{inner: h.inner.WithAttrs(as)} }
+func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &Handler{inner: h.inner.WithAttrs(as)}
+}
 
 // WithGroup implements slog.Handler.
-func (h *Handler) WithGroup(name string) slog.Handler { return &Handler{inner: h.inner.WithGroup(name)} }
+func (h *Handler) WithGroup(name string) slog.Handler {
+	return &Handler{inner: h.inner.WithGroup(name)}
+}
