@@ -37,10 +37,11 @@ const PaymentColumns = `payment_id, client_id, request_id, state, version, curre
 	result_code, result_message, acquirer_state, card, auth, order_details,
 	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
 	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
-	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id`
+	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id,
+	settlement_currency, settlement_rate, fee_bps, fee_fixed_minor`
 
 // PaymentColumnCount is the number of PaymentColumns.
-const PaymentColumnCount = 33
+const PaymentColumnCount = 37
 
 // PaymentValues encodes a payment for PaymentColumns.
 func PaymentValues(p payments.Payment) ([]any, error) {
@@ -64,7 +65,8 @@ func PaymentValues(p payments.Payment) ([]any, error) {
 		string(p.CaptureMode), string(p.ResultCode), p.ResultMsg, string(p.AcquirerState), string(card), string(auth), string(order),
 		MS(p.CreatedAt), MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt), MS(p.AcquirerDueAt), string(p.VoidState),
-		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID})
+		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID,
+		p.Settlement.Currency, p.Settlement.Rate, p.Settlement.FeeBPS, p.Settlement.FeeFixedMinor})
 }
 
 // ThreeDS encodes a payment's 3-D Secure details: nothing for a payment without 3-D Secure.
@@ -95,7 +97,8 @@ func (s *PaymentScan) Targets() []any {
 	return []any{&p.ID, &p.MerchantID, &p.RequestID, &s.state, &p.Version, &s.currency, &s.minor,
 		&s.captureMode, &s.code, &p.ResultMsg, &s.acqState, &s.card, &s.auth, &s.order, &s.created, &s.updated, &s.authorized, &s.authExp, &s.expires,
 		&s.captureState, &p.CapturedMinor, &p.RefundedMinor, &s.capturedAt, &s.closeReason, &s.closedAt, &s.acqDue, &s.voidState,
-		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti}
+		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti,
+		&p.Settlement.Currency, &p.Settlement.Rate, &p.Settlement.FeeBPS, &p.Settlement.FeeFixedMinor}
 }
 
 // Payment decodes the scanned row.
@@ -126,7 +129,8 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 }
 
 // PaymentChangeColumns are the columns a transition may change, in the order of
-// PaymentChangeValues; identity, amount and capture mode and creation time never change. The
+// PaymentChangeValues; identity, amount and capture mode, creation time and the settlement
+// terms (what a report is computed from: docs/reports.md) never change. The
 // order details change only in normalUrl (the buyer's page moves from the card form to the
 // challenge, and is gone once the authorization is sent).
 var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth", "order_details",

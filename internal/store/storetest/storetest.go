@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
 		{"PaymentByNetworkTransactionID", testPaymentByNetworkTransactionID},
+		{"SettlementRoundTrip", testSettlementRoundTrip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
