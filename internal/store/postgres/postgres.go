@@ -136,6 +136,9 @@ var Dialect = sqlstore.Dialect{
 	AutoCaptureFrom: "payments",
 	Text:            text,
 	Copy:            copyRows,
+	// disputes.dispute_id has the database's collation (migration 00013 names none), which in
+	// a locale sorts "a" before "B"; the report's order is byte order, as SQLite's.
+	Bytewise: ` COLLATE "C"`,
 }
 
 // classify names an error by its SQLSTATE.
