@@ -211,12 +211,17 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// copyRows bulk-inserts with COPY, on the transaction under tx.
+// copyRows bulk-inserts with COPY, on the transaction under tx (InTx's, a pgTx) or the pool.
 func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
-	q, ok := tx.Querier().(pgQuerier)
-	if !ok {
+	var on pgConn
+	switch q := tx.Querier().(type) {
+	case pgTx:
+		on = q.on
+	case pgQuerier:
+		on = q.on
+	default:
 		return fmt.Errorf("copy into %s: not a PostgreSQL transaction", table)
 	}
-	_, err := q.on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	_, err := on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
 	return err
 }
