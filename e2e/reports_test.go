@@ -20,7 +20,8 @@ import (
 // `cardgate report settlement --date today --format json` and the signed call through the client
 // give one and the same report, whose USD net is the capture converted at the recorded rate, less
 // its fee, less the refund. A settlementCurrency out of the contract is refused; a bad date is the
-// CLI's usage error and a day not yet begun the gateway's PARAM_ILLEGAL.
+// CLI's usage error and a day not yet begun the gateway's PARAM_ILLEGAL. Once the sandbox clock
+// moves a day on, the closed day's report is unchanged and today's is empty.
 func TestReportsCLI(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, "--fee-bps", "100", "--fee-fixed", "25")
@@ -132,5 +133,18 @@ func TestReportsCLI(t *testing.T) {
 	}
 	if _, errOut := run(2, "report", "--help"); !strings.Contains(errOut, "usage: cardgate report transactions|settlement") {
 		t.Errorf("report --help: %s", errOut)
+	}
+
+	// A day later on the gateway clock, the day is closed: its report is what it was, and "today"
+	// is the new, empty day.
+	day := doc.Date
+	f.advance("24h")
+	closed, _ := run(0, append([]string{"report", "settlement", "--date", day, "--format", "json"}, signed...)...)
+	if closed != cli {
+		t.Errorf("the closed day's report changed:\n%s\nwas\n%s", closed, cli)
+	}
+	next, _ := run(0, append([]string{"report", "transactions", "--date", "today"}, signed...)...)
+	if strings.TrimSpace(next) != lines[0] {
+		t.Errorf("the next day's report: %q", next)
 	}
 }
