@@ -110,8 +110,9 @@ func TestReportsOverHTTP(t *testing.T) {
 			t.Errorf("line %v", rec)
 		}
 	}
-	if got := strings.Join(types, ", "); !strings.HasPrefix(got, "AUTHORIZATION "+id+" 0 ") || !strings.Contains(got, "CAPTURE "+id+" 3111 ") ||
-		!strings.Contains(got, "REFUND "+id+" -741 ") {
+	// The automatic capture may share its authorization's millisecond; then their ids order them.
+	if got := strings.Join(types, ", "); !strings.Contains(got, "AUTHORIZATION "+id+" 0 ") || !strings.Contains(got, "CAPTURE "+id+" 3111 ") ||
+		!strings.HasPrefix(types[2], "REFUND "+id+" -741 ") {
 		t.Errorf("lines: %s", got)
 	}
 	tampered := bytes.Replace(raw, []byte("-741"), []byte("-740"), 1)

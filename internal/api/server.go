@@ -147,8 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logged(ctx, reqID, path, clientID, protocol.CodeSuccess, start)
 			return
 		}
-		// Nothing was sent: the merchant gets a signed answer saying the outcome is unknown.
-		s.log.ErrorContext(ctx, "internal error", "path", path, "clientId", clientID, "err", err)
+		// Nothing was sent: the merchant gets a signed answer saying the outcome is unknown. A
+		// client that went away while its report was made is its own doing, not the gateway's.
+		if ctx.Err() != nil {
+			s.log.InfoContext(ctx, "client left before its answer was made", "path", path, "clientId", clientID, "err", err)
+		} else {
+			s.log.ErrorContext(ctx, "internal error", "path", path, "clientId", clientID, "err", err)
+		}
 		resp, code = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("streamed answer failed"))}, protocol.CodeUnknownException
 	}
 	status := http.StatusOK
