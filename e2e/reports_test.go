@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +18,8 @@ import (
 )
 
 // TestReportsCLI: over the binary, a merchant created with `merchant create --settlement-currencies
-// USD` pays 42.00 SGD, captures it and refunds 10.00 on a gateway with fees of 1% + 0.25; then
+// USD` pays 42.00 SGD, captures it and refunds 10.00 on a gateway with fees of 1% + 0.25 and a
+// rate table of its own (--fx-rates); then
 // `cardgate report settlement --date today --format json` and the signed call through the client
 // give one and the same report, whose USD net is the capture converted at the recorded rate, less
 // its fee, less the refund. A settlementCurrency out of the contract is refused; a bad date is the
@@ -24,7 +27,11 @@ import (
 // moves a day on, the closed day's report is unchanged and today's is empty.
 func TestReportsCLI(t *testing.T) {
 	t.Parallel()
-	f := newFlow(t, "--fee-bps", "100", "--fee-fixed", "25")
+	rates := filepath.Join(t.TempDir(), "rates.csv")
+	if err := os.WriteFile(rates, []byte("currency,rate\nUSD,1\nSGD,1.25\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFlow(t, "--fee-bps", "100", "--fee-fixed", "25", "--fx-rates", rates)
 	out := cardgate(t, "merchant", "create", "--data", f.dir, "--name", "USD shop", "--settlement-currencies", "USD", "--json")
 	shop, _ := credentials(t, out)
 	c, err := client.New(client.Config{BaseURL: f.url, ClientID: shop.ClientID, PrivateKey: shop.MerchantPrivateKey,
@@ -76,15 +83,16 @@ func TestReportsCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(cli), &doc); err != nil {
 		t.Fatalf("report settlement --format json printed %q: %v", cli, err)
 	}
-	// 42.00 SGD at 1/1.35 = 31.11 USD; fee 1% = 0.31, + 0.25; the refund of 10.00 SGD is 7.41 USD.
-	const capture, fee, refund = 3111, 31 + 25, 741
+	// 42.00 SGD at 1/1.25 (the --fx-rates table) = 33.60 USD; fee 1% = 0.336 → 0.34, + 0.25; the
+	// refund of 10.00 SGD is 8.00 USD.
+	const capture, fee, refund = 3360, 34 + 25, 800
 	if len(doc.Currencies) != 1 || doc.Result.ResultStatus != "S" || doc.Report != "settlement" || doc.Date != time.Now().UTC().Format("2006-01-02") {
 		t.Fatalf("settlement report %s", cli)
 	}
 	got := doc.Currencies[0]
-	if got.SettlementCurrency != "USD" || got.Gross != "3111" || got.Refunds != "-741" || got.Fees != "56" ||
-		got.Net != "2314" || got.Net != strconv.Itoa(capture-fee-refund) || got.Lines != 3 {
-		t.Errorf("USD totals %+v, want gross 3111, refunds -741, fees 56, net %d over 3 lines", got, capture-fee-refund)
+	if got.SettlementCurrency != "USD" || got.Gross != "3360" || got.Refunds != "-800" || got.Fees != "59" ||
+		got.Net != "2501" || got.Net != strconv.Itoa(capture-fee-refund) || got.Lines != 3 {
+		t.Errorf("USD totals %+v, want gross 3360, refunds -800, fees 59, net %d over 3 lines", got, capture-fee-refund)
 	}
 
 	// The same report through the signed call, byte for byte.
@@ -106,7 +114,7 @@ func TestReportsCLI(t *testing.T) {
 	var net int
 	for _, l := range lines[1:] {
 		fields := strings.Split(l, ",")
-		if fields[2] != paid.PaymentID || fields[8] != "USD" {
+		if fields[2] != paid.PaymentID || fields[8] != "USD" || fields[9] != "0.8" {
 			t.Errorf("line %s", l)
 		}
 		n, err := strconv.Atoi(fields[12])
