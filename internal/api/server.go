@@ -26,6 +26,7 @@ import (
 	"github.com/cardgate/cardgate/internal/logctx"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/routing"
 	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/protocol"
@@ -47,6 +48,10 @@ type Config struct {
 	// document may route to (the gateway's, which can change while it runs).
 	Routing   routing.Store
 	Acquirers func() []string
+	// Reports, when set, serves the report calls (docs/reports.md); SpoolDir is where their
+	// answers are spooled while they are signed (default os.TempDir()).
+	Reports  *reports.Service
+	SpoolDir string
 	// Observe, when set, is told of every call once it is answered (metrics).
 	Observe func(path, resultCode string, d time.Duration)
 	// BadBody, when set, is told of every request body that could not be read, by reason:
@@ -128,6 +133,10 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		s.own[protocol.PathRoutingGet] = s.routingGet
 		s.own[protocol.PathRoutingSet] = s.routingSet
 	}
+	if cfg.Reports != nil {
+		s.own[protocol.PathReportTransactions] = s.report(reports.Transactions)
+		s.own[protocol.PathReportSettlement] = s.report(reports.Settlement)
+	}
 	return s
 }
 
@@ -142,6 +151,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clientID := r.Header.Get("client-id")
 
 	resp, code := s.handleRecovering(ctx, r, path, clientID)
+	if body, ok := resp.(streamed); ok {
+		err := s.writeStreamed(ctx, w, r.Method, path, clientID, body)
+		if err == nil {
+			s.logged(ctx, path, clientID, protocol.CodeSuccess, start)
+			return
+		}
+		// Nothing was sent: the merchant gets a signed answer saying the outcome is unknown. A
+		// client that went away while its report was made is its own doing, not the gateway's.
+		if ctx.Err() != nil {
+			s.log.InfoContext(ctx, "client left before its answer was made", "path", path, "clientId", clientID, "err", err)
+		} else {
+			s.log.ErrorContext(ctx, "internal error", "path", path, "clientId", clientID, "err", err)
+		}
+		resp, code = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("streamed answer failed"))}, protocol.CodeUnknownException
+	}
 	status := http.StatusOK
 	if code == protocol.CodeNoInterfaceDef && s.cfg.Sandbox == nil && strings.HasPrefix(path, "/sandbox/") {
 		// Sandbox control calls do not exist in production (docs/design.md): a plain 404, still signed.
@@ -154,6 +178,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = protocol.CodeUnknownException
 	}
 	s.writeSigned(w, status, r.Method, path, clientID, body)
+	s.logged(ctx, path, clientID, code, start)
+}
+
+// logged writes a call's access log line and tells the metrics.
+func (s *Server) logged(ctx context.Context, path, clientID string, code protocol.Code, start time.Time) {
 	elapsed := time.Since(start)
 	s.log.InfoContext(ctx, "api call", "path", path, "clientId", clientID,
 		"resultCode", code, "ms", elapsed.Milliseconds())
@@ -237,10 +266,15 @@ func (s *Server) badBody(ctx context.Context, path, clientID string, err error) 
 // resultCodeOf reads the result code of any response for the access log: every response type
 // has a Result field (docs/wire.md §3).
 func resultCodeOf(resp any) protocol.Code {
+	if _, ok := resp.(streamed); ok {
+		return protocol.CodeSuccess // a report, whose result is success once it is written
+	}
 	v := reflect.Indirect(reflect.ValueOf(resp))
 	if v.Kind() == reflect.Struct {
-		if r, ok := v.FieldByName("Result").Interface().(protocol.Result); ok {
-			return protocol.Code(r.ResultCode)
+		if f := v.FieldByName("Result"); f.IsValid() {
+			if r, ok := f.Interface().(protocol.Result); ok {
+				return protocol.Code(r.ResultCode)
+			}
 		}
 	}
 	return ""

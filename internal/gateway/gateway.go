@@ -33,6 +33,7 @@ import (
 	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
@@ -154,6 +155,9 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if err := cfg.Payments.Settlement.Check(); err != nil {
+		return nil, err
 	}
 	log := cfg.Log
 	if log == nil {
@@ -281,7 +285,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	g.Disputes = disputes.NewService(st, disputePayments{st}, evidence, g.Clock).OnNotice(g.Dispatcher.Wake)
 
-	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
+	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody,
+		Reports: reports.NewService(st, g.Clock)}
 	if g.Offset != nil {
 		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher).WithDisputes(g.Disputes)
 		apiCfg.Sandbox = sandboxControls{jobs: g.Jobs, clock: g.Offset, Store: st}
