@@ -98,11 +98,14 @@ func TestRoutingCLI(t *testing.T) {
 		{[]string{"routing", "set", "--rules", file}, "flag provided but not defined: -rules"},
 		{[]string{"routing", "get", "extra"}, `unexpected argument "extra"`},
 		{[]string{"routing", "list"}, `unknown routing command "list"`},
-		{[]string{"routing", "set", "--help"}, "usage: cardgate routing set [--file rules.json]"},
 		{[]string{"routing", "set", "--file", filepath.Join(t.TempDir(), "missing.json")}, "missing.json"},
 	} {
 		if out, errOut, code := run("", tc.args...); code != 2 || !strings.Contains(errOut, tc.stderr) || out != "" {
 			t.Errorf("cardgate %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, errOut, tc.stderr)
 		}
+	}
+	// Help is asked for: it goes to stdout and exits 0.
+	if out, errOut, code := run("", "routing", "set", "--help"); code != 0 || !strings.Contains(out, "usage: cardgate routing set [--file rules.json]") || errOut != "" {
+		t.Errorf("cardgate routing set --help: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -30,7 +30,7 @@ import (
 // against a gateway it starts in this process on a temporary store or against a running one
 // (--url), and with --baseline measures the protocol floor of a call in the same run.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlagSet("bench")
 	fs.SetOutput(stderr)
 	var (
 		cf          clientFlags
@@ -52,7 +52,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rounds      = fs.Int("rounds", 0, "with --baseline, alternate gateway and baseline this many times, splitting the duration or count (default 4; 1 without --baseline)")
 	)
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
 	urlGiven, storeGiven := false, false

@@ -58,6 +58,9 @@ func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
 		return nil, errors.New("--private-key needs the --client-id it belongs to")
 	}
 	if f.clientID == "" || f.privateKey == "" || f.gatewayKey == "" {
+		if err := f.store.mustExist(); err != nil {
+			return nil, err
+		}
 		store, gw, err := f.store.openWithGatewayKey(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("no --client-id/--private-key/--gateway-public-key given, and the sandbox merchant of %s cannot be read: %w", f.store.data, err)
@@ -107,12 +110,12 @@ func firstNonEmpty(a, b string) string {
 // callCmd parses flags, builds the request with build, sends it to api and prints the answer.
 func callCmd(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
 	define func(fs *flag.FlagSet) func() (string, any, error)) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := newFlagSet(name)
 	fs.SetOutput(stderr)
 	var cf clientFlags
 	cf.register(fs)
 	build := define(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
 	path, req, err := build()
@@ -185,7 +188,8 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		amount, currency := amountFlags(fs)
 		capture := fs.String("capture-mode", "AUTOMATIC", "AUTOMATIC or MANUAL")
 		reqID := fs.String("request-id", "", "paymentRequestId (default: a new one)")
-		notify := fs.String("notify-url", "", "paymentNotifyUrl")
+		notify := fs.String("notify-url", "", "paymentNotifyUrl: where the result is notified (default: the merchant's notify URL; see cardgate listen)")
+		redirect := fs.String("redirect-url", "https://merchant.example/return", "paymentRedirectUrl: where the buyer returns after 3-D Secure or the hosted page")
 		with3DS := fs.Bool("3ds", false, "request 3-D Secure (is3DSAuthentication): the answer carries the challenge page in normalUrl")
 		hosted := fs.Bool("hosted", false, "send no card: the answer's normalUrl is the hosted card page where the buyer enters it")
 		tokenize := fs.String("tokenize-mode", "", "save the card: ENABLED, or ASKFORCONSENT (the hosted page asks the buyer)")
@@ -221,7 +225,7 @@ func payCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 			return protocol.PathPay, &protocol.PayRequest{
 				ProductCode: "CASHIER_PAYMENT", PaymentRequestID: *reqID, PaymentAmount: amt,
-				PaymentRedirectURL: "https://merchant.example/return", PaymentNotifyURL: *notify,
+				PaymentRedirectURL: *redirect, PaymentNotifyURL: *notify,
 				PaymentFactor: &protocol.PaymentFactor{IsAuthorization: true, CaptureMode: *capture},
 				PaymentMethod: method,
 				Order: &protocol.Order{ReferenceOrderID: *reqID, OrderDescription: "cardgate CLI payment", OrderAmount: amt,
@@ -450,7 +454,7 @@ func routingCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	helpFor := func(fs *flag.FlagSet, line string) {
 		fs.Usage = func() {
-			fmt.Fprintln(stderr, line)
+			fmt.Fprintln(fs.Output(), line)
 			fs.PrintDefaults()
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +18,7 @@ import (
 // initCmd creates (if missing) the gateway key and the sandbox merchant and prints its
 // credentials. It is repeatable and safe while serve runs on the same store.
 func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs := newFlagSet("init")
 	fs.SetOutput(stderr)
 	var (
 		sf         storeFlags
@@ -28,7 +27,7 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		publicURL  = fs.String("public-url", "https://localhost", "the URL the certificate is for (with --tls-self-signed)")
 	)
 	sf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
 	if *selfSigned != "" {
@@ -52,7 +51,7 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("merchant create", flag.ContinueOnError)
+	fs := newFlagSet("merchant create")
 	fs.SetOutput(stderr)
 	var (
 		sf      storeFlags
@@ -62,7 +61,7 @@ func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		settle  = fs.String("settlement-currencies", "USD", "the currencies the merchant is contracted to settle in, the default first: USD,EUR (* for every currency)")
 	)
 	sf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
 	currencies, err := merchant.ParseSettlementCurrencies(*settle)
@@ -126,7 +125,7 @@ func printCredentials(w io.Writer, m merchant.Merchant, gw keyring.Key, asJSON b
 // merchantSet changes a merchant's settings directly in the store (an operator's command; the
 // merchant itself uses the signed /cardgate/v1/merchant/settings call).
 func merchantSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("merchant set", flag.ContinueOnError)
+	fs := newFlagSet("merchant set")
 	fs.SetOutput(stderr)
 	var (
 		sf        storeFlags
@@ -134,7 +133,7 @@ func merchantSet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		notifyURL = fs.String("notify-url", "", "default notification URL (\"\" clears it)")
 	)
 	sf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
 	if *clientID == "" {

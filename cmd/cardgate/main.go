@@ -57,6 +57,10 @@ Load (starts a gateway on a temporary store unless --url is given; docs/design.m
                  [--duration 10s | --count N] [--notify] [--baseline] [--preload N]
                  [--rounds N] [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]
 
+Tools:
+  cardgate version                               (module version, commit and Go of this binary)
+  cardgate completion bash|zsh                   (source <(cardgate completion bash))
+
 Run "cardgate <command> -h" for the flags of a command.
 `
 
@@ -67,6 +71,9 @@ func main() {
 		var status exitStatus
 		if errors.As(err, &status) {
 			os.Exit(int(status))
+		}
+		if errors.Is(err, errHelpShown) {
+			os.Exit(0)
 		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "cardgate:", err)
@@ -80,7 +87,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
+	if isGroup(args[0]) && len(args) > 1 && isHelp(args[1]) {
+		fmt.Fprint(stdout, groupUsage(args[0]))
+		return errHelpShown
+	}
 	switch args[0] {
+	case "version", "--version":
+		return versionCmd(args[1:], stdout)
+	case "completion":
+		return completionCmd(args[1:], stdout)
+	case "__complete":
+		return complete(args[1:], stdout)
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "bench":
@@ -125,6 +142,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return fmt.Errorf("unknown command %q (run \"cardgate help\" for the commands)", args[0])
 }

@@ -40,7 +40,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New(reportUsageLine)
 	}
 	kind := args[0]
-	fs := flag.NewFlagSet("report "+kind, flag.ContinueOnError)
+	fs := newFlagSet("report " + kind)
 	fs.SetOutput(stderr)
 	var cf clientFlags
 	cf.register(fs)
@@ -48,10 +48,10 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "csv", "csv or json")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long the whole report may take to arrive")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, reportUsage)
+		fmt.Fprintln(fs.Output(), reportUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	switch {

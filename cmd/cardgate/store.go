@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/store"
+	"github.com/cardgate/cardgate/internal/store/sqlite"
 )
 
 // storeFlags are the flags that choose the store, shared by every command that opens one.
@@ -23,6 +27,19 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 	return gateway.OpenStore(ctx, f.data, f.database)
+}
+
+// mustExist refuses a --data directory without a store: a command that only calls a gateway
+// reads the sandbox merchant's keys there, and must not leave an empty database behind where it
+// was run (a gateway started later in that directory would make a new sandbox merchant).
+func (f *storeFlags) mustExist() error {
+	if f.database != "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(f.data, sqlite.FileName)); err != nil {
+		return fmt.Errorf("no gateway store in %s (no %s there): run the command where \"cardgate serve\" keeps its data, or pass --data DIR, or --client-id/--private-key/--gateway-public-key", f.data, sqlite.FileName)
+	}
+	return nil
 }
 
 // openWithGatewayKey opens the store and makes sure the gateway key pair exists.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +21,7 @@ func vaultCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 0 || args[0] != "rotate" {
 		return errors.New("usage: cardgate vault rotate [--data DIR | --database URL] [--vault-keys KEYS] [--json]")
 	}
-	fs := flag.NewFlagSet("vault rotate", flag.ContinueOnError)
+	fs := newFlagSet("vault rotate")
 	fs.SetOutput(stderr)
 	var (
 		sf        storeFlags
@@ -32,7 +31,7 @@ func vaultCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		asJSON = fs.Bool("json", false, "print the report as JSON")
 	)
 	sf.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	st, err := sf.open(ctx)
