@@ -20,8 +20,8 @@ func loadDoc(t testing.TB) *openapi.Doc {
 // operation is one operation of the document: under paths or webhooks.
 type operation struct {
 	method, path string // path is the webhook's name for a webhook
-	webhook          bool
-	op               map[string]any
+	webhook      bool
+	op           map[string]any
 }
 
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
