@@ -45,10 +45,22 @@ func difference(a, b []string) []string {
 	return out
 }
 
+// probes are the bodies sent to a path besides {} (which most calls refuse, PARAM_ILLEGAL): a
+// report answers in the format asked for, so both are asked for.
+var probes = map[string][]string{
+	"/cardgate/v1/reports/transactions": {`{"date":"today","format":"json"}`, `{"date":"today","format":"csv"}`},
+	"/cardgate/v1/reports/settlement":   {`{"date":"today","format":"json"}`, `{"date":"today","format":"csv"}`},
+	"/cardgate/v1/merchant/settings":    {`{"notifyUrl":"http://127.0.0.1:9/notify"}`},
+	"/sandbox/v1/clock/advance":         {`{"duration":"1m"}`},
+	"/sandbox/v1/force":                 {`{"operation":"pay","resultCode":"DO_NOT_HONOR","count":2}`},
+	"/cardgate/v1/routing/set":          {`{"rules":[{"match":{"currency":["EUR"]},"route":["ADYEN"]}],"default":{"weights":{"ADYEN":70,"CHECKOUT":30}}}`},
+}
+
 // TestDocumentedIsServed compares the document with a sandbox gateway started as serve starts
 // it: every path the API routes (api.Server.Paths) or the operator's endpoints serve is
 // documented, and every documented path is routed. Then each documented path is called over
-// HTTP — the operator's endpoints with GET, the others signed by the sandbox merchant with {} —
+// HTTP — the operator's endpoints with GET, the others signed by the sandbox merchant with {}
+// and the probes —
 // and must answer as documented: the status, the media type, a body valid against the answer's
 // schema, and a result code its operation lists. An undocumented path answers NO_INTERFACE_DEF,
 // so that the calls tell routed from unrouted.
@@ -105,28 +117,38 @@ func TestDocumentedIsServed(t *testing.T) {
 				}
 				return
 			}
-			resp, err := c.Do(ctx, path, []byte(`{}`)) // verifies the answer's signature
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("answers %d: %s", resp.StatusCode, resp.Body)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
-				t.Errorf("content type %q", ct)
-			}
-			v := decode(t, string(resp.Body))
-			var answer struct{ Result protocol.Result }
-			if err := json.Unmarshal(resp.Body, &answer); err != nil {
-				t.Fatal(err)
-			}
-			if code := answer.Result.ResultCode; code == string(protocol.CodeNoInterfaceDef) {
-				t.Fatalf("documented, but the gateway has no API here: %s", resp.Body)
-			} else if !slices.Contains(resultCodes(o), code) {
-				t.Errorf("answers %s, which x-result-codes do not list: %s", code, resp.Body)
-			}
-			if vs := doc.Validate(responseSchema(t, doc, o, "200", "application/json"), v); len(vs) > 0 {
-				t.Errorf("the answer does not validate:%s\n%s", lines(violationList(vs)), resp.Body)
+			for _, body := range append([]string{`{}`}, probes[path]...) {
+				resp, err := c.Do(ctx, path, []byte(body)) // verifies the answer's signature
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s answers %d: %s", body, resp.StatusCode, resp.Body)
+				}
+				ct := resp.Header.Get("Content-Type")
+				media, params, _ := mime.ParseMediaType(ct)
+				if params["charset"] != "UTF-8" {
+					t.Errorf("%s: content type %q, want a UTF-8 charset", body, ct)
+				}
+				schema := responseSchema(t, doc, o, "200", media) // fails unless the media type is documented
+				if media != "application/json" {
+					if vs := doc.Validate(schema, string(resp.Body)); len(vs) > 0 {
+						t.Errorf("%s: the answer does not validate:%s", body, lines(violationList(vs)))
+					}
+					continue
+				}
+				var answer struct{ Result protocol.Result }
+				if err := json.Unmarshal(resp.Body, &answer); err != nil {
+					t.Fatal(err)
+				}
+				if code := answer.Result.ResultCode; code == string(protocol.CodeNoInterfaceDef) {
+					t.Fatalf("documented, but the gateway has no API here: %s", resp.Body)
+				} else if !slices.Contains(resultCodes(o), code) {
+					t.Errorf("%s answers %s, which x-result-codes do not list: %s", body, code, resp.Body)
+				}
+				if vs := doc.Validate(schema, decode(t, string(resp.Body))); len(vs) > 0 {
+					t.Errorf("%s: the answer does not validate:%s\n%s", body, lines(violationList(vs)), resp.Body)
+				}
 			}
 		})
 	}
