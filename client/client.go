@@ -8,6 +8,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rsa"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +98,23 @@ func (c *Client) Path(api string) string { return c.prefix + api }
 // Do signs body, posts it to path (a full path such as "/ams/api/v1/payments/pay"), and verifies
 // the response signature. The response is returned only if it verifies.
 func (c *Client) Do(ctx context.Context, path string, body []byte) (*Response, error) {
+	resp, err := c.post(ctx, path, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("client: read response: %w", err)
+	}
+	if err := c.verify(path, resp.Header, raw); err != nil {
+		return nil, err
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// post signs body and posts it to path; the caller reads and closes the answer.
+func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
 	reqTime := strconv.FormatInt(c.cfg.Now().UnixMilli(), 10)
 	sig, err := protocol.Sign(c.priv, protocol.SigningContent(http.MethodPost, path, c.cfg.ClientID, reqTime, body))
 	if err != nil {
@@ -113,25 +132,13 @@ func (c *Client) Do(ctx context.Context, path string, body []byte) (*Response, e
 	if err != nil {
 		return nil, fmt.Errorf("client: post %s: %w", path, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, fmt.Errorf("client: read response: %w", err)
-	}
-	if err := c.verify(path, resp.Header, raw); err != nil {
-		return nil, err
-	}
-	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+	return resp, nil
 }
 
 func (c *Client) verify(path string, h http.Header, body []byte) error {
-	sh, err := protocol.ParseSignatureHeader(h.Get("signature"))
+	sh, respTime, err := signatureOf(h)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrSignature, err)
-	}
-	respTime := h.Get("response-time")
-	if respTime == "" {
-		return fmt.Errorf("%w: response-time header missing", ErrSignature)
+		return err
 	}
 	// Sign over our own client id, as the Java, PHP and .NET SDKs do: a response carrying another
 	// merchant's id must not verify.
@@ -140,6 +147,97 @@ func (c *Client) verify(path string, h http.Header, body []byte) error {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
 	}
 	return nil
+}
+
+func signatureOf(h http.Header) (protocol.SignatureHeader, string, error) {
+	sh, err := protocol.ParseSignatureHeader(h.Get("signature"))
+	if err != nil {
+		return sh, "", fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	respTime := h.Get("response-time")
+	if respTime == "" {
+		return sh, "", fmt.Errorf("%w: response-time header missing", ErrSignature)
+	}
+	return sh, respTime, nil
+}
+
+// Report asks a cardgate for a day's report (docs/reports.md): path is
+// protocol.PathReportTransactions or protocol.PathReportSettlement. The verified answer is
+// copied to w whole: the report itself (CSV, or JSON with the result first) or the gateway's
+// refusal ({"result":…}), whose Result is returned (SUCCESS for a report). A report may be large,
+// so the answer is spooled to a temporary file while its signature is computed, and no byte of
+// it reaches w unless the signature verifies. The configured HTTPClient's timeout bounds the
+// whole transfer: give a client with a longer one for large days.
+func (c *Client) Report(ctx context.Context, path string, req *protocol.ReportRequest, w io.Writer) (protocol.Result, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return protocol.Result{}, fmt.Errorf("client: encode request: %w", err)
+	}
+	resp, err := c.post(ctx, path, body)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	defer resp.Body.Close()
+	sh, respTime, err := signatureOf(resp.Header)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	f, err := os.CreateTemp("", "cardgate-report-*")
+	if err != nil {
+		return protocol.Result{}, fmt.Errorf("client: spool: %w", err)
+	}
+	name := f.Name()
+	unlinked := os.Remove(name) == nil // gone with the process, whatever happens to it
+	defer func() {
+		f.Close()
+		if !unlinked {
+			os.Remove(name)
+		}
+	}()
+	h := protocol.ContentHash(http.MethodPost, path, c.cfg.ClientID, respTime)
+	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
+		return protocol.Result{}, fmt.Errorf("client: read response: %w", err)
+	}
+	if err := protocol.VerifyHash(c.gateway, h, sh.Signature); err != nil {
+		return protocol.Result{}, fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return protocol.Result{}, fmt.Errorf("client: spool: %w", err)
+	}
+	res, err := leadingResult(f)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return protocol.Result{}, fmt.Errorf("client: spool: %w", err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return res, fmt.Errorf("client: write report: %w", err)
+	}
+	return res, nil
+}
+
+// leadingResult is the result of a report answer: a JSON answer (a JSON report or a refusal)
+// begins with its result, read without reading the rest; a CSV report has none and succeeded.
+func leadingResult(r io.Reader) (protocol.Result, error) {
+	br := bufio.NewReader(r)
+	first, err := br.Peek(1)
+	if err != nil || first[0] != '{' {
+		return protocol.SuccessResult(), nil // CSV, or empty
+	}
+	dec := json.NewDecoder(br)
+	if _, err := dec.Token(); err != nil {
+		return protocol.Result{}, fmt.Errorf("client: decode response: %w", err)
+	}
+	key, err := dec.Token()
+	if err != nil || key != "result" {
+		return protocol.Result{}, fmt.Errorf("client: decode response: the answer does not begin with its result (%v)", err)
+	}
+	var res protocol.Result
+	if err := dec.Decode(&res); err != nil {
+		return protocol.Result{}, fmt.Errorf("client: decode response: %w", err)
+	}
+	return res, nil
 }
 
 // Call marshals req, calls the API path (such as protocol.PathPay) and decodes the verified answer

@@ -103,3 +103,53 @@ func TestNewRejectsBadKeys(t *testing.T) {
 		t.Fatal("accepted garbage keys")
 	}
 }
+
+// TestReport: a report answer (CSV, JSON, or a refusal) is copied to the writer whole once its
+// signature verifies, with the result it carries; a tampered or unsigned one writes nothing.
+func TestReport(t *testing.T) {
+	merchantKey, _ := protocol.GenerateKey()
+	gatewayKey, _ := protocol.GenerateKey()
+	privB64, _ := protocol.EncodePrivateKeyPKCS8(merchantKey)
+	gwPub, _ := protocol.EncodePublicKey(&gatewayKey.PublicKey)
+	const (
+		csvReport  = "settlementCurrency,gross,refunds,disputeDebits,fees,net,lines\nUSD,3111,-741,0,0,2370,3\n"
+		jsonReport = `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"report":"settlement","date":"2026-11-21","currencies":[` + "\n" + `{"settlementCurrency":"USD"}` + "\n]}\n"
+		refusal    = `{"result":{"resultCode":"PARAM_ILLEGAL","resultStatus":"F","resultMessage":"date is required"}}`
+	)
+	for _, tc := range []struct {
+		name, body    string
+		tamper, noSig bool
+		code          string
+		wantErr       error
+	}{
+		{"csv", csvReport, false, false, "SUCCESS", nil},
+		{"json", jsonReport, false, false, "SUCCESS", nil},
+		{"refusal", refusal, false, false, "PARAM_ILLEGAL", nil},
+		{"tampered", jsonReport, true, false, "", client.ErrSignature},
+		{"unsigned", csvReport, false, true, "", client.ErrSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeGateway{t: t, merchant: &merchantKey.PublicKey, gateway: gatewayKey, body: tc.body, signAs: "SANDBOX_A", tamper: tc.tamper, noSig: tc.noSig}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			c, err := client.New(client.Config{BaseURL: srv.URL, ClientID: "SANDBOX_A", PrivateKey: privB64, GatewayPublicKey: gwPub})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			res, err := c.Report(context.Background(), protocol.PathReportSettlement, &protocol.ReportRequest{Date: "2026-11-21"}, &out)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || out.Len() != 0 {
+					t.Fatalf("err %v, wrote %q; want %v and nothing written", err, out.String(), tc.wantErr)
+				}
+				return
+			}
+			if err != nil || res.ResultCode != tc.code || out.String() != tc.body {
+				t.Fatalf("result %+v, %v, wrote %q", res, err, out.String())
+			}
+			if f.seenPaths[0] != protocol.PathReportSettlement {
+				t.Errorf("posted to %s", f.seenPaths[0])
+			}
+		})
+	}
+}

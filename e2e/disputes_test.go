@@ -179,6 +179,37 @@ func TestDisputeCardsOverBinary(t *testing.T) {
 	f.disputeCall(protocol.PathSupplyDefenseDocument, &protocol.SupplyDefenseDocumentRequest{DisputeID: winsID, DisputeEvidence: "UERG"}, &defendAgain)
 	wantResult(t, "defend after the judgement", defendAgain.Result, "F", "ORDER_STATUS_INVALID")
 
+	// The lost dispute is a debit of the day it was judged: a line of the transaction report, and
+	// the settlement report's disputeDebits; the won one moves nothing.
+	var tx, st bytes.Buffer
+	if res, err := f.client.Report(context.Background(), protocol.PathReportTransactions, &protocol.ReportRequest{Date: "today", Format: "json"}, &tx); err != nil || res.ResultStatus != "S" {
+		t.Fatalf("transaction report: %+v %v", res, err)
+	}
+	var txDoc struct {
+		Lines []struct{ Type, PaymentID, TransactionID, Amount, SettlementAmount, Net string }
+	}
+	if err := json.Unmarshal(tx.Bytes(), &txDoc); err != nil {
+		t.Fatal(err)
+	}
+	var debits []string
+	for _, l := range txDoc.Lines {
+		if l.Type == "DISPUTE_DEBIT" {
+			debits = append(debits, l.TransactionID+" "+l.PaymentID+" "+l.Amount+" "+l.SettlementAmount+" "+l.Net)
+		}
+	}
+	if want := losesID + " " + loses.PaymentID + " 4200 -4200 -4200"; len(debits) != 1 || debits[0] != want {
+		t.Errorf("dispute debits of the day: %v, want [%s]", debits, want)
+	}
+	if res, err := f.client.Report(context.Background(), protocol.PathReportSettlement, &protocol.ReportRequest{Date: "today", Format: "json"}, &st); err != nil || res.ResultStatus != "S" {
+		t.Fatalf("settlement report: %+v %v", res, err)
+	}
+	var stDoc struct {
+		Currencies []struct{ SettlementCurrency, DisputeDebits, Net string }
+	}
+	if err := json.Unmarshal(st.Bytes(), &stDoc); err != nil || len(stDoc.Currencies) != 1 || stDoc.Currencies[0].DisputeDebits != "-4200" || stDoc.Currencies[0].Net != "-4200" {
+		t.Errorf("settlement report: %s", st.Bytes())
+	}
+
 	// Each step was told exactly once, and nothing more came.
 	counts := map[string]int{}
 	for _, a := range rcv.all() {

@@ -60,6 +60,9 @@ const (
 	CodeRequestTrafficExceedLimit    Code = "REQUEST_TRAFFIC_EXCEED_LIMIT"
 	// CodeNoPayOptions is consult's answer when no payment option fits the request (F).
 	CodeNoPayOptions Code = "NO_PAY_OPTIONS"
+	// CodeSettleContractNotMatch: the settlementCurrency asked for is not one the merchant is
+	// contracted to settle in (F).
+	CodeSettleContractNotMatch Code = "SETTLE_CONTRACT_NOT_MATCH"
 )
 
 // codeStatus is the one place that decides a code's status. Codes missing here are failures.

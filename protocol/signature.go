@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/url"
 	"strings"
 )
@@ -66,10 +67,42 @@ func Sign(key *rsa.PrivateKey, content []byte) (string, error) {
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
+// ContentHash starts the SHA-256 of a signing content whose body is written to it afterwards:
+// "<METHOD> <PATH>\n<CLIENT-ID>.<TIME>." is in it already, exactly as SigningContent lays it
+// out. An answer too large to hold in memory (a day's report) is hashed as it is spooled and
+// signed with SignHash; the other side verifies it the same way with VerifyHash.
+func ContentHash(method, path, clientID, timeValue string) hash.Hash {
+	h := sha256.New()
+	h.Write(SigningContent(method, path, clientID, timeValue, nil))
+	return h
+}
+
+// SignHash signs what was written to a ContentHash, as Sign signs a whole content.
+func SignHash(key *rsa.PrivateKey, h hash.Hash) (string, error) {
+	if key == nil {
+		return "", errors.New("protocol: sign: nil private key")
+	}
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h.Sum(nil))
+	if err != nil {
+		return "", fmt.Errorf("protocol: sign: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// VerifyHash checks a signature over what was written to a ContentHash, with Verify's errors.
+func VerifyHash(key *rsa.PublicKey, h hash.Hash, signatureBase64 string) error {
+	return verifyDigest(key, h.Sum(nil), signatureBase64)
+}
+
 // Verify checks a standard base64 signature (already URL-decoded) over content.
 // It returns an error wrapping ErrSignatureMissing (empty), ErrSignatureMalformed
 // (not base64) or ErrSignatureInvalid (RSA verification failed, including a nil key).
 func Verify(key *rsa.PublicKey, content []byte, signatureBase64 string) error {
+	digest := sha256.Sum256(content)
+	return verifyDigest(key, digest[:], signatureBase64)
+}
+
+func verifyDigest(key *rsa.PublicKey, digest []byte, signatureBase64 string) error {
 	if signatureBase64 == "" {
 		return ErrSignatureMissing
 	}
@@ -80,8 +113,7 @@ func Verify(key *rsa.PublicKey, content []byte, signatureBase64 string) error {
 	if key == nil {
 		return fmt.Errorf("%w: nil public key", ErrSignatureInvalid)
 	}
-	digest := sha256.Sum256(content)
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig); err != nil {
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, sig); err != nil {
 		return fmt.Errorf("%w: %v", ErrSignatureInvalid, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"net/url"
 	"os"
 	"strings"
@@ -394,4 +395,46 @@ func FuzzParseSignatureHeader(f *testing.F) {
 			t.Fatalf("round trip: %+v -> %q -> %+v", h, s, back)
 		}
 	})
+}
+
+// TestSignHashIsSign: a body hashed as it is spooled signs and verifies exactly as the whole
+// content does, whichever way each side goes, and a tampered body or time does not verify.
+func TestSignHashIsSign(t *testing.T) {
+	priv, pub := testMerchantKeys(t)
+	content := SigningContent("POST", exPath, exClientID, exResponseTime, []byte(exResponseBody))
+	whole, err := Sign(priv, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spooled := func(timeValue, body string) hash.Hash {
+		h := ContentHash("POST", exPath, exClientID, timeValue)
+		for _, chunk := range strings.SplitAfter(body, ",") { // written in pieces, as a spool is
+			h.Write([]byte(chunk))
+		}
+		return h
+	}
+	streamed, err := SignHash(priv, spooled(exResponseTime, exResponseBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(pub, content, streamed); err != nil {
+		t.Errorf("a spooled signature does not verify over the whole content: %v", err)
+	}
+	if err := VerifyHash(pub, spooled(exResponseTime, exResponseBody), whole); err != nil {
+		t.Errorf("a whole-content signature does not verify spooled: %v", err)
+	}
+	for name, h := range map[string]hash.Hash{
+		"tampered body": spooled(exResponseTime, strings.Replace(exResponseBody, `"F"`, `"S"`, 1)),
+		"tampered time": spooled("2024-01-01T12:00:01+08:00", exResponseBody),
+	} {
+		if err := VerifyHash(pub, h, whole); !errors.Is(err, ErrSignatureInvalid) {
+			t.Errorf("%s: %v, want ErrSignatureInvalid", name, err)
+		}
+	}
+	if err := VerifyHash(pub, spooled(exResponseTime, exResponseBody), ""); !errors.Is(err, ErrSignatureMissing) {
+		t.Errorf("no signature: %v", err)
+	}
+	if _, err := SignHash(nil, spooled(exResponseTime, exResponseBody)); err == nil {
+		t.Error("SignHash(nil) succeeded")
+	}
 }

@@ -544,7 +544,18 @@ const (
 	PathNotificationsResend = "/cardgate/v1/notifications/resend"
 	PathRoutingGet          = "/cardgate/v1/routing/get"
 	PathRoutingSet          = "/cardgate/v1/routing/set"
+	PathReportTransactions  = "/cardgate/v1/reports/transactions"
+	PathReportSettlement    = "/cardgate/v1/reports/settlement"
 )
+
+// ReportRequest asks for a day's report (docs/reports.md): Date is a UTC day of the gateway
+// clock, YYYY-MM-DD, or "today"; Format is csv (the default) or json. The answer is the report
+// itself, signed like every answer: CSV (text/csv) or a JSON object with the result first; a
+// refusal is the usual {"result":…} (docs/design.md "Interfaces other tools rely on").
+type ReportRequest struct {
+	Date   string `json:"date,omitempty"`
+	Format string `json:"format,omitempty"`
+}
 
 // MerchantSettingsRequest reads the merchant's settings, or changes those it names.
 type MerchantSettingsRequest struct {

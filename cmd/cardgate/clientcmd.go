@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -33,11 +34,13 @@ func (e exitStatus) Error() string { return "result status " + strconv.Itoa(int(
 type clientFlags struct {
 	url, clientID, privateKey, gatewayKey string
 	store                                 storeFlags
+	// timeout bounds a whole call, its answer read (default the client's 30 s).
+	timeout time.Duration
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "url", envOr("CARDGATE_URL", "http://127.0.0.1:8080"), "gateway base URL ($CARDGATE_URL)")
-	fs.StringVar(&f.clientID, "client-id", os.Getenv("CARDGATE_CLIENT_ID"), "client id ($CARDGATE_CLIENT_ID); default: the sandbox merchant of --data")
+	fs.StringVar(&f.clientID, "client-id", os.Getenv("CARDGATE_CLIENT_ID"), "client id ($CARDGATE_CLIENT_ID); given alone, that merchant of --data, whose key the gateway holds; default: the sandbox merchant of --data")
 	fs.StringVar(&f.privateKey, "private-key", os.Getenv("CARDGATE_PRIVATE_KEY"), "merchant private key, base64 ($CARDGATE_PRIVATE_KEY)")
 	fs.StringVar(&f.gatewayKey, "gateway-public-key", os.Getenv("CARDGATE_GATEWAY_PUBLIC_KEY"), "gateway public key, base64 ($CARDGATE_GATEWAY_PUBLIC_KEY)")
 	f.store.register(fs)
@@ -51,15 +54,23 @@ func envOr(k, def string) string {
 }
 
 func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
+	if f.clientID == "" && f.privateKey != "" {
+		return nil, errors.New("--private-key needs the --client-id it belongs to")
+	}
 	if f.clientID == "" || f.privateKey == "" || f.gatewayKey == "" {
 		store, gw, err := f.store.openWithGatewayKey(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("no --client-id/--private-key/--gateway-public-key given, and the sandbox merchant of %s cannot be read: %w", f.store.data, err)
 		}
 		defer store.Close()
+		// --client-id alone picks that merchant of the local store, whose private key the
+		// gateway holds if it was created without --public-key; otherwise the sandbox merchant.
 		m, err := store.SandboxMerchant(ctx)
+		if f.clientID != "" && f.privateKey == "" {
+			m, err = store.MerchantByClientID(ctx, f.clientID)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("sandbox merchant of %s: %w", f.store.data, err)
+			return nil, fmt.Errorf("merchant %s of %s: %w", firstNonEmpty(f.clientID, "(sandbox)"), f.store.data, err)
 		}
 		pub, err := gw.PublicKeyBase64()
 		if err != nil {
@@ -69,9 +80,28 @@ func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		f.clientID, f.privateKey, f.gatewayKey = c.ClientID, c.MerchantPrivateKey, c.GatewayPublicKey
+		if f.privateKey == "" && c.MerchantPrivateKey == "" {
+			return nil, fmt.Errorf("merchant %s keeps its own private key (it was registered with --public-key): give --private-key", c.ClientID)
+		}
+		if f.privateKey == "" {
+			f.clientID, f.privateKey = c.ClientID, c.MerchantPrivateKey
+		}
+		if f.gatewayKey == "" {
+			f.gatewayKey = c.GatewayPublicKey
+		}
 	}
-	return client.New(client.Config{BaseURL: f.url, ClientID: f.clientID, PrivateKey: f.privateKey, GatewayPublicKey: f.gatewayKey})
+	cfg := client.Config{BaseURL: f.url, ClientID: f.clientID, PrivateKey: f.privateKey, GatewayPublicKey: f.gatewayKey}
+	if f.timeout > 0 {
+		cfg.HTTPClient = &http.Client{Timeout: f.timeout}
+	}
+	return client.New(cfg)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // callCmd parses flags, builds the request with build, sends it to api and prints the answer.

@@ -59,10 +59,15 @@ func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		name    = fs.String("name", "", "merchant name")
 		pubFile = fs.String("public-key", "", "register this public key (base64 DER or PEM file); the gateway then holds no private key")
 		asJSON  = fs.Bool("json", false, "print the credentials as JSON")
+		settle  = fs.String("settlement-currencies", "USD", "the currencies the merchant is contracted to settle in, the default first: USD,EUR (* for every currency)")
 	)
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	currencies, err := merchant.ParseSettlementCurrencies(*settle)
+	if err != nil {
+		return fmt.Errorf("--settlement-currencies: %w", err)
 	}
 	store, gw, err := sf.openWithGatewayKey(ctx)
 	if err != nil {
@@ -85,6 +90,7 @@ func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
+	m.SettlementCurrencies = currencies
 	if err := store.CreateMerchant(ctx, m); err != nil {
 		return err
 	}

@@ -20,8 +20,9 @@ Usage:
   cardgate serve [--addr 127.0.0.1:8080] [--data DIR] [--public-url URL] [--mode sandbox|production]
                  [--tls-cert FILE --tls-key FILE] [--log-level info] [--refund-window 365d]
                  [--notify-timeout 10s] [--notify-allow CIDR]... [--cpuprofile FILE]
+                 [--fx-rates FILE] [--fee-bps N] [--fee-fixed N]   (every flag also reads CARDGATE_<FLAG>)
   cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
-  cardgate merchant create [--data DIR] [--name N] [--public-key FILE] --json
+  cardgate merchant create [--data DIR] [--name N] [--public-key FILE] [--settlement-currencies USD,EUR] --json
   cardgate merchant set [--data DIR] --client-id ID --notify-url URL
   cardgate vault rotate [--data DIR | --database URL] [--vault-keys KEYS] [--json]
 
@@ -48,6 +49,8 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate notifications resend --id N
   cardgate routing get
   cardgate routing set [--file rules.json]     (without --file: the document on stdin)
+  cardgate report transactions|settlement --date YYYY-MM-DD|today [--format csv|json]
+                                                 (a UTC day of the gateway clock; docs/reports.md)
 
 Load (starts a gateway on a temporary store unless --url is given; docs/design.md "Performance"):
   cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
@@ -91,11 +94,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case len(args) >= 2 && args[1] == "set":
 			return merchantSet(ctx, args[2:], stdout, stderr)
 		}
-		return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] --json | merchant set --client-id ID --notify-url URL`)
+		return errors.New(`usage: cardgate merchant create [--name N] [--public-key FILE] [--settlement-currencies USD,EUR] --json | merchant set --client-id ID --notify-url URL`)
 	case "notifications":
 		return notificationsCmd(ctx, args[1:], stdout, stderr)
 	case "routing":
 		return routingCmd(ctx, args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(ctx, args[1:], stdout, stderr)
 	case "pay":
 		return payCmd(ctx, args[1:], stdout, stderr)
 	case "inquire":

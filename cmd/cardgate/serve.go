@@ -11,9 +11,11 @@ import (
 	"net/netip"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/fx"
 	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
@@ -39,10 +41,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 		acqFile   = fs.String("acquirers", "", "JSON list of the acquirers to route across, {\"name\",\"kind\":\"simulator\"|\"antom\",…} (default: the sandbox's ALIPAY, ADYEN and CHECKOUT simulators)")
 		readyFile = fs.String("ready-file", "", "once serving, write {\"url\",\"addr\",\"mode\",\"store\",\"pid\"} as JSON to this file (for scripts that start serve on --addr 127.0.0.1:0)")
+		fxRates   = fs.String("fx-rates", "", "exchange-rate table, CSV \"currency,rate\" against the first row's base (default: the embedded sandbox table; docs/fx.md)")
+		feeBPS    = fs.Int64("fee-bps", 0, "fee on each capture, in basis points of the captured amount in its settlement currency (recorded with each payment; docs/reports.md)")
+		feeFixed  = fs.Int64("fee-fixed", 0, "fixed fee per capture, in minor units of its settlement currency (recorded with each payment)")
 		allow     cidrList
 	)
 	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable; never opens link-local or metadata addresses)")
 	sf.register(fs)
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +85,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile() // runs first: the profile is complete before the file closes
 	}
 
+	settle := payments.SettlementConfig{FeeBPS: *feeBPS, FeeFixedMinor: *feeFixed}
+	if err := settle.Check(); err != nil {
+		return err
+	}
+	if *fxRates != "" {
+		if settle.Rates, err = loadRates(*fxRates); err != nil {
+			return err
+		}
+	}
+
 	var acquirers []gateway.AcquirerConfig
 	if *acqFile != "" {
 		if acquirers, err = gateway.LoadAcquirers(*acqFile); err != nil {
@@ -99,7 +117,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TLSCert:           *tlsCert,
 		TLSKey:            *tlsKey,
 		Log:               log,
-		Payments:          payments.Config{RefundWindow: refundWindow},
+		Payments:          payments.Config{RefundWindow: refundWindow, Settlement: settle},
 		JobsInterval:      *jobEvery,
 		NotifyTimeout:     *notifyTO,
 		NotifyPerMerchant: *notifyPer,
@@ -134,6 +152,37 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	return g.Close()
+}
+
+// envDefaults gives every flag of fs the value of CARDGATE_<FLAG> (upper case, "-" as "_") when
+// that variable is set, before the command line is parsed, so that a flag given still wins
+// (docs/design.md "Interfaces other tools rely on"): a container sets CARDGATE_DATABASE, a unit
+// file CARDGATE_FEE_BPS, and so on.
+func envDefaults(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "CARDGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("$%s: %w", name, serr)
+			}
+		}
+	})
+	return err
+}
+
+// loadRates reads a --fx-rates table; a mistake stops serve naming the file and its line.
+func loadRates(path string) (*fx.Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--fx-rates: %w", err)
+	}
+	defer f.Close()
+	t, err := fx.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("--fx-rates %s: %w", path, err)
+	}
+	return t, nil
 }
 
 // readyInfo is what --ready-file holds once the gateway serves: where to call it, for scripts and

@@ -19,9 +19,9 @@ func decode(body []byte, v any) error {
 }
 
 // Payer is the merchant as the payments service knows it: its id, the key of its card
-// fingerprints and its default notify URL.
+// fingerprints, its default notify URL and its contracted settlement currencies.
 func Payer(m merchant.Merchant) payments.Merchant {
-	return payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey, NotifyURL: m.NotifyURL}
+	return payments.Merchant{ID: m.ClientID, FingerprintKey: m.FingerprintKey, NotifyURL: m.NotifyURL, SettlementCurrencies: m.SettlementCurrencies}
 }
 
 func (s *Server) pay(ctx context.Context, m merchant.Merchant, body []byte) (any, error) {

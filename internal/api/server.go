@@ -6,9 +6,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,8 +23,10 @@ import (
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/logctx"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/routing"
 	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/protocol"
@@ -48,6 +48,10 @@ type Config struct {
 	// document may route to (the gateway's, which can change while it runs).
 	Routing   routing.Store
 	Acquirers func() []string
+	// Reports, when set, serves the report calls (docs/reports.md); SpoolDir is where their
+	// answers are spooled while they are signed (default os.TempDir()).
+	Reports  *reports.Service
+	SpoolDir string
 	// Observe, when set, is told of every call once it is answered (metrics).
 	Observe func(path, resultCode string, d time.Duration)
 	// BadBody, when set, is told of every request body that could not be read, by reason:
@@ -140,6 +144,10 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		s.own[protocol.PathRoutingGet] = s.routingGet
 		s.own[protocol.PathRoutingSet] = s.routingSet
 	}
+	if cfg.Reports != nil {
+		s.own[protocol.PathReportTransactions] = s.report(reports.Transactions)
+		s.own[protocol.PathReportSettlement] = s.report(reports.Settlement)
+	}
 	return s
 }
 
@@ -147,14 +155,28 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 // such as retrievePaymentSession's "//", and a redirect breaks the client's signature (docs/wire.md §1.2).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := newRequestID()
-	ctx := r.Context()
+	ctx := logctx.With(r.Context(), logctx.NewID()) // every line this call causes carries its id
 	// The signed path is the URL path as received, never the raw request target: Python sends
 	// absolute-form targets (docs/wire.md §1.5).
 	path := r.URL.EscapedPath()
 	clientID := r.Header.Get("client-id")
 
-	resp, code := s.handleRecovering(ctx, r, path, clientID, reqID)
+	resp, code := s.handleRecovering(ctx, r, path, clientID)
+	if body, ok := resp.(streamed); ok {
+		err := s.writeStreamed(ctx, w, r.Method, path, clientID, body)
+		if err == nil {
+			s.logged(ctx, path, clientID, protocol.CodeSuccess, start)
+			return
+		}
+		// Nothing was sent: the merchant gets a signed answer saying the outcome is unknown. A
+		// client that went away while its report was made is its own doing, not the gateway's.
+		if ctx.Err() != nil {
+			s.log.InfoContext(ctx, "client left before its answer was made", "path", path, "clientId", clientID, "err", err)
+		} else {
+			s.log.ErrorContext(ctx, "internal error", "path", path, "clientId", clientID, "err", err)
+		}
+		resp, code = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("streamed answer failed"))}, protocol.CodeUnknownException
+	}
 	status := http.StatusOK
 	if code == protocol.CodeNoInterfaceDef && s.cfg.Sandbox == nil && strings.HasPrefix(path, "/sandbox/") {
 		// Sandbox control calls do not exist in production (docs/design.md): a plain 404, still signed.
@@ -162,13 +184,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
-		s.log.ErrorContext(ctx, "encode response", "requestId", reqID, "err", err)
+		s.log.ErrorContext(ctx, "encode response", "err", err)
 		body, _ = json.Marshal(protocol.ErrorResponse{Result: protocol.ResultOf(err)})
 		code = protocol.CodeUnknownException
 	}
 	s.writeSigned(w, status, r.Method, path, clientID, body)
+	s.logged(ctx, path, clientID, code, start)
+}
+
+// logged writes a call's access log line and tells the metrics.
+func (s *Server) logged(ctx context.Context, path, clientID string, code protocol.Code, start time.Time) {
 	elapsed := time.Since(start)
-	s.log.InfoContext(ctx, "api call", "requestId", reqID, "path", path, "clientId", clientID,
+	s.log.InfoContext(ctx, "api call", "path", path, "clientId", clientID,
 		"resultCode", code, "ms", elapsed.Milliseconds())
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(path, string(code), elapsed)
@@ -177,10 +204,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handleRecovering turns a panic into a signed UNKNOWN_EXCEPTION: the merchant must learn that the
 // outcome is unknown (and inquire), not see a dropped connection.
-func (s *Server) handleRecovering(ctx context.Context, r *http.Request, path, clientID, reqID string) (resp any, code protocol.Code) {
+func (s *Server) handleRecovering(ctx context.Context, r *http.Request, path, clientID string) (resp any, code protocol.Code) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.ErrorContext(ctx, "panic in handler", "requestId", reqID, "path", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.ErrorContext(ctx, "panic in handler", "path", path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			resp = protocol.ErrorResponse{Result: protocol.ResultOf(errors.New("panic"))}
 			code = protocol.CodeUnknownException
 		}
@@ -250,10 +277,15 @@ func (s *Server) badBody(ctx context.Context, path, clientID string, err error) 
 // resultCodeOf reads the result code of any response for the access log: every response type
 // has a Result field (docs/wire.md §3).
 func resultCodeOf(resp any) protocol.Code {
+	if _, ok := resp.(streamed); ok {
+		return protocol.CodeSuccess // a report, whose result is success once it is written
+	}
 	v := reflect.Indirect(reflect.ValueOf(resp))
 	if v.Kind() == reflect.Struct {
-		if r, ok := v.FieldByName("Result").Interface().(protocol.Result); ok {
-			return protocol.Code(r.ResultCode)
+		if f := v.FieldByName("Result"); f.IsValid() {
+			if r, ok := f.Interface().(protocol.Result); ok {
+				return protocol.Code(r.ResultCode)
+			}
 		}
 	}
 	return ""
@@ -295,10 +327,4 @@ func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, cl
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -28,11 +28,13 @@ import (
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
+	"github.com/cardgate/cardgate/internal/logctx"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/openapi"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/sandbox"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
@@ -157,10 +159,15 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
+	if err := cfg.Payments.Settlement.Check(); err != nil {
+		return nil, err
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A line logged with a request's context carries its id, whichever part of the gateway logs it.
+	log = slog.New(logctx.NewHandler(log.Handler()))
 	st := cfg.Store
 	if st == nil {
 		if st, err = OpenStore(ctx, cfg.Data, cfg.Database); err != nil {
@@ -281,7 +288,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	g.Disputes = disputes.NewService(st, disputePayments{st}, evidence, g.Clock).OnNotice(g.Dispatcher.Wake)
 
-	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody}
+	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody,
+		Reports: reports.NewService(st, g.Clock)}
 	if g.Offset != nil {
 		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher).WithDisputes(g.Disputes)
 		apiCfg.Sandbox = sandboxControls{jobs: g.Jobs, clock: g.Offset, Store: st}
@@ -290,7 +298,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	g.API = api.New(g.Service, st, g.Key, wall, log, apiCfg)
 	g.Handler = withOps(g.API,
-		checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), st, g.Metrics, g.upstreamNotices())
+		loggedPages(checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), log), st, g.Metrics, g.upstreamNotices())
 
 	if cfg.Mode == Sandbox {
 		if g.SandboxMerchant, g.SandboxCreated, err = merchant.EnsureSandbox(ctx, st, wall.Now()); err != nil {
@@ -532,6 +540,33 @@ func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics,
 			apiHandler.ServeHTTP(w, r)
 		}
 	})
+}
+
+// loggedPages logs the buyer's page requests as the API logs its calls, under a request id that
+// every line they cause carries. The path's last segment, the page's token (which lets whoever
+// holds it submit a challenge code), is left out.
+func loggedPages(pages http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := logctx.With(r.Context(), logctx.NewID())
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		pages.ServeHTTP(sw, r.WithContext(ctx))
+		page := r.URL.Path
+		if i := strings.LastIndexByte(strings.TrimSuffix(page, "/"), '/'); i > 0 {
+			page = page[:i+1] + "…"
+		}
+		log.InfoContext(ctx, "page request", "method", r.Method, "page", page, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func orDefault[T comparable](v, def T) T {

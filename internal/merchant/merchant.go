@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -26,7 +28,11 @@ type Merchant struct {
 	// FingerprintKey keys the card fingerprint HMAC: stable within a merchant, unlinkable across.
 	FingerprintKey []byte
 	NotifyURL      string
-	CreatedAt      time.Time
+	// SettlementCurrencies are the currencies the merchant is contracted to settle in, the first
+	// being its default; nil is every supported currency, the sandbox merchant's contract
+	// (docs/design.md "Currencies"). `merchant create --settlement-currencies` sets it.
+	SettlementCurrencies []string
+	CreatedAt            time.Time
 }
 
 // Store persists merchants.
@@ -38,6 +44,27 @@ type Store interface {
 	SandboxMerchant(ctx context.Context) (Merchant, error)
 	// SetNotifyURL changes the merchant's default notification URL.
 	SetNotifyURL(ctx context.Context, clientID, url string) error
+}
+
+// ParseSettlementCurrencies reads a contract as `merchant create --settlement-currencies` takes
+// it: "USD,EUR", active ISO 4217 codes, each once, the first the default. "*" is every currency
+// (nil).
+func ParseSettlementCurrencies(s string) ([]string, error) {
+	if s == "*" {
+		return nil, nil
+	}
+	var out []string
+	for _, code := range strings.Split(s, ",") {
+		code = strings.TrimSpace(code)
+		if _, ok := money.Lookup(code); !ok {
+			return nil, fmt.Errorf("settlement currency %q is not an active ISO 4217 code such as USD", code)
+		}
+		if slices.Contains(out, code) {
+			return nil, fmt.Errorf("settlement currency %s is listed twice", code)
+		}
+		out = append(out, code)
+	}
+	return out, nil
 }
 
 // ErrNotFound reports an unknown merchant.

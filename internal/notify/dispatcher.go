@@ -517,9 +517,11 @@ func (d *Dispatcher) scheduled(ctx context.Context, m Message, a *Attempt) Messa
 }
 
 // post signs and posts the message once.
-func (d *Dispatcher) post(ctx context.Context, m Message) Attempt {
-	a := Attempt{OutboxID: m.ID, At: d.clock.Now()}
+func (d *Dispatcher) post(ctx context.Context, m Message) (a Attempt) {
+	a = Attempt{OutboxID: m.ID, At: d.clock.Now()}
 	start := time.Now()
+	// a is the named result, so the deferred assignment reaches the caller: measured on every
+	// return path, the refused ones included.
 	defer func() { a.Latency = time.Since(start) }()
 	u, err := url.Parse(m.URL)
 	if err != nil {

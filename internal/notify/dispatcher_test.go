@@ -903,3 +903,25 @@ func TestFailingMerchantLimitHalves(t *testing.T) {
 		t.Errorf("after Run: %d messages still leased, %d attempts recorded for %d posts", leased, attempts, hits.Load())
 	}
 }
+
+// TestAttemptLatencyMeasured: the latency recorded with an attempt and reported to Observe is
+// the time the merchant took to answer (at least the receiver's 30 ms pause), never zero.
+func TestAttemptLatencyMeasured(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(t, "M1")
+	rcv := newReceiver(t, func(int) (int, string) {
+		time.Sleep(30 * time.Millisecond)
+		return 200, ack
+	})
+	id := o.add("M1", rcv.URL+"/notify")
+	var observed time.Duration
+	d := notify.New(o.store, testKey(t), clock.NewFixed(t0), quietLog(), sandbox(notify.Config{Timeout: 2 * time.Second,
+		Observe: func(_ string, _ bool, d time.Duration) { observed = d }}))
+	if err := d.DeliverDue(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	log := o.attempts(id)
+	if len(log) != 1 || log[0].Latency < 30*time.Millisecond || observed < 30*time.Millisecond {
+		t.Fatalf("latency recorded %v, observed %v; the receiver took at least 30ms", log[0].Latency, observed)
+	}
+}

@@ -15,8 +15,20 @@ import (
 // Consult answers consult (docs/wire.md §4.7): the payment options for an amount before the
 // buyer chooses. cardgate has one option, CARD: the brands it takes, the funding it accepts and,
 // when the currency has an installment plan whose minimum the amount meets, that plan. It reads
-// no store: the answer depends on the request and the gateway's tables only.
+// no store: the answer depends on the request and the gateway's tables only. This form knows no
+// merchant: a settlementCurrency is checked as a contract for every currency would take it, on
+// the embedded rate table; the API calls Service.Consult.
 func Consult(r *protocol.ConsultRequest) (protocol.ConsultResponse, error) {
+	return consult(r, Merchant{}, SettlementConfig{})
+}
+
+// Consult is consult for merchant m: a settlementCurrency is judged as pay judges it, against m's
+// contract and the gateway's rate table (SETTLE_CONTRACT_NOT_MATCH, CURRENCY_NOT_SUPPORT).
+func (s *Service) Consult(m Merchant, r *protocol.ConsultRequest) (protocol.ConsultResponse, error) {
+	return consult(r, m, s.cfg.Settlement)
+}
+
+func consult(r *protocol.ConsultRequest, m Merchant, settle SettlementConfig) (protocol.ConsultResponse, error) {
 	if r.ProductCode == "" {
 		return protocol.ConsultResponse{}, required("productCode")
 	}
@@ -38,6 +50,9 @@ func Consult(r *protocol.ConsultRequest) (protocol.ConsultResponse, error) {
 	if s := r.SettlementStrategy; s != nil && s.SettlementCurrency != "" {
 		if _, ok := money.Lookup(s.SettlementCurrency); !ok {
 			return protocol.ConsultResponse{}, protocol.Errorf(protocol.CodeCurrencyNotSupport, "settlementStrategy.settlementCurrency %q is not supported", s.SettlementCurrency)
+		}
+		if _, err := settle.settlementTerms(m, amount, s.SettlementCurrency); err != nil {
+			return protocol.ConsultResponse{}, err
 		}
 	}
 	for i, region := range r.AllowedPaymentMethodRegions {

@@ -39,6 +39,12 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		return Payment{}, err
 	}
 	key := keyOf(m, cmd)
+	// Settled on the merchant's contract and today's rate and fees, recorded now: a replay (above)
+	// keeps the terms its payment has, whatever the contract or the table say since.
+	terms, err := s.cfg.Settlement.settlementTerms(m, cmd.Amount, cmd.SettlementCurrency)
+	if err != nil {
+		return Payment{}, err
+	}
 
 	p := Payment{
 		ID:            newPaymentID(now),
@@ -52,6 +58,7 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		ResultMsg:     "Payment is processing.",
 		AcquirerState: AcquirerSent,
 		Order:         cmd.Order,
+		Settlement:    terms,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 		ExpiresAt:     cmd.ExpiresAt,

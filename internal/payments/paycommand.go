@@ -72,6 +72,9 @@ type PayCommand struct {
 	// local card fields sent for the card's country, passed on to the acquirer.
 	IssuerAuth bool
 	Local      acquirer.LocalCardFields
+	// SettlementCurrency is settlementStrategy.settlementCurrency as sent ("" when absent); the
+	// service applies the merchant's contract to it (settlement.go).
+	SettlementCurrency string
 }
 
 // Key is what idempotency compares between a pay and its replay (docs/design.md invariant 1).
@@ -165,6 +168,7 @@ func ParsePayRequest(r *protocol.PayRequest, now time.Time) (PayCommand, error) 
 		if _, ok := money.Lookup(r.SettlementStrategy.SettlementCurrency); !ok {
 			return cmd, protocol.Errorf(protocol.CodeCurrencyNotSupport, "settlementStrategy.settlementCurrency %q is not supported", r.SettlementStrategy.SettlementCurrency)
 		}
+		cmd.SettlementCurrency = r.SettlementStrategy.SettlementCurrency
 	}
 
 	if err := parseOrder(r, &cmd); err != nil {

@@ -31,6 +31,10 @@ type Payment struct {
 	Card  CardSummary
 	Auth  AuthDetails
 	Order OrderDetails
+	// Settlement is what the payment settles on, fixed when it is created and never changed, so
+	// that a report made from it later is the same whatever the rate table and the fees are by
+	// then (docs/reports.md).
+	Settlement SettlementTerms
 
 	// After the authorization.
 	Capture       CaptureState
@@ -69,6 +73,18 @@ type Payment struct {
 	ExpiresAt     time.Time // paymentExpiryTime: unfinished payments close then
 	CapturedAt    time.Time
 	ClosedAt      time.Time // when it was cancelled, voided or expired
+}
+
+// SettlementTerms are a payment's settlement currency, the cross rate from its own currency
+// (fx.Rate's exact decimal text) and the fee on each of its captures. The zero value is a payment
+// from before settlement was recorded: settled in its own currency at 1, without fee.
+type SettlementTerms struct {
+	Currency string
+	Rate     string
+	// FeeBPS is the fee in basis points of each captured amount (in the settlement currency);
+	// FeeFixedMinor a fixed fee per capture, in minor units of the settlement currency.
+	FeeBPS        int64
+	FeeFixedMinor int64
 }
 
 // VoidState tracks a void the gateway owes the acquirer.

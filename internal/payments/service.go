@@ -25,6 +25,9 @@ type Merchant struct {
 	FingerprintKey []byte
 	// NotifyURL is the merchant's default notification address, used when a payment names none.
 	NotifyURL string
+	// SettlementCurrencies are the currencies the merchant is contracted to settle in, its default
+	// first; nil is every supported currency (the sandbox merchant's contract).
+	SettlementCurrencies []string
 }
 
 // Config tunes the service.
@@ -53,6 +56,8 @@ type Config struct {
 	// a duplicate's in-flight acquirer call measure real elapsed time, which the gateway clock
 	// (moved by sandbox time travel, fixed in tests) does not.
 	Wall clock.Clock
+	// Settlement is the rate table and the fees a new payment records (settlement.go).
+	Settlement SettlementConfig
 }
 
 // DefaultInFlightLease is far longer than an authorization call may take (AcquirerTimeout), and

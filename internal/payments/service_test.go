@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -221,6 +222,7 @@ var serviceCards = map[string]struct {
 	"4000002760003184": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	"4000000000003220": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	"4000000000000259": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
+	"4000000000000416": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	"4000000000000036": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	"4000000000000028": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered},
 	"4000000000000077": {payments.StateSuccess, protocol.CodeSuccess, payments.AcquirerAnswered}, // after a 2 s hold
@@ -306,7 +308,7 @@ func TestPayEveryCard(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fmt.Sprintf("%+v", stored) != fmt.Sprintf("%+v", p) {
+				if !reflect.DeepEqual(stored, p) {
 					t.Errorf("Pay returned\n%+v\nbut the store holds\n%+v", p, stored)
 				}
 				if s := fmt.Sprintf("%+v %#v", stored, stored); strings.Contains(s, pan) {

@@ -1,6 +1,6 @@
 // Package store names what a cardgate store is: the union of the interfaces each part of the
 // gateway defines for itself (payments, merchants, gateway keys, notifications, routing rules,
-// the sandbox clock), implemented by sqlite/ (embedded, the default) and postgres/ (production,
+// disputes, reports, the sandbox clock), implemented by sqlite/ (embedded, the default) and postgres/ (production,
 // several instances). Both pass one contract suite (storetest/).
 package store
 
@@ -14,6 +14,7 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/routing"
 	"github.com/cardgate/cardgate/internal/sandbox"
 )
@@ -27,6 +28,7 @@ type Store interface {
 	notify.Store
 	routing.Store
 	disputes.Store
+	reports.Store
 
 	// ClockOffset, SetClockOffset and ResetClock keep the sandbox clock's offset where every
 	// instance sees it (jobs.ClockStore).

@@ -136,6 +136,9 @@ var Dialect = sqlstore.Dialect{
 	AutoCaptureFrom: "payments",
 	Text:            text,
 	Copy:            copyRows,
+	// disputes.dispute_id has the database's collation (migration 00013 names none), which in
+	// a locale sorts "a" before "B"; the report's order is byte order, as SQLite's.
+	Bytewise: ` COLLATE "C"`,
 }
 
 // classify names an error by its SQLSTATE.
@@ -208,12 +211,17 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// copyRows bulk-inserts with COPY, on the transaction under tx.
+// copyRows bulk-inserts with COPY, on the transaction under tx (InTx's, a pgTx) or the pool.
 func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
-	q, ok := tx.Querier().(pgQuerier)
-	if !ok {
+	var on pgConn
+	switch q := tx.Querier().(type) {
+	case pgTx:
+		on = q.on
+	case pgQuerier:
+		on = q.on
+	default:
 		return fmt.Errorf("copy into %s: not a PostgreSQL transaction", table)
 	}
-	_, err := q.on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	_, err := on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
 	return err
 }

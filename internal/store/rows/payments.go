@@ -38,10 +38,10 @@ const PaymentColumns = `payment_id, client_id, request_id, state, version, curre
 	created_at, updated_at, authorized_at, auth_expires_at, expires_at,
 	capture_state, captured_minor, refunded_minor, captured_at, close_reason, closed_at, acquirer_due_at, void_state,
 	threeds, challenge_token, challenge_attempts, sealed_card, inflight_until, network_transaction_id,
-	disputed_minor, chargeback_at`
+	disputed_minor, chargeback_at, settlement_currency, settlement_rate, fee_bps, fee_fixed_minor`
 
 // PaymentColumnCount is the number of PaymentColumns.
-const PaymentColumnCount = 35
+const PaymentColumnCount = 39
 
 // PaymentValues encodes a payment for PaymentColumns.
 func PaymentValues(p payments.Payment) ([]any, error) {
@@ -66,7 +66,7 @@ func PaymentValues(p payments.Payment) ([]any, error) {
 		MS(p.CreatedAt), MS(p.UpdatedAt), MS(p.AuthorizedAt), MS(p.AuthExpiresAt), MS(p.ExpiresAt),
 		string(p.Capture), p.CapturedMinor, p.RefundedMinor, MS(p.CapturedAt), string(p.CloseReason), MS(p.ClosedAt), MS(p.AcquirerDueAt), string(p.VoidState),
 		threeDS, p.ChallengeToken, p.ChallengeAttempts, p.SealedCard, MS(p.InFlightUntil), p.Auth.NetworkTransactionID,
-		p.DisputedMinor, MS(p.ChargebackAt)})
+		p.DisputedMinor, MS(p.ChargebackAt), p.Settlement.Currency, p.Settlement.Rate, p.Settlement.FeeBPS, p.Settlement.FeeFixedMinor})
 }
 
 // ThreeDS encodes a payment's 3-D Secure details: nothing for a payment without 3-D Secure.
@@ -99,7 +99,7 @@ func (s *PaymentScan) Targets() []any {
 		&s.captureMode, &s.code, &p.ResultMsg, &s.acqState, &s.card, &s.auth, &s.order, &s.created, &s.updated, &s.authorized, &s.authExp, &s.expires,
 		&s.captureState, &p.CapturedMinor, &p.RefundedMinor, &s.capturedAt, &s.closeReason, &s.closedAt, &s.acqDue, &s.voidState,
 		&s.threeDS, &p.ChallengeToken, &p.ChallengeAttempts, &p.SealedCard, &s.inFlight, &s.nti,
-		&p.DisputedMinor, &s.chargebackAt}
+		&p.DisputedMinor, &s.chargebackAt, &p.Settlement.Currency, &p.Settlement.Rate, &p.Settlement.FeeBPS, &p.Settlement.FeeFixedMinor}
 }
 
 // Payment decodes the scanned row.
@@ -131,8 +131,9 @@ func (s *PaymentScan) Payment() (payments.Payment, error) {
 }
 
 // PaymentChangeColumns are the columns a transition may change, in the order of
-// PaymentChangeValues; identity, amount and capture mode and creation time never change, and
-// disputed_minor is the dispute store's alone (it bumps the version when it writes it). The
+// PaymentChangeValues; identity, amount and capture mode, creation time and the settlement
+// terms (what a report is computed from: docs/reports.md) never change, and disputed_minor is
+// the dispute store's alone (it bumps the version when it writes it). The
 // order details change only in normalUrl (the buyer's page moves from the card form to the
 // challenge, and is gone once the authorization is sent).
 var PaymentChangeColumns = []string{"state", "version", "result_code", "result_message", "acquirer_state", "card", "auth", "order_details",

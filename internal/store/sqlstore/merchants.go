@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -19,12 +20,17 @@ var (
 // CreateMerchant implements merchant.Store.
 func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
 	return s.InTx(ctx, func(tx Conn) error {
+		if m.SettlementCurrencies != nil && len(m.SettlementCurrencies) == 0 {
+			// Not "every currency" by accident: nil says that.
+			return fmt.Errorf("insert merchant %s: no settlement currency: %w", m.ClientID, ErrConstraint)
+		}
 		fp := m.FingerprintKey
 		if fp == nil {
 			fp = []byte{} // the column is NOT NULL: no key is an empty one
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO merchants (client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at)
-			VALUES (?,?,?,?,?,?,?)`, m.ClientID, m.Name, b2i(m.Sandbox), m.PrivateKey, fp, m.NotifyURL, ms(m.CreatedAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO merchants (client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at,
+			settlement_currencies) VALUES (?,?,?,?,?,?,?,?)`, m.ClientID, m.Name, b2i(m.Sandbox), m.PrivateKey, fp, m.NotifyURL, ms(m.CreatedAt),
+			settlementColumn(m.SettlementCurrencies)); err != nil {
 			return fmt.Errorf("insert merchant: %w", err)
 		}
 		for v, pub := range m.PublicKeys {
@@ -36,7 +42,23 @@ func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
 	})
 }
 
-const merchantColumns = `client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at`
+const merchantColumns = `client_id, name, sandbox, private_key, fingerprint_key, notify_url, created_at, settlement_currencies`
+
+// settlementColumn is how merchants.settlement_currencies keeps a contract: the codes joined by
+// commas, the default first, or "*" for every currency (nil).
+func settlementColumn(codes []string) string {
+	if codes == nil {
+		return "*"
+	}
+	return strings.Join(codes, ",")
+}
+
+func settlementOf(col string) []string {
+	if col == "*" {
+		return nil
+	}
+	return strings.Split(col, ",")
+}
 
 // MerchantByClientID implements merchant.Store.
 func (s *Store) MerchantByClientID(ctx context.Context, clientID string) (merchant.Merchant, error) {
@@ -56,15 +78,16 @@ func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merch
 		m       merchant.Merchant
 		sandbox int
 		created int64
+		settle  string
 	)
-	err := s.db.QueryRow(ctx, q, args...).Scan(&m.ClientID, &m.Name, &sandbox, &m.PrivateKey, &m.FingerprintKey, &m.NotifyURL, &created)
+	err := s.db.QueryRow(ctx, q, args...).Scan(&m.ClientID, &m.Name, &sandbox, &m.PrivateKey, &m.FingerprintKey, &m.NotifyURL, &created, &settle)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, merchant.ErrNotFound
 	}
 	if err != nil {
 		return m, fmt.Errorf("query merchant: %w", err)
 	}
-	m.Sandbox, m.CreatedAt = sandbox == 1, fromMS(created)
+	m.Sandbox, m.CreatedAt, m.SettlementCurrencies = sandbox == 1, fromMS(created), settlementOf(settle)
 	rs, err := s.db.Query(ctx, `SELECT key_version, public_key FROM merchant_keys WHERE client_id = ?`, m.ClientID)
 	if err != nil {
 		return m, fmt.Errorf("query merchant keys: %w", err)

@@ -110,6 +110,10 @@ type Dialect struct {
 	// Copy bulk-inserts rows into table (PostgreSQL COPY); nil inserts them one statement a row,
 	// which SQLite's statement cache compiles once.
 	Copy func(ctx context.Context, tx Conn, table string, columns []string, rows [][]any) error
+	// Bytewise follows a text expression to make it sort byte by byte, whatever its column's
+	// collation (PostgreSQL COLLATE "C"; SQLite's default BINARY does already: empty), so that
+	// an order both stores must agree on, a report's, is the same on both.
+	Bytewise string
 }
 
 // Store implements every store interface of cardgate (store.Store but for what sqlite/ and

@@ -80,6 +80,8 @@ func Run(t *testing.T, open Opener) {
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
 		{"PingDescribeClose", testPingDescribeClose},
 		{"PaymentByNetworkTransactionID", testPaymentByNetworkTransactionID},
+		{"SettlementRoundTrip", testSettlementRoundTrip},
+		{"ReportRows", testReportRows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
