@@ -15,6 +15,7 @@ import (
 const (
 	fixtureDir = "../../e2e/testdata/fixtures" // Antom's sample requests and answers
 	goldenDir  = "../api/testdata"             // cardgate's own answers, pinned
+	reportDir  = "../reports/testdata"         // the reports as internal/reports writes them, pinned
 )
 
 // sample says where a sample belongs: the operation, and whether it is its request or its
@@ -244,5 +245,44 @@ func TestGoldensValidate(t *testing.T) {
 				t.Errorf("answers %s, which %s's x-result-codes do not list", code, goldens[name])
 			}
 		})
+	}
+}
+
+// reportGoldens maps the JSON golden files of internal/reports to the report calls' answers.
+var reportGoldens = map[string]string{
+	"transactions.json": "reportTransactions",
+	"settlement.json":   "reportSettlement",
+}
+
+// TestReportGoldensValidate checks the reports as internal/reports writes them (JSON, and the
+// CSV's header) against the report calls' answers.
+func TestReportGoldensValidate(t *testing.T) {
+	doc := loadDoc(t)
+	ops := operations(t, doc)
+	sameFiles(t, reportDir, ".json", reportGoldens)
+	for _, name := range sortedKeys(anyMap(reportGoldens)) {
+		o := ops[reportGoldens[name]]
+		v := readJSON(t, filepath.Join(reportDir, name))
+		if vs := doc.Validate(responseSchema(t, doc, o, "200", "application/json"), v); len(vs) > 0 {
+			t.Errorf("%s does not validate against %s's answer:%s", name, reportGoldens[name], lines(violationList(vs)))
+		}
+		csv, err := os.ReadFile(filepath.Join(reportDir, strings.TrimSuffix(name, ".json")+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(string(csv), "\n")
+		member := "lines"
+		if name == "settlement.json" {
+			member = "currencies"
+		}
+		answer := object(t, doc, responseSchema(t, doc, o, "200", "application/json"))
+		line := object(t, doc, answer["properties"].(map[string]any)[member].(map[string]any)["items"])
+		var columns []string
+		for _, r := range line["required"].([]any) {
+			columns = append(columns, r.(string))
+		}
+		if header != strings.Join(columns, ",") {
+			t.Errorf("%s.csv's header is %q, the document's columns %q", strings.TrimSuffix(name, ".json"), header, strings.Join(columns, ","))
+		}
 	}
 }

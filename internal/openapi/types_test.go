@@ -10,6 +10,7 @@ import (
 
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/openapi"
+	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/routing"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -103,18 +104,17 @@ var wireTypes = map[string]struct {
 	"ResetResponse":                   {protocol.ResetResponse{}, true},
 	"SandboxDisputeOpenRequest":       {protocol.SandboxDisputeOpenRequest{}, false},
 	"SandboxDisputeOpenResponse":      {protocol.SandboxDisputeOpenResponse{}, true},
+	"ReportRequest":                   {protocol.ReportRequest{}, false},
 }
 
-// untyped are the schemas without a Go type on this branch, and why.
+// untyped are the schemas without an exported Go type, and why. A report is written by
+// internal/reports as it streams (render.go), from unexported types; TestReportsMatchColumns
+// holds these schemas to its columns instead.
 var untyped = map[string]string{
-	// The reports are built on branch reports: protocol.ReportRequest comes with it, and the
-	// report bodies are written by internal/reports (render.go) from unexported types. Once it
-	// is merged, ReportRequest belongs in wireTypes.
-	"ReportRequest":     "branch reports: protocol.ReportRequest",
-	"ReportLine":        "branch reports: internal/reports lineJSON (unexported)",
-	"TransactionReport": "branch reports: written by internal/reports.WriteTransactions",
-	"SettlementTotal":   "branch reports: internal/reports totalJSON (unexported)",
-	"SettlementReport":  "branch reports: written by internal/reports.WriteSettlement",
+	"ReportLine":        "internal/reports lineJSON (unexported); its members are reports.TransactionColumns",
+	"TransactionReport": "written piece by piece by internal/reports.WriteTransactions",
+	"SettlementTotal":   "internal/reports totalJSON (unexported); its members are reports.SettlementColumns",
+	"SettlementReport":  "written piece by piece by internal/reports.WriteSettlement",
 }
 
 // TestSchemasMatchWireTypes holds every schema to the Go type the gateway reads or writes: the
@@ -280,4 +280,28 @@ func compareValue(doc *openapi.Doc, schema any, typ reflect.Type, written bool) 
 		return compareValue(doc, s["additionalProperties"], typ.Elem(), written)
 	}
 	return nil
+}
+
+// TestReportsMatchColumns holds the report schemas to the columns internal/reports writes: a
+// line's members, required, in the columns' order (the CSV header's).
+func TestReportsMatchColumns(t *testing.T) {
+	doc := loadDoc(t)
+	schemas, _ := doc.Root["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, tc := range []struct {
+		schema  string
+		columns []string
+	}{
+		{"ReportLine", reports.TransactionColumns},
+		{"SettlementTotal", reports.SettlementColumns},
+	} {
+		s, _ := schemas[tc.schema].(map[string]any)
+		var required []string
+		for _, r := range s["required"].([]any) {
+			required = append(required, r.(string))
+		}
+		props, _ := s["properties"].(map[string]any)
+		if !slices.Equal(required, tc.columns) || !slices.Equal(sortedKeys(props), slices.Sorted(slices.Values(tc.columns))) {
+			t.Errorf("%s: members %v, required %v; the columns are %v", tc.schema, sortedKeys(props), required, tc.columns)
+		}
+	}
 }
