@@ -1,5 +1,5 @@
 // Package openapi holds the OpenAPI 3.1 description of the API as cardgate serves it
-// (openapi.json, written by hand and checked by this package's tests against what the gateway
+// (openapi.json, maintained by hand and checked by this package's tests against what the gateway
 // routes, the wire types, Antom's samples and the golden answers), and serves it at
 // /openapi.json. It also holds the validator those tests use: the small part of JSON Schema the
 // document is written in.
