@@ -23,8 +23,8 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestOperatorEndpoints: /healthz and /readyz answer, and /metrics shows the API calls by result
-// code, the acquirer's latency, the notification attempts and the outbox gauges.
+// TestOperatorEndpoints: /healthz, /readyz and /openapi.json answer, and /metrics shows the API
+// calls by result code, the acquirer's latency, the notification attempts and the outbox gauges.
 func TestOperatorEndpoints(t *testing.T) {
 	g := startGateway(t)
 	if code, body := get(t, g.url+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
@@ -32,6 +32,10 @@ func TestOperatorEndpoints(t *testing.T) {
 	}
 	if code, body := get(t, g.url+"/readyz"); code != 200 || !strings.Contains(body, "ready") {
 		t.Errorf("/readyz: %d %q", code, body)
+	}
+	// The API's description, unsigned; internal/openapi checks what it says.
+	if code, body := get(t, g.url+"/openapi.json"); code != 200 || !strings.Contains(body, `"openapi": "3.1.0"`) {
+		t.Errorf("/openapi.json: %d, %d bytes", code, len(body))
 	}
 	approved := g.pay(payRequest("4242424242424242", "123"))
 	g.pay(payRequest("4000000000000002", "123"))

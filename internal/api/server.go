@@ -93,6 +93,7 @@ type Server struct {
 	cfg       Config
 	endpoints map[string]endpoint
 	own       map[string]endpoint // cardgate's own calls, by full path
+	sandbox   map[string]endpoint // the sandbox's control calls, by full path; none in production
 }
 
 // endpoint handles one authenticated API call and returns the response body to sign.
@@ -120,6 +121,16 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 		s.endpoints[protocol.PathAcceptDispute] = s.acceptDispute
 		s.endpoints[protocol.PathSupplyDefenseDocument] = s.supplyDefenseDocument
 		s.endpoints[protocol.PathDownloadDisputeEvidence] = s.downloadDisputeEvidence
+	}
+	if cfg.Sandbox != nil {
+		s.sandbox = map[string]endpoint{
+			protocol.PathSandboxClockAdvance: s.advanceClock,
+			protocol.PathSandboxForce:        s.force,
+			protocol.PathSandboxReset:        s.reset,
+		}
+		if cfg.Disputes != nil {
+			s.sandbox[protocol.PathSandboxDisputeOpen] = s.openDispute
+		}
 	}
 	s.own = map[string]endpoint{protocol.PathMerchantSettings: s.merchantSettings}
 	if cfg.Disputes != nil {
@@ -282,19 +293,8 @@ func resultCodeOf(resp any) protocol.Code {
 
 // route strips the live or sandbox prefix and finds the endpoint.
 func (s *Server) route(path string) (endpoint, bool) {
-	if s.cfg.Sandbox != nil {
-		switch path {
-		case protocol.PathSandboxClockAdvance:
-			return s.advanceClock, true
-		case protocol.PathSandboxForce:
-			return s.force, true
-		case protocol.PathSandboxReset:
-			return s.reset, true
-		case protocol.PathSandboxDisputeOpen:
-			if s.cfg.Disputes != nil {
-				return s.openDispute, true
-			}
-		}
+	if ep, ok := s.sandbox[path]; ok {
+		return ep, true
 	}
 	if ep, ok := s.own[path]; ok {
 		return ep, true

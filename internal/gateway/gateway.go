@@ -32,6 +32,7 @@ import (
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/metrics"
 	"github.com/cardgate/cardgate/internal/notify"
+	"github.com/cardgate/cardgate/internal/openapi"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/sandbox"
@@ -113,6 +114,8 @@ type Gateway struct {
 	Jobs       *jobs.Runner
 	Disputes   *disputes.Service
 	Metrics    *metrics.Metrics
+	// API is the signed API inside Handler (its Paths are what it routes).
+	API *api.Server
 	// Handler serves everything: the API, the pages and the operator's endpoints.
 	Handler http.Handler
 
@@ -293,7 +296,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	} else {
 		g.Jobs = jobs.New(g.Service, g.Clock, log).WithDisputes(g.Disputes)
 	}
-	g.Handler = withOps(api.New(g.Service, st, g.Key, wall, log, apiCfg),
+	g.API = api.New(g.Service, st, g.Key, wall, log, apiCfg)
+	g.Handler = withOps(g.API,
 		loggedPages(checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), log), st, g.Metrics, g.upstreamNotices())
 
 	if cfg.Mode == Sandbox {
@@ -488,21 +492,35 @@ type notifications struct {
 	*notify.Dispatcher
 }
 
+// The operator's endpoints: unsigned, outside the /ams, /cardgate and /sandbox paths.
+const (
+	PathHealthz = "/healthz"
+	PathReadyz  = "/readyz"
+	PathMetrics = "/metrics"
+	PathOpenAPI = "/openapi.json"
+)
+
+// OpsPaths lists the operator's endpoints that withOps serves, for the OpenAPI document's test.
+func OpsPaths() []string { return []string{PathHealthz, PathReadyz, PathMetrics, PathOpenAPI} }
+
 // withOps serves the operator's endpoints beside the API: /healthz (the process answers),
-// /readyz (the store answers too) and /metrics. They are unsigned and outside the /ams and
-// /cardgate paths, so they cannot collide with an API.
+// /readyz (the store answers too), /metrics and /openapi.json (the API's description). They are
+// unsigned and outside the /ams and /cardgate paths, so they cannot collide with an API.
 func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics, upstream map[string]http.Handler) http.Handler {
 	metricsHandler := m.Handler()
+	document := openapi.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, ok := upstream[r.URL.Path]; ok {
 			h.ServeHTTP(w, r) // verified by the upstream's key, not a merchant's
 			return
 		}
 		switch r.URL.Path {
-		case "/healthz":
+		case PathHealthz:
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = io.WriteString(w, "ok\n")
-		case "/readyz":
+		case PathOpenAPI:
+			document.ServeHTTP(w, r)
+		case PathReadyz:
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -512,7 +530,7 @@ func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics,
 				return
 			}
 			_, _ = io.WriteString(w, "ready\n")
-		case "/metrics":
+		case PathMetrics:
 			metricsHandler.ServeHTTP(w, r)
 		default:
 			if checkout.Handles(r.URL.Path) {
