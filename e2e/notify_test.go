@@ -497,7 +497,10 @@ func TestNotifyResendKeepsSchedule(t *testing.T) {
 		t.Errorf("the resend is not freshly signed: request-time %s / %s", resent.header.Get("request-time"), second.header.Get("request-time"))
 	}
 	n = ntOnly(t, g.client, pay.PaymentID, "PAYMENT_RESULT")
-	if n.Status != "PENDING" || n.Attempts != 2 || len(n.AttemptLog) != 3 || !n.AttemptLog[2].Manual || n.AttemptLog[1].Manual {
+	// The resend counts as an attempt and is numbered after the two before it; it is not one of
+	// the schedule's, which stays where it was.
+	if n.Status != "PENDING" || n.Attempts != 3 || n.ScheduledAttempts != 2 || len(n.AttemptLog) != 3 || !n.AttemptLog[2].Manual ||
+		n.AttemptLog[2].Attempt != 3 || n.AttemptLog[1].Manual {
 		t.Fatalf("after the resend: %+v", n)
 	}
 	next, err := time.Parse(protocol.WireTimeLayout, n.NextAttemptTime)

@@ -601,16 +601,19 @@ type NotificationAttempt struct {
 
 // Notification is one notification with its delivery log.
 type Notification struct {
-	NotificationID  string                `json:"notificationId"`
-	NotifyType      string                `json:"notifyType"`
-	URL             string                `json:"url"`
-	Status          string                `json:"status"`
-	Attempts        int                   `json:"attempts"`
-	NextAttemptTime string                `json:"nextAttemptTime,omitempty"`
-	DeliveredTime   string                `json:"deliveredTime,omitempty"`
-	CreatedTime     string                `json:"createdTime"`
-	Body            string                `json:"body"`
-	AttemptLog      []NotificationAttempt `json:"attemptLog"`
+	NotificationID string `json:"notificationId"`
+	NotifyType     string `json:"notifyType"`
+	URL            string `json:"url"`
+	Status         string `json:"status"`
+	// Attempts counts every attempt made, manual resends included; ScheduledAttempts those of
+	// the retry schedule (at most 8: the notification fails after the 8th).
+	Attempts          int                   `json:"attempts"`
+	ScheduledAttempts int                   `json:"scheduledAttempts"`
+	NextAttemptTime   string                `json:"nextAttemptTime,omitempty"`
+	DeliveredTime     string                `json:"deliveredTime,omitempty"`
+	CreatedTime       string                `json:"createdTime"`
+	Body              string                `json:"body"`
+	AttemptLog        []NotificationAttempt `json:"attemptLog"`
 }
 
 // NotificationsListResponse answers notifications/list.

@@ -78,7 +78,7 @@ func (s *Server) notificationsList(ctx context.Context, m merchant.Merchant, bod
 		}
 		n := protocol.Notification{
 			NotificationID: strconv.FormatInt(msg.ID, 10), NotifyType: msg.NotifyType, URL: msg.URL, Status: string(msg.Status),
-			Attempts: msg.Attempts, NextAttemptTime: optTime(msg, msg.Status == notify.StatusPending),
+			Attempts: len(attempts), ScheduledAttempts: msg.Attempts, NextAttemptTime: optTime(msg, msg.Status == notify.StatusPending),
 			CreatedTime: protocol.FormatTime(msg.CreatedAt.UTC()), Body: string(msg.Body), AttemptLog: []protocol.NotificationAttempt{},
 		}
 		if !msg.DeliveredAt.IsZero() {

@@ -472,8 +472,15 @@ func (d *Dispatcher) Resend(ctx context.Context, merchantID string, id int64) (A
 	if err != nil {
 		return Attempt{}, err
 	}
+	// Numbered after every attempt made so far, scheduled or manual, so the attempt log counts
+	// 1, 2, 3… whatever made each; the schedule's own count (m.Attempts) is left alone, so a
+	// resend never takes one of the 8 scheduled attempts away.
+	made, err := d.store.Attempts(ctx, id)
+	if err != nil {
+		return Attempt{}, err
+	}
 	a := d.post(ctx, m)
-	a.Manual, a.Attempt = true, m.Attempts
+	a.Manual, a.Attempt = true, len(made)+1
 	if a.Delivered {
 		m.Status, m.DeliveredAt = StatusDelivered, a.At
 	}

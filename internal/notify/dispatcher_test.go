@@ -300,6 +300,10 @@ func TestResend(t *testing.T) {
 	if len(log) != 3 || !log[2].Manual || log[0].Manual || log[1].Manual {
 		t.Fatalf("attempt log: %+v", log)
 	}
+	// Numbered after the attempts before it, not with the last scheduled one's number.
+	if a.Attempt != 3 || log[2].Attempt != 3 {
+		t.Fatalf("the resend after 2 scheduled attempts is numbered %d (logged %d), want 3", a.Attempt, log[2].Attempt)
+	}
 	if rcv.count() != 3 {
 		t.Fatalf("receiver saw %d posts", rcv.count())
 	}
