@@ -155,6 +155,13 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 // such as retrievePaymentSession's "//", and a redirect breaks the client's signature (docs/wire.md §1.2).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !apiPath(r.URL.Path) {
+		// A browser's request (/, /favicon.ico, /robots.txt): a plain 404, not an API answer. A
+		// POST anywhere still gets a signed NO_INTERFACE_DEF, which tells a merchant whose SDK has
+		// the wrong base path what is wrong.
+		http.Error(w, "404 page not found: the API is POST /ams/api/v1/… (docs: /openapi.json); the console is /dashboard/", http.StatusNotFound)
+		return
+	}
 	ctx := logctx.With(r.Context(), logctx.NewID()) // every line this call causes carries its id
 	// The signed path is the URL path as received, never the raw request target: Python sends
 	// absolute-form targets (docs/wire.md §1.5).
@@ -200,6 +207,16 @@ func (s *Server) logged(ctx context.Context, path, clientID string, code protoco
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(path, string(code), elapsed)
 	}
+}
+
+// apiPath reports whether path is under one of the signed APIs' prefixes.
+func apiPath(path string) bool {
+	for _, p := range []string{"/ams/", "/cardgate/", "/sandbox/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // handleRecovering turns a panic into a signed UNKNOWN_EXCEPTION: the merchant must learn that the

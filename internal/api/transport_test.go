@@ -222,3 +222,21 @@ func TestGoClientHeaders(t *testing.T) {
 	r = s.send(t, http.MethodPost, sandboxInquiry, h, body) // and no Content-Type at all
 	expectResult(t, r, "ORDER_NOT_EXIST", "F")
 }
+
+// TestBrowserPathsAreNotFound: a GET outside the API's prefixes (a browser asking for /, its
+// favicon) is a plain 404, not a signed NO_INTERFACE_DEF; under the prefixes a GET is still the
+// API's METHOD_NOT_SUPPORTED.
+func TestBrowserPathsAreNotFound(t *testing.T) {
+	s := newStack(t)
+	for _, path := range []string{"/", "/favicon.ico", "/robots.txt"} {
+		resp, err := s.client.Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("signature") != "" || !strings.Contains(string(body), "404 page not found") {
+			t.Errorf("GET %s: HTTP %d, signature %q, %q", path, resp.StatusCode, resp.Header.Get("signature"), body)
+		}
+	}
+}
