@@ -182,8 +182,8 @@ func complete(words []string, stdout io.Writer) error {
 		var help strings.Builder
 		_ = run(context.Background(), append(append([]string{}, cmd...), "-h"), &help, io.Discard)
 		for _, line := range strings.Split(help.String(), "\n") {
-			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "-"); ok && strings.HasPrefix(line, "  -") {
-				out = append(out, "--"+strings.Fields(name)[0])
+			if strings.HasPrefix(line, "  -") {
+				out = append(out, "--"+strings.TrimLeft(strings.Fields(line)[0], "-"))
 			}
 		}
 	}

@@ -38,6 +38,9 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"__complete", "sandbox"}, wantOut: "dispute\nforce\nreset\n"},
 		{args: []string{"__complete", "pay"}, wantOut: "--redirect-url\n"},
 		{args: []string{"__complete", "dispute", "accept"}, wantOut: "--dispute-id\n"},
+		{args: []string{"__complete", "serve"}, wantOut: "--log-format\n--log-level\n--mode\n"},
+		{args: []string{"serve", "-h"}, help: true, wantOut: "--log-format string  ($CARDGATE_LOG_FORMAT)"},
+		{args: []string{"serve", "--log-format", "xml"}, wantErr: `--log-format "xml": text or json`},
 		// A command that only calls a gateway reads the sandbox merchant from --data, and never
 		// creates the directory or a database there.
 		{args: []string{"pay"}, wantErr: "no gateway store in ./data"},

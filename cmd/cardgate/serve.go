@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tlsCert   = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 		tlsKey    = fs.String("tls-key", "", "private key of --tls-cert (PEM)")
 		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat = fs.String("log-format", "text", "text (key=value lines) or json (one object per line, for a log pipeline)")
 		refundWin = fs.String("refund-window", "365d", "how long after capture refunds are accepted (e.g. 365d, 90d)")
 		jobEvery  = fs.Duration("jobs-interval", time.Second, "how often time-driven work (expiry, voids, late answers) runs")
 		notifyTO  = fs.Duration("notify-timeout", 10*time.Second, "timeout of one notification delivery attempt")
@@ -48,6 +49,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable; never opens link-local or metadata addresses)")
 	sf.register(fs)
+	fs.Usage = serveUsage(fs)
 	if err := envDefaults(fs); err != nil {
 		return err
 	}
@@ -71,7 +73,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch opts := (&slog.HandlerOptions{Level: level}); *logFormat {
+	case "text":
+		handler = slog.NewTextHandler(stderr, opts)
+	case "json":
+		handler = slog.NewJSONHandler(stderr, opts)
+	default:
+		return usageError{"serve", fmt.Errorf("--log-format %q: text or json", *logFormat)}
+	}
+	log := slog.New(handler)
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
 		if err != nil {
@@ -154,6 +165,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return g.Close()
 }
 
+// serveUsage is serve's help: each flag with the variable it also reads.
+func serveUsage(fs *flag.FlagSet) func() {
+	return func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: cardgate serve [flags]\n\nRuns the gateway. Every flag also reads the variable shown beside it; a flag given wins.\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			name, use := flag.UnquoteUsage(f)
+			fmt.Fprintf(out, "  --%s %s  ($%s)\n    \t%s", f.Name, name, envName(f.Name), use)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				fmt.Fprintf(out, " (default %q)", f.DefValue)
+			}
+			fmt.Fprintln(out)
+		})
+	}
+}
+
+func envName(flagName string) string {
+	return "CARDGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
 // envDefaults gives every flag of fs the value of CARDGATE_<FLAG> (upper case, "-" as "_") when
 // that variable is set, before the command line is parsed, so that a flag given still wins
 // (docs/design.md "Interfaces other tools rely on"): a container sets CARDGATE_DATABASE, a unit
@@ -161,7 +192,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func envDefaults(fs *flag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "CARDGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok && err == nil {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("$%s: %w", name, serr)
