@@ -45,6 +45,8 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate dispute accept --dispute-id ID
   cardgate dispute defend --dispute-id ID --file defense.pdf
   cardgate dispute evidence --dispute-id ID [--type template|file] [--out FILE]
+  cardgate listen [--port N] [--forward-to URL] [--json] [--set-notify-url]
+                                                 (a local notify URL: verifies, prints, acknowledges)
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
   cardgate routing get
@@ -136,6 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return sandboxCmd(ctx, args[1:], stdout, stderr)
 	case "dispute":
 		return disputeCmd(ctx, args[1:], stdout, stderr)
+	case "listen":
+		return listenCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
 		return vaultCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
