@@ -25,7 +25,7 @@ import (
 	"github.com/cardgate/cardgate/protocol"
 )
 
-var binary string
+var binary, shopBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cardgate-e2e-")
@@ -33,12 +33,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "cardgate")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/cardgate")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cardgate:", err)
-		os.Exit(1)
+	binary, shopBinary = filepath.Join(dir, "cardgate"), filepath.Join(dir, "shop")
+	for _, b := range []struct{ out, pkg string }{{binary, "../cmd/cardgate"}, {shopBinary, "../examples/shop"}} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b.pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
