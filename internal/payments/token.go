@@ -44,6 +44,9 @@ type SealedKind string
 const (
 	SealedTokens   SealedKind = "card_tokens"          // Token.Sealed
 	SealedPayments SealedKind = "payments.sealed_card" // Payment.SealedCard, only while a 3-D Secure challenge is pending
+	// SealedDisputeEvidence is a dispute's defense document (internal/disputes), kept sealed
+	// because it may carry the buyer's personal data.
+	SealedDisputeEvidence SealedKind = "disputes.evidence_sealed"
 )
 
 // SealedRecord is one stored envelope.

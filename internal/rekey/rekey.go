@@ -1,5 +1,5 @@
-// Package rekey rewraps every stored vault envelope (saved cards, and cards sealed while a 3-D
-// Secure challenge is pending) under the current key-encryption key, while the gateway runs:
+// Package rekey rewraps every stored vault envelope (saved cards, cards sealed while a 3-D
+// Secure challenge is pending, and disputes' defense documents) under the current key-encryption key, while the gateway runs:
 // `cardgate vault rotate`. Only the wrapped data keys change; the ciphertexts do not, so a
 // rotation costs one small write per record whatever the data.
 package rekey
@@ -15,7 +15,7 @@ import (
 )
 
 // Kinds are the places envelopes are kept.
-var Kinds = []payments.SealedKind{payments.SealedTokens, payments.SealedPayments}
+var Kinds = []payments.SealedKind{payments.SealedTokens, payments.SealedPayments, payments.SealedDisputeEvidence}
 
 // Report is what a rotation did.
 type Report struct {

@@ -65,6 +65,19 @@ func TestRotateRewrapsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A dispute's defense, sealed by the dispute service's own AAD.
+	disputed := storetest.CapturedPayment(t, st, m, "PDISP", 0)
+	evidence, err := live.SealText([]byte("defense document"), []byte("dispute-evidence/"+m.ClientID+"/DSP1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Raw().Exec(ctx, `INSERT INTO disputes (dispute_id, client_id, payment_id, capture_id, state, amount_minor, currency,
+		reason_code, reason_msg, defense_wins, alerted, accept_reason, judged_result, evidence_sealed, opened_at, defense_due,
+		defended_at, resolved_at, due_at, version) VALUES ('DSP1', ?, ?, 'C1', 'DEFENDED', 100, 'SGD', '13.1', '', 1, 0, '', '', ?, 1, 2, 3, 0, 4, 2)`,
+		m.ClientID, disputed.ID, evidence); err != nil {
+		t.Fatal(err)
+	}
+
 	newID, err := vault.RotateFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +86,8 @@ func TestRotateRewrapsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.KEK != newID || rep.Remaining != 0 || rep.Rewrapped[payments.SealedTokens] != tokens || rep.Rewrapped[payments.SealedPayments] != 1 || rep.Passes != 2 {
+	if rep.KEK != newID || rep.Remaining != 0 || rep.Rewrapped[payments.SealedTokens] != tokens || rep.Rewrapped[payments.SealedPayments] != 1 ||
+		rep.Rewrapped[payments.SealedDisputeEvidence] != 1 || rep.Passes != 2 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, kind := range rekey.Kinds {
@@ -87,8 +101,11 @@ func TestRotateRewrapsEverything(t *testing.T) {
 			}
 			aad := vault.AAD("token", m.ClientID, r.ID)
 			want := "card " + r.ID
-			if kind == payments.SealedPayments {
+			switch kind {
+			case payments.SealedPayments:
 				aad, want = vault.AAD("card", m.ClientID, r.ID), "pending card"
+			case payments.SealedDisputeEvidence:
+				aad, want = []byte("dispute-evidence/"+m.ClientID+"/"+r.ID), "defense document"
 			}
 			if got, err := live.OpenText(r.Sealed, aad); err != nil || string(got) != want {
 				t.Errorf("%s %s after rotation: %q %v", kind, r.ID, got, err)

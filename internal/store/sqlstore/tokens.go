@@ -72,6 +72,11 @@ var sealedQueries = map[payments.SealedKind]struct{ list, replace string }{
 		// and re-read, so it cannot write the old envelope back.
 		replace: `UPDATE payments SET sealed_card = ?, version = version + 1 WHERE payment_id = ? AND sealed_card = ?`,
 	},
+	payments.SealedDisputeEvidence: {
+		list: `SELECT dispute_id, evidence_sealed FROM disputes WHERE evidence_sealed <> '' AND dispute_id > ? ORDER BY dispute_id LIMIT ?`,
+		// As for payments: a dispute's moves are guarded by its version.
+		replace: `UPDATE disputes SET evidence_sealed = ?, version = version + 1 WHERE dispute_id = ? AND evidence_sealed = ?`,
+	},
 }
 
 func sealedQuery(kind payments.SealedKind) (list, replace string, err error) {
