@@ -632,3 +632,30 @@ type NotificationsResendResponse struct {
 	Result  Result               `json:"result"`
 	Attempt *NotificationAttempt `json:"attempt,omitempty"`
 }
+
+// PathLogsTail lists the merchant's recent API calls (cardgate's own call).
+const PathLogsTail = "/cardgate/v1/logs/tail"
+
+// LogsTailRequest asks for the calls after a cursor ("" or "0": the last Limit calls).
+type LogsTailRequest struct {
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// LogsTailResponse lists calls oldest first; Next is the cursor of the following request.
+type LogsTailResponse struct {
+	Result Result    `json:"result"`
+	Calls  []APICall `json:"calls"`
+	Next   string    `json:"next"`
+}
+
+// APICall is one call of the merchant's.
+type APICall struct {
+	ID           string `json:"id"`
+	Time         string `json:"time"`
+	RequestID    string `json:"requestId"`
+	Path         string `json:"path"`
+	ResultCode   string `json:"resultCode"`
+	ResultStatus string `json:"resultStatus"`
+	LatencyMS    int64  `json:"latencyMs"`
+}

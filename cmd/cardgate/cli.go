@@ -59,7 +59,7 @@ func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 }
 
 // groups are the commands with subcommands.
-var groups = []string{"merchant", "notifications", "routing", "clock", "sandbox", "dispute", "report", "vault", "completion"}
+var groups = []string{"merchant", "notifications", "routing", "clock", "sandbox", "dispute", "report", "vault", "completion", "logs"}
 
 func isGroup(name string) bool {
 	for _, g := range groups {

@@ -47,6 +47,8 @@ CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit
   cardgate dispute evidence --dispute-id ID [--type template|file] [--out FILE]
   cardgate listen [--port N] [--forward-to URL] [--json] [--set-notify-url]
                                                  (a local notify URL: verifies, prints, acknowledges)
+  cardgate logs tail [--follow] [--limit 20] [--json]
+                                                 (the merchant's API calls, from every instance)
   cardgate notifications list --payment-id ID
   cardgate notifications resend --id N
   cardgate routing get
@@ -140,6 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return disputeCmd(ctx, args[1:], stdout, stderr)
 	case "listen":
 		return listenCmd(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return logsCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
 		return vaultCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

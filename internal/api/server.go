@@ -42,6 +42,8 @@ type Config struct {
 	Sandbox Sandbox
 	// Notifications, when set, serves the notification log and resend calls.
 	Notifications Notifications
+	// Calls, when set, keeps each merchant's calls and serves /cardgate/v1/logs/tail.
+	Calls CallLog
 	// Disputes, when set, serves the dispute APIs (and, in the sandbox, the dispute call).
 	Disputes *disputes.Service
 	// Routing, when set, serves the routing rules calls; Acquirers names the acquirers a
@@ -136,6 +138,9 @@ func New(svc *payments.Service, merchants merchant.Store, gateway keyring.Key, w
 	if cfg.Disputes != nil {
 		s.own[protocol.PathDisputesList] = s.disputesList
 	}
+	if cfg.Calls != nil {
+		s.own[protocol.PathLogsTail] = s.logsTail
+	}
 	if cfg.Notifications != nil {
 		s.own[protocol.PathNotificationsList] = s.notificationsList
 		s.own[protocol.PathNotificationsResend] = s.notificationsResend
@@ -163,6 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := logctx.With(r.Context(), logctx.NewID()) // every line this call causes carries its id
+	ctx = context.WithValue(ctx, callerKey{}, &caller{})
 	// The signed path is the URL path as received, never the raw request target: Python sends
 	// absolute-form targets (docs/wire.md §1.5).
 	path := r.URL.EscapedPath()
@@ -207,6 +213,7 @@ func (s *Server) logged(ctx context.Context, path, clientID string, code protoco
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(path, string(code), elapsed)
 	}
+	s.record(ctx, path, code, start, elapsed)
 }
 
 // apiPath reports whether path is under one of the signed APIs' prefixes.
@@ -254,6 +261,9 @@ func (s *Server) handle(ctx context.Context, r *http.Request, path, clientID str
 	m, err := s.authenticate(ctx, r, path, clientID, body)
 	if err != nil {
 		return fail(err)
+	}
+	if c := callerOf(ctx); c != nil {
+		c.merchantID = m.ClientID
 	}
 	resp, err := ep(ctx, m, body)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/cardgate/cardgate/internal/acquirer"
 	"github.com/cardgate/cardgate/internal/acquirer/antom"
 	"github.com/cardgate/cardgate/internal/api"
+	"github.com/cardgate/cardgate/internal/calllog"
 	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
 	"github.com/cardgate/cardgate/internal/disputes"
@@ -113,6 +114,7 @@ type Gateway struct {
 	Dispatcher *notify.Dispatcher
 	Jobs       *jobs.Runner
 	Disputes   *disputes.Service
+	calls      *calllog.Recorder
 	Metrics    *metrics.Metrics
 	// API is the signed API inside Handler (its Paths are what it routes).
 	API *api.Server
@@ -288,7 +290,9 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	}
 	g.Disputes = disputes.NewService(st, disputePayments{st}, evidence, g.Clock).OnNotice(g.Dispatcher.Wake)
 
-	apiCfg := api.Config{Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody,
+	// The merchants' call log, written off the request path (internal/calllog).
+	g.calls = calllog.NewRecorder(st, log, wall.Now)
+	apiCfg := api.Config{Calls: callLog{g.calls, st}, Disputes: g.Disputes, Notifications: notifications{st, g.Dispatcher}, Routing: st, Acquirers: g.AcquirerNames, Observe: g.Metrics.ObserveAPI, BadBody: g.Metrics.ObserveBadBody,
 		Reports: reports.NewService(st, g.Clock)}
 	if g.Offset != nil {
 		g.Jobs = jobs.NewSandbox(g.Service, g.Offset, st, log).WithDeliveries(g.Dispatcher).WithDisputes(g.Disputes)
@@ -308,6 +312,8 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	g.stopBg = stop
+	g.bgDone.Add(1)
+	go func() { defer g.bgDone.Done(); g.calls.Run(bg) }()
 	if !cfg.Manual {
 		interval := orDefault(cfg.JobsInterval, time.Second)
 		g.bgDone.Add(2)
@@ -575,6 +581,12 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// callLog is the API's call log: recorded through the batching writer, read from the store.
+type callLog struct {
+	*calllog.Recorder
+	store.Store
 }
 
 // sandboxControls are what the sandbox calls act on: the clock (through the jobs runner, which

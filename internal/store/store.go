@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"github.com/cardgate/cardgate/internal/calllog"
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
@@ -28,6 +29,7 @@ type Store interface {
 	notify.Store
 	routing.Store
 	disputes.Store
+	calllog.Store
 	reports.Store
 
 	// ClockOffset, SetClockOffset and ResetClock keep the sandbox clock's offset where every

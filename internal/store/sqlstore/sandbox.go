@@ -78,6 +78,7 @@ func (s *Store) Forces(ctx context.Context, merchantID string) ([]sandbox.Force,
 var resetStatements = []struct{ table, sql string }{
 	{"notify_attempts", `DELETE FROM notify_attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE client_id = ?)`},
 	{"outbox", `DELETE FROM outbox WHERE client_id = ?`},
+	{"api_calls", `DELETE FROM api_calls WHERE client_id = ?`},
 	{"dispute_events", `DELETE FROM dispute_events WHERE dispute_id IN (SELECT dispute_id FROM disputes WHERE client_id = ?)`},
 	{"disputes", `DELETE FROM disputes WHERE client_id = ?`},
 	{"payment_events", `DELETE FROM payment_events WHERE payment_id IN (SELECT payment_id FROM payments WHERE client_id = ?)`},

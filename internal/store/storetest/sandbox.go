@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"github.com/cardgate/cardgate/internal/calllog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,10 @@ func testResetMerchant(t *testing.T, s store.Store) {
 		if err := s.SetRoutingRules(ctx, mid, []byte(`{"rules":[]}`), T0); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.RecordCalls(ctx, []calllog.Call{{MerchantID: mid, At: T0, RequestID: prefix + "R1", Path: "/ams/api/v1/payments/pay",
+			ResultCode: "SUCCESS", ResultStatus: "S", Latency: time.Millisecond}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	seed(m.ClientID, "A")
 	seed(other.ClientID, "B")
@@ -184,4 +189,41 @@ func tableRows(t *testing.T, s store.Store) map[string]int {
 		out[table] = n
 	}
 	return out
+}
+
+// testCallLog: a merchant's calls come back in order after a cursor, another merchant's never;
+// a prune keeps what is recent.
+func testCallLog(t *testing.T, s store.Store) {
+	m, other := Sandbox(t, s), Other(t, s, "OTHER_CALLS")
+	var calls []calllog.Call
+	for i := range 5 {
+		calls = append(calls, calllog.Call{MerchantID: m.ClientID, At: T0.Add(time.Duration(i) * time.Hour), RequestID: fmt.Sprintf("R%d", i),
+			Path: "/ams/api/v1/payments/pay", ResultCode: "SUCCESS", ResultStatus: "S", Latency: time.Duration(i) * time.Millisecond})
+	}
+	calls = append(calls, calllog.Call{MerchantID: other.ClientID, At: T0, RequestID: "X", Path: "/p", ResultCode: "F", ResultStatus: "F"},
+		calllog.Call{MerchantID: "bad\x00id", At: T0, RequestID: "N", Path: "/p", ResultCode: "F", ResultStatus: "F"})
+	if err := s.RecordCalls(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.CallsAfter(ctx, m.ClientID, 0, 3)
+	if err != nil || len(first) != 3 || first[0].RequestID != "R0" || first[2].RequestID != "R2" || first[1].Latency != time.Millisecond || !first[1].At.Equal(T0.Add(time.Hour)) {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	rest, err := s.CallsAfter(ctx, m.ClientID, first[2].ID, 10)
+	if err != nil || len(rest) != 2 || rest[0].RequestID != "R3" {
+		t.Fatalf("after the cursor: %+v %v", rest, err)
+	}
+	if latest, err := s.CallsAfter(ctx, m.ClientID, -1, 2); err != nil || len(latest) != 2 || latest[0].RequestID != "R3" || latest[1].RequestID != "R4" {
+		t.Fatalf("the latest two: %+v %v", latest, err)
+	}
+	if err := s.PruneCalls(ctx, T0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := s.CallsAfter(ctx, m.ClientID, 0, 10)
+	if len(left) != 2 || left[0].RequestID != "R3" {
+		t.Fatalf("after the prune: %+v", left)
+	}
+	if mine, _ := s.CallsAfter(ctx, other.ClientID, 0, 10); len(mine) != 0 {
+		t.Fatalf("the other merchant's call of T0 outlived the prune: %+v", mine)
+	}
 }

@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"DisputeAmounts", testDisputeAmounts},
 		{"DisputesAndRefundsShareBalance", testDisputesAndRefundsShareBalance},
 		{"Chargebacks", testChargebacks},
+		{"CallLog", testCallLog},
 		{"ResetMerchant", testResetMerchant},
 		{"PanicInTxLeavesStoreUsable", testPanicInTxLeavesStoreUsable},
 		{"UniqueViolationClassifiedByCode", testUniqueViolationClassifiedByCode},
