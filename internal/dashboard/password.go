@@ -136,3 +136,16 @@ func tokenHash(token string) string {
 func sameSecret(got, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
+
+// CheckUsername says why a username is refused, or nil: 1 to 64 letters, digits and . _ - @.
+func CheckUsername(name string) error {
+	if name == "" || len(name) > 64 {
+		return errors.New("a username is 1 to 64 characters")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+			return fmt.Errorf("a username holds letters, digits and . _ - @ only, not %q", r)
+		}
+	}
+	return nil
+}

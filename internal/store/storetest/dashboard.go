@@ -221,7 +221,9 @@ func testConsoleSearchPayments(t *testing.T, s store.Store) {
 	}{
 		{"state", dashboard.PaymentQuery{State: payments.StateFail}, func(p payments.Payment) bool { return p.State == payments.StateFail }},
 		{"dates", dashboard.PaymentQuery{From: T0.Add(3 * time.Hour), To: T0.Add(6 * time.Hour)},
-			func(p payments.Payment) bool { return !p.CreatedAt.Before(T0.Add(3*time.Hour)) && p.CreatedAt.Before(T0.Add(6*time.Hour)) }},
+			func(p payments.Payment) bool {
+				return !p.CreatedAt.Before(T0.Add(3*time.Hour)) && p.CreatedAt.Before(T0.Add(6*time.Hour))
+			}},
 		{"amounts", dashboard.PaymentQuery{MinMinor: 5000, MaxMinor: 9000}, func(p payments.Payment) bool { return p.Amount.Minor >= 5000 && p.Amount.Minor <= 9000 }},
 		{"last four", dashboard.PaymentQuery{LastFour: "0002"}, func(p payments.Payment) bool { return p.Card.LastFour == "0002" }},
 		{"last four and state", dashboard.PaymentQuery{LastFour: "0002", State: payments.StateFail},
