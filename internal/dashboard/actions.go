@@ -44,7 +44,7 @@ type disputesView struct {
 
 type disputeRow struct {
 	disputes.Dispute
-	Amount    string
+	Amount     string
 	Defendable bool
 }
 
@@ -338,7 +338,7 @@ func (h *Handler) renderSandbox(c *call, status int, problem string) {
 		h.notFound(c)
 		return
 	}
-	v := &sandboxView{Now: h.cfg.Sandbox.Now(), }
+	v := &sandboxView{Now: h.cfg.Sandbox.Now()}
 	for _, op := range []sandbox.Operation{sandbox.Pay, sandbox.Capture, sandbox.Refund} {
 		v.Operations = append(v.Operations, opCodes{Operation: string(op), Codes: sandbox.Codes(op)})
 	}

@@ -30,7 +30,7 @@ func (f paymentFilter) pairs() []string {
 // paymentRow is one payment as a list shows it: the masked summary only.
 type paymentRow struct {
 	ID, RequestID, Amount, State, Result, Brand, LastFour, Acquirer string
-	Created                                                        time.Time
+	Created                                                         time.Time
 }
 
 func rowOf(p payments.Payment) paymentRow {
