@@ -1,9 +1,11 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/dashboard"
+	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/payments"
@@ -466,4 +469,64 @@ func TestSecureCookie(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("CSP %q", csp)
 	}
+}
+
+// postFile sends a multipart form with one file field, as the defense form does.
+func (b *browser) postFile(page, action, field, name string, content []byte) answer {
+	b.c.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.WriteField("csrf", b.csrf(page))
+	fw, _ := w.CreateFormFile(field, name)
+	_, _ = fw.Write(content)
+	_ = w.Close()
+	req, _ := http.NewRequest("POST", b.c.srv.URL+action, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: string(raw), location: resp.Header.Get("Location"), resp: resp}
+}
+
+func TestDisputes(t *testing.T) {
+	c := newConsole(t)
+	var ids []string
+	for _, p := range []string{"PD1", "PD2"} {
+		storetest.CapturedPayment(t, c.st, c.m, p, 0)
+		d, err := c.g.Disputes.Open(ctx, disputes.OpenRequest{MerchantID: c.m.ClientID, PaymentID: p, DefenseWins: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	storetest.CapturedPayment(t, c.st, c.other, "PO1", 0)
+	theirs, err := c.g.Disputes.Open(ctx, disputes.OpenRequest{MerchantID: c.other.ClientID, PaymentID: "PO1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.browser().signIn("dev")
+	a := b.get("/dashboard/disputes")
+	want(t, "list", a, http.StatusOK, ids[0], ids[1], "42.00 SGD", "Supply defense")
+	if strings.Contains(a.body, theirs.ID) {
+		t.Fatal("another merchant's dispute is listed")
+	}
+	want(t, "accept", b.post("/dashboard/disputes", "/dashboard/disputes/"+ids[0]+"/accept", url.Values{}), http.StatusSeeOther)
+	want(t, "accept again", b.post("/dashboard/disputes", "/dashboard/disputes/"+ids[0]+"/accept", url.Values{}), http.StatusUnprocessableEntity, "ACCEPTED")
+	want(t, "defend", b.postFile("/dashboard/disputes", "/dashboard/disputes/"+ids[1]+"/defend", "defense", "defense.pdf", []byte("%PDF-1.4 receipt")), http.StatusSeeOther)
+	want(t, "an empty defense", b.postFile("/dashboard/disputes", "/dashboard/disputes/"+ids[1]+"/defend", "defense", "e.pdf", nil), http.StatusUnprocessableEntity)
+	for id, state := range map[string]disputes.State{ids[0]: disputes.Accepted, ids[1]: disputes.Defended, theirs.ID: disputes.Open} {
+		mid := c.m.ClientID
+		if id == theirs.ID {
+			mid = c.other.ClientID
+		}
+		d, err := c.st.DisputeByID(ctx, mid, id)
+		if err != nil || d.State != state {
+			t.Errorf("dispute %s: %s %v, want %s", id, d.State, err, state)
+		}
+	}
+	want(t, "another merchant's dispute", b.post("/dashboard/disputes", "/dashboard/disputes/"+theirs.ID+"/accept", url.Values{}), http.StatusNotFound)
+	want(t, "a payment's disputes on its page", b.get("/dashboard/payments/PD1"), http.StatusOK, "Dispute open", "Dispute accept", ids[0])
 }

@@ -211,8 +211,15 @@ func text(s string) string {
 
 // copyRows bulk-inserts with COPY, on the transaction under tx.
 func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
-	q, ok := tx.Querier().(pgQuerier)
-	if !ok {
+	// InTx hands over the transaction as a pgTx, which only embeds the querier: a bare
+	// pgQuerier assertion failed for it, and every PostgreSQL import with it.
+	var q pgQuerier
+	switch on := tx.Querier().(type) {
+	case pgTx:
+		q = on.pgQuerier
+	case pgQuerier:
+		q = on
+	default:
 		return fmt.Errorf("copy into %s: not a PostgreSQL transaction", table)
 	}
 	_, err := q.on.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
