@@ -89,7 +89,8 @@ func consoleShots(t *testing.T, ctx context.Context, s *shots, name, url, wait s
 
 func TestBrowserConsole(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t)
+	f := newFlow(t) // scans the data files and logs for the card numbers and CVVs used
+	g := f.gateway
 	rcv := ntNewReceiver(t, ntGatewayKey(t, g), ntAck)
 	shop := newMerchantSite(t)
 	consoleUser(t, g.dir, "dev")
@@ -103,7 +104,9 @@ func TestBrowserConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	theirs, err := oc.Pay(context.Background(), payRequest("4242424242424242", "123"))
+	theirCVV := nextCVV()
+	f.card("4242424242424242", theirCVV)
+	theirs, err := oc.Pay(context.Background(), payRequest("4242424242424242", theirCVV))
 	if err != nil || theirs.Result.ResultStatus != "S" {
 		t.Fatalf("the other merchant's pay: %+v %v", theirs, err)
 	}
@@ -111,7 +114,9 @@ func TestBrowserConsole(t *testing.T) {
 	// The sandbox merchant's payments: approved, declined, and one through 3-D Secure.
 	pay := func(pan string, mutate func(*protocol.PayRequest)) *protocol.PayResponse {
 		t.Helper()
-		req := payRequest(pan, "123")
+		cvv := nextCVV()
+		f.card(pan, cvv)
+		req := payRequest(pan, cvv)
 		req.PaymentNotifyURL = rcv.srv.URL + "/notify"
 		if mutate != nil {
 			mutate(req)
