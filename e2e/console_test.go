@@ -196,12 +196,12 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		text := bodyText(t, ctx)
 		mustContain(t, "payment page", text, "42.00 SGD", "VISA •••• 3184", "CHALLENGE", "authenticated",
-			"Payment created", "3-D Secure: authenticated", "Authorization approved", "Captured",
+			"Payment created · 3-D Secure challenge opened", "3-D Secure: authenticated", "Authorization approved", "Captured",
 			"PAYMENT_RESULT", "DELIVERED", "CAPTURE_RESULT")
 		if strings.Contains(text, "4000002760003184") {
 			t.Error("the payment page shows the full card number")
 		}
-		order := []string{"Payment created", "3-D Secure: authenticated", "Authorization approved", "Capture sent", "Captured"}
+		order := []string{"Payment created · 3-D Secure challenge opened", "3-D Secure: authenticated", "Authorization approved", "Capture sent", "Captured"}
 		for i := 1; i < len(order); i++ {
 			if strings.Index(text, order[i-1]) > strings.Index(text, order[i]) {
 				t.Errorf("timeline: %q after %q", order[i-1], order[i])

@@ -491,18 +491,33 @@ func (b *browser) postFile(page, action, field, name string, content []byte) ans
 	return answer{status: resp.StatusCode, body: string(raw), location: resp.Header.Get("Location"), resp: resp}
 }
 
+// captured stores a payment of m captured with its capture transaction, as a dispute needs.
+func captured(t *testing.T, st store.Store, m merchant.Merchant, id string) {
+	t.Helper()
+	p := storetest.CapturedPayment(t, st, m, id, 0)
+	next := p
+	next.Version = p.Version + 1
+	txn := &payments.Txn{ID: "C-" + id, PaymentID: id, MerchantID: m.ClientID, Type: payments.TxnCapture, RequestID: p.RequestID,
+		Status: payments.TxnSucceeded, Amount: p.Amount, ResultCode: "SUCCESS", CreatedAt: p.CapturedAt, UpdatedAt: p.CapturedAt, Internal: true}
+	err := st.Apply(ctx, payments.Change{Payment: next, FromVersion: p.Version, NewTxn: txn,
+		Event: payments.Event{PaymentID: id, TxnID: txn.ID, Op: payments.OpCaptureSucceeded, From: p.State, To: p.State, ResultCode: "SUCCESS", At: p.CapturedAt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDisputes(t *testing.T) {
 	c := newConsole(t)
 	var ids []string
 	for _, p := range []string{"PD1", "PD2"} {
-		storetest.CapturedPayment(t, c.st, c.m, p, 0)
+		captured(t, c.st, c.m, p)
 		d, err := c.g.Disputes.Open(ctx, disputes.OpenRequest{MerchantID: c.m.ClientID, PaymentID: p, DefenseWins: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, d.ID)
 	}
-	storetest.CapturedPayment(t, c.st, c.other, "PO1", 0)
+	captured(t, c.st, c.other, "PO1")
 	theirs, err := c.g.Disputes.Open(ctx, disputes.OpenRequest{MerchantID: c.other.ClientID, PaymentID: "PO1"})
 	if err != nil {
 		t.Fatal(err)

@@ -236,8 +236,14 @@ func (h *Handler) paymentView(c *call, pay payments.Payment) (*paymentView, erro
 	for _, t := range v.Txns {
 		txns[t.ID] = t
 	}
+	// A server-to-server pay that needs 3-D Secure opens its challenge as it is created: the
+	// creation is the challenge's event (a hosted payment's has a CHALLENGE row of its own).
+	challengedAtCreation := pay.ThreeDS.Challenged && !slices.ContainsFunc(evs, func(ev payments.Event) bool { return ev.Op == payments.OpChallenge })
 	for _, ev := range evs {
 		e := entry{At: ev.At, What: opLabel(ev.Op), Kind: "event", Detail: transition(ev)}
+		if ev.Op == payments.OpCreate && challengedAtCreation {
+			e.What += " · 3-D Secure challenge opened"
+		}
 		if t, ok := txns[ev.TxnID]; ok && ev.TxnID != "" {
 			e.Detail += fmt.Sprintf(" · %s %s %s (%s)", t.Type, minorOf(pay, t.Amount.Minor), t.Status, t.ID)
 		}
