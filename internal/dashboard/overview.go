@@ -119,7 +119,7 @@ type series struct {
 func barChart(title string, days []time.Time, ss []series, rate []float64) template.HTML {
 	const (
 		w, hgt              = 720, 240
-		left, right, top, b = 44, 44, 16, 36
+		left, right, top, b = 60, 72, 16, 44
 	)
 	plotW, plotH := float64(w-left-right), float64(hgt-top-b)
 	maxV := 0
@@ -158,7 +158,12 @@ func barChart(title string, days []time.Time, ss []series, rate []float64) templ
 				s.Class, x, y, barW, bh, d.Format("Jan 2"), v, s.Name)
 		}
 		if i%2 == 0 || len(days) <= 7 {
-			fmt.Fprintf(&sb, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x+barW/2, hgt-b+16, d.Format("Jan 2"))
+			// Every other day on a wide screen; "minor" labels give way on a phone (console.css).
+			class := "axis"
+			if i%4 != 0 {
+				class += " minor"
+			}
+			fmt.Fprintf(&sb, `<text class="%s" x="%.1f" y="%d" text-anchor="middle">%s</text>`, class, x+barW/2, hgt-8, d.Format("Jan 2"))
 		}
 	}
 	if rate != nil {
