@@ -351,6 +351,20 @@ func TestPaymentsListAndScope(t *testing.T) {
 	}
 	want(t, "operator, the other's payment", ops.get("/dashboard/payments/OTH001?m="+c.other.ClientID), http.StatusOK, "req-OTH001")
 	want(t, "operator, unknown merchant", ops.get("/dashboard/payments?m=NOPE"), http.StatusNotFound)
+
+	// The operator's forms act on the merchant picked, which their actions carry.
+	settings := ops.get("/dashboard/settings?m=" + c.other.ClientID)
+	want(t, "operator's settings of the other merchant", settings, http.StatusOK, `action="/dashboard/settings/notify-url?m=`+c.other.ClientID+`"`)
+	a = ops.post("/dashboard/settings?m="+c.other.ClientID, "/dashboard/settings/notify-url?m="+c.other.ClientID, url.Values{"notifyUrl": {"https://other.example/n"}})
+	want(t, "operator sets the other merchant's notify URL", a, http.StatusSeeOther)
+	if !strings.Contains(a.location, "m="+c.other.ClientID) {
+		t.Errorf("the redirect %q forgets the merchant picked", a.location)
+	}
+	theirs, _ := c.st.MerchantByClientID(ctx, c.other.ClientID)
+	ours, _ := c.st.MerchantByClientID(ctx, c.m.ClientID)
+	if theirs.NotifyURL != "https://other.example/n" || ours.NotifyURL != "" {
+		t.Fatalf("notify URLs after the operator's change: theirs %q, ours %q", theirs.NotifyURL, ours.NotifyURL)
+	}
 }
 
 func TestResend(t *testing.T) {
