@@ -141,9 +141,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	browser := newBrowser(t)
 	shots := newShots(t)
-	ctx := tab(t, browser)
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	ctx := longTab(t, browser, 2*time.Minute) // every step of the walk below, in one tab
 
 	// The buyer passes the challenge; the result is notified.
 	if err := chromedp.Do(ctx, chromedp.Navigate(tds.NormalURL), enterCode(threeds.Code), chromedp.WaitVisible(chromedp.ID("thanks"))); err != nil {
@@ -174,6 +172,28 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		mustContain(t, "overview", bodyText(t, ctx), "Overview", "approval rate", g.creds.ClientID)
 		consoleShots(t, ctx, shots, "overview", base, ".stats")
+
+		// Without JavaScript too: sign in, open a payment, resend its notification.
+		// A browser context of its own: the tabs of one context share the signed-in cookie.
+		plain, closePlain := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		defer closePlain()
+		plain, stopPlain := context.WithTimeout(plain, 30*time.Second)
+		defer stopPlain()
+		for _, step := range []struct {
+			what string
+			do   []chromedp.Action[chromedp.Void]
+		}{
+			{"open the sign-in page", []chromedp.Action[chromedp.Void]{noScript, chromedp.Navigate(base + "login"), chromedp.WaitVisible(chromedp.ID("username"))}},
+			{"sign in", []chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.ID("username"), "dev"), chromedp.SendKeys(chromedp.ID("password"), consolePassword),
+				chromedp.Click(chromedp.CSS(`form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(".stats"))}},
+			{"open a payment", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "payments/" + approved.PaymentID), chromedp.WaitVisible(chromedp.ID("timeline"))}},
+			{"resend", []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS(`#notifications form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(".notice"))}},
+		} {
+			if err := chromedp.Do(plain, step.do...); err != nil {
+				loc, _ := chromedp.Run(plain, chromedp.Location())
+				t.Fatalf("without JavaScript, %s: %v (at %s)", step.what, err, loc)
+			}
+		}
 	})
 
 	t.Run("Search", func(t *testing.T) {
@@ -325,6 +345,19 @@ func browserCookie(t *testing.T, ctx context.Context, url, name string) string {
 		t.Fatalf("cookie %s: %q %v", name, value, err)
 	}
 	return value
+}
+
+// longTab is a tab whose steps may take d in all (tab's limit is 20 s).
+func longTab(t *testing.T, browser context.Context, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	ctx, stop := context.WithTimeout(ctx, d)
+	t.Cleanup(stop)
+	return ctx
 }
 
 // forgeTokens replaces the page's form tokens, as a forged form would carry.
