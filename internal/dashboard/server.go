@@ -264,7 +264,11 @@ func (h *Handler) scope(c *call) bool {
 	want := c.r.FormValue("m")
 	for _, m := range list {
 		if want == "" || m.ClientID == want {
-			c.m = m
+			// The list holds no keys: read the one merchant in full.
+			if c.m, err = h.cfg.Store.MerchantByClientID(ctx, m.ClientID); err != nil {
+				h.fail(c, err)
+				return false
+			}
 			return true
 		}
 	}

@@ -116,7 +116,8 @@ type Store interface {
 	LoginFailures(ctx context.Context, username, ip string, since time.Time) (byUser, byIP int, err error)
 	ClearLoginFailures(ctx context.Context, username string) error
 
-	// Merchants lists every merchant, oldest first (the operator's choice).
+	// Merchants lists every merchant, oldest first (the operator's choice), without their keys
+	// and secrets.
 	Merchants(ctx context.Context) ([]merchant.Merchant, error)
 	// AddMerchantKey registers another public key version of a merchant (ErrKeyExists if taken).
 	AddMerchantKey(ctx context.Context, clientID, version, publicKey string) error

@@ -184,34 +184,28 @@ func (s *Store) ClearLoginFailures(ctx context.Context, username string) error {
 	return nil
 }
 
-// Merchants implements dashboard.Store.
+// Merchants implements dashboard.Store: one query, for the operator's picker, so without keys
+// or secrets (MerchantByClientID reads the merchant chosen).
 func (s *Store) Merchants(ctx context.Context) ([]merchant.Merchant, error) {
-	rs, err := s.db.Query(ctx, `SELECT client_id FROM merchants ORDER BY created_at, client_id`)
+	rs, err := s.db.Query(ctx, `SELECT client_id, name, sandbox, notify_url, created_at FROM merchants ORDER BY created_at, client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list merchants: %w", err)
 	}
-	var ids []string
+	defer rs.Close()
+	var out []merchant.Merchant
 	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			rs.Close()
-			return nil, err
+		var (
+			m       merchant.Merchant
+			sandbox int
+			created int64
+		)
+		if err := rs.Scan(&m.ClientID, &m.Name, &sandbox, &m.NotifyURL, &created); err != nil {
+			return nil, fmt.Errorf("scan merchant: %w", err)
 		}
-		ids = append(ids, id)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]merchant.Merchant, 0, len(ids))
-	for _, id := range ids {
-		m, err := s.MerchantByClientID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+		m.Sandbox, m.CreatedAt = sandbox == 1, fromMS(created)
 		out = append(out, m)
 	}
-	return out, nil
+	return out, rs.Err()
 }
 
 // AddMerchantKey implements dashboard.Store.
