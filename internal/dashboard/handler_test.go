@@ -559,3 +559,56 @@ func TestDisputes(t *testing.T) {
 	want(t, "another merchant's dispute", b.post("/dashboard/disputes", "/dashboard/disputes/"+theirs.ID+"/accept", url.Values{}), http.StatusNotFound)
 	want(t, "a payment's disputes on its page", b.get("/dashboard/payments/PD1"), http.StatusOK, "Dispute open", "Dispute accept", ids[0])
 }
+
+func TestProductionHasNoSandboxPage(t *testing.T) {
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.Start(ctx, gateway.Config{Mode: gateway.Production, Store: st, Data: t.TempDir(), Manual: true, PublicURL: "https://pay.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	m := storetest.Other(t, st, "PROD_SHOP")
+	hash, _ := dashboard.HashPassword(password)
+	if _, err := st.CreateUser(ctx, dashboard.User{Username: "shop", PasswordHash: hash, Role: dashboard.RoleMerchant, ClientID: m.ClientID, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c := &console{t: t, g: g, st: st, raw: st, m: m, srv: httptest.NewServer(g.Handler)}
+	defer c.srv.Close()
+	b := c.browser()
+	a := b.login("shop", password)
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", a.status)
+	}
+	for _, ck := range a.resp.Cookies() {
+		if ck.Name == "cardgate_console" && !ck.Secure {
+			t.Fatal("the session cookie of a gateway behind https is not Secure")
+		}
+	}
+	// The cookie is Secure, so a plain-HTTP test client would not send it back: send it by hand.
+	var session string
+	for _, ck := range a.resp.Cookies() {
+		if ck.Name == "cardgate_console" {
+			session = ck.Value
+		}
+	}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", c.srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: "cardgate_console", Value: session})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, body := get("/dashboard/"); status != http.StatusOK || strings.Contains(body, `href="/dashboard/sandbox"`) {
+		t.Fatalf("overview in production: %d, sandbox link shown: %v", status, strings.Contains(body, "/dashboard/sandbox"))
+	}
+	if status, _ := get("/dashboard/sandbox"); status != http.StatusNotFound {
+		t.Fatalf("the sandbox page in production: %d, want 404", status)
+	}
+}
