@@ -25,6 +25,9 @@ Usage:
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] [--settlement-currencies USD,EUR] --json
   cardgate merchant set [--data DIR] --client-id ID --notify-url URL
   cardgate vault rotate [--data DIR | --database URL] [--vault-keys KEYS] [--json]
+  cardgate user create [--data DIR] --username U (--client-id ID | --sandbox-merchant | --operator) [--password-file F]
+  cardgate user password [--data DIR] --username U [--password-file F]
+                                                 (console users at /dashboard/; the password on stdin by default)
 
 Calls to a running gateway (credentials: --client-id/--private-key/--gateway-public-key, the
 CARDGATE_* variables, or the sandbox merchant of --data; prints the answer; exit 0 on S, 1 on F, 3 on U):
@@ -146,6 +149,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return logsCmd(ctx, args[1:], stdout, stderr)
 	case "vault":
 		return vaultCmd(ctx, args[1:], stdout, stderr)
+	case "user":
+		return userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -257,8 +257,9 @@ Sandbox merchant (%s). Point an Antom SDK at cardgate with:
   gateway public key   %s
 
 The same as JSON: cardgate init --json
+Console: %s/dashboard/ (a sign-in: cardgate user create --username NAME --sandbox-merchant, the password on stdin)
 
-`, state, base, c.ClientID, c.MerchantPrivateKey, c.MerchantPrivateKeyPkcs1, c.GatewayPublicKey)
+`, state, base, c.ClientID, c.MerchantPrivateKey, c.MerchantPrivateKeyPkcs1, c.GatewayPublicKey, base)
 }
 
 // cidrList is a repeatable --notify-allow flag.

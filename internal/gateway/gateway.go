@@ -26,6 +26,7 @@ import (
 	"github.com/cardgate/cardgate/internal/calllog"
 	"github.com/cardgate/cardgate/internal/checkout"
 	"github.com/cardgate/cardgate/internal/clock"
+	"github.com/cardgate/cardgate/internal/dashboard"
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/jobs"
 	"github.com/cardgate/cardgate/internal/keyring"
@@ -300,9 +301,15 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	} else {
 		g.Jobs = jobs.New(g.Service, g.Clock, log).WithDisputes(g.Disputes)
 	}
+	gatewayPub, err := g.Key.PublicKeyBase64()
+	if err != nil {
+		return g, err
+	}
+	consoleCfg := dashboard.Config{Store: st, Notifier: g.Dispatcher, Disputes: g.Disputes, Acquirers: g.AcquirerNames,
+		GatewayPublicKey: gatewayPub, Secure: cfg.TLSCert != "" || strings.HasPrefix(g.URL, "https://"), Clock: g.Clock, Wall: wall, Log: log, Sandbox: apiCfg.Sandbox}
 	g.API = api.New(g.Service, st, g.Key, wall, log, apiCfg)
 	g.Handler = withOps(g.API,
-		loggedPages(checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), log), st, g.Metrics, g.upstreamNotices())
+		loggedPages(checkout.New(g.Service, merchantsOf(st), cfg.Mode == Sandbox, log), log), dashboard.New(consoleCfg), st, g.Metrics, g.upstreamNotices())
 
 	if cfg.Mode == Sandbox {
 		if g.SandboxMerchant, g.SandboxCreated, err = merchant.EnsureSandbox(ctx, st, wall.Now()); err != nil {
@@ -333,7 +340,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		if cfg.HTTPServer != nil {
 			cfg.HTTPServer(g.srv)
 		}
-		log.Info("serving", "addr", g.Addr, "mode", string(cfg.Mode), "publicUrl", g.URL)
+		log.Info("serving", "addr", g.Addr, "mode", string(cfg.Mode), "publicUrl", g.URL, "console", g.URL+dashboard.Prefix)
 		go func() {
 			var err error
 			if cfg.TLSCert != "" {
@@ -510,9 +517,10 @@ const (
 func OpsPaths() []string { return []string{PathHealthz, PathReadyz, PathMetrics, PathOpenAPI} }
 
 // withOps serves the operator's endpoints beside the API: /healthz (the process answers),
-// /readyz (the store answers too), /metrics and /openapi.json (the API's description). They are
-// unsigned and outside the /ams and /cardgate paths, so they cannot collide with an API.
-func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics, upstream map[string]http.Handler) http.Handler {
+// /readyz (the store answers too), /metrics and /openapi.json (the API's description), beside the
+// console. They are unsigned and outside the /ams and /cardgate paths, so they cannot collide
+// with an API.
+func withOps(apiHandler, pages, console http.Handler, st store.Store, m *metrics.Metrics, upstream map[string]http.Handler) http.Handler {
 	metricsHandler := m.Handler()
 	document := openapi.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -541,6 +549,10 @@ func withOps(apiHandler, pages http.Handler, st store.Store, m *metrics.Metrics,
 		default:
 			if checkout.Handles(r.URL.Path) {
 				pages.ServeHTTP(w, r)
+				return
+			}
+			if dashboard.Handles(r.URL.Path) {
+				console.ServeHTTP(w, r) // signed in with a password, not a merchant's signature
 				return
 			}
 			apiHandler.ServeHTTP(w, r)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/internal/acquirer/simulator"
+	"github.com/cardgate/cardgate/internal/dashboard"
 	"github.com/cardgate/cardgate/internal/disputes"
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
@@ -31,6 +32,7 @@ type Store interface {
 	disputes.Store
 	calllog.Store
 	reports.Store
+	dashboard.Store // the console's users, sessions and read models
 
 	// ClockOffset, SetClockOffset and ResetClock keep the sandbox clock's offset where every
 	// instance sees it (jobs.ClockStore).

@@ -134,6 +134,7 @@ var Dialect = sqlstore.Dialect{
 	InsertOrder:     "seq",
 	DueTxnLease:     "t.payment_id IN (SELECT payment_id FROM payments WHERE work_lease_until <= ?)",
 	AutoCaptureFrom: "payments",
+	CardLastFour:    `substring(card FROM '"lastFour":"([0-9]*)"')`,
 	Text:            text,
 	Copy:            copyRows,
 	// disputes.dispute_id has the database's collation (migration 00013 names none), which in

@@ -122,6 +122,7 @@ var Dialect = sqlstore.Dialect{
 	// a scan of the table.
 	DueTxnLease:     "(SELECT work_lease_until FROM payments p WHERE p.payment_id = t.payment_id) <= ?",
 	AutoCaptureFrom: "payments INDEXED BY payments_auth_expiry",
+	CardLastFour:    "json_extract(card, '$.lastFour')",
 }
 
 // classify names an error by SQLite's extended result code.

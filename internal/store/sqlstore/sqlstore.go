@@ -104,6 +104,9 @@ type Dialect struct {
 	// AutoCaptureFrom is the FROM of Due's automatic-capture branch (SQLite must be told the
 	// partial index, or it scans every payment).
 	AutoCaptureFrom string
+	// CardLastFour is the expression of a payment's last four card digits (from the masked
+	// summary in the card column), exactly as the console's index (migration 00016) names it.
+	CardLastFour string
 	// Text makes a third party's text storable (PostgreSQL refuses NUL and invalid UTF-8);
 	// nil keeps it as it is.
 	Text func(string) string

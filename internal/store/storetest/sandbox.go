@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardgate/cardgate/internal/dashboard"
 	"github.com/cardgate/cardgate/internal/notify"
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/sandbox"
@@ -115,6 +116,13 @@ func testResetMerchant(t *testing.T, s store.Store) {
 			ResultCode: "SUCCESS", ResultStatus: "S", Latency: time.Millisecond}}); err != nil {
 			t.Fatal(err)
 		}
+		mu, _ := consoleUsers(t, s, mm, prefix)
+		if err := s.CreateSession(ctx, dashboard.Session{TokenHash: prefix + "S", UserID: mu.ID, CSRF: "c", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordLoginFailure(ctx, mu.Username, "10.0.0.1", T0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	seed(m.ClientID, "A")
 	seed(other.ClientID, "B")
@@ -129,9 +137,11 @@ func testResetMerchant(t *testing.T, s store.Store) {
 	}
 	after := tableRows(t, s)
 	for table, n := range before {
-		// The gateway's and the merchants' own configuration stays.
+		// The gateway's and the merchants' own configuration stays, and so do the console's users,
+		// their sessions and the sign-in throttle: people and their access, not test data, so a
+		// developer who resets the sandbox from the console is still signed in afterwards.
 		if kept := slices.Contains([]string{"merchants", "merchant_keys", "routing_rules", "gateway_keys", "sandbox_vault_keys",
-			"sandbox_clock", "goose_db_version"}, table); kept {
+			"sandbox_clock", "goose_db_version", "dashboard_users", "dashboard_sessions", "dashboard_login_failures"}, table); kept {
 			if after[table] != n {
 				t.Errorf("%s: %d rows before the reset, %d after; a reset keeps it", table, n, after[table])
 			}
