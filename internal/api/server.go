@@ -201,7 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ = json.Marshal(protocol.ErrorResponse{Result: protocol.ResultOf(err)})
 		code = protocol.CodeUnknownException
 	}
-	s.writeSigned(w, status, r.Method, path, clientID, body)
+	s.writeSigned(ctx, w, status, r.Method, path, clientID, body)
 	s.logged(ctx, path, clientID, code, start)
 }
 
@@ -340,7 +340,7 @@ func (s *Server) route(path string) (endpoint, bool) {
 // set by direct map assignment since Header.Set would canonicalise them (docs/wire.md §2.6).
 // Content-Type goes through Set: a lowercase map key is invisible to net/http, which would then
 // add a second Content-Type of its own.
-func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, clientID string, body []byte) {
+func (s *Server) writeSigned(ctx context.Context, w http.ResponseWriter, status int, method, path, clientID string, body []byte) {
 	respTime := protocol.FormatTime(s.wall.Now())
 	sig, err := protocol.Sign(s.gateway.Private, protocol.SigningContent(method, path, clientID, respTime, body))
 	h := w.Header()
@@ -350,7 +350,7 @@ func (s *Server) writeSigned(w http.ResponseWriter, status int, method, path, cl
 	if err == nil {
 		h["signature"] = []string{protocol.SignatureHeader{KeyVersion: s.gateway.Version, Signature: sig}.String()}
 	} else {
-		s.log.Error("sign response", "err", err)
+		s.log.ErrorContext(ctx, "sign response", "err", err)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

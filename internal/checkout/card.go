@@ -1,6 +1,7 @@
 package checkout
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -79,7 +80,7 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 	if r.Method != http.MethodPost {
 		v := h.cardViewOf(p, name)
 		v.Nonce = n
-		h.renderCard(w, http.StatusOK, v)
+		h.renderCard(r.Context(), w, http.StatusOK, v)
 		return
 	}
 
@@ -105,7 +106,7 @@ func (h *Handler) serveCard(w http.ResponseWriter, r *http.Request, token string
 		v.Nonce, v.Errors = n, errs
 		f.CardNo, f.CVV = "", ""
 		v.Form = f
-		h.renderCard(w, http.StatusUnprocessableEntity, v)
+		h.renderCard(r.Context(), w, http.StatusUnprocessableEntity, v)
 	case p.ChallengeOpen():
 		http.Redirect(w, r, Prefix+token, http.StatusSeeOther)
 	case p.AcquirerPageOpen():
@@ -143,10 +144,10 @@ func sourceOf(raw string) string {
 	return " " + u.Scheme + "://" + u.Host
 }
 
-func (h *Handler) renderCard(w http.ResponseWriter, status int, v cardView) {
+func (h *Handler) renderCard(ctx context.Context, w http.ResponseWriter, status int, v cardView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, "card.html", v); err != nil {
-		h.log.Error("render card page", "err", err)
+		h.log.ErrorContext(ctx, "render card page", "err", err)
 	}
 }

@@ -138,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, CardPrefix+token, http.StatusSeeOther)
 			return
 		}
-		h.render(w, http.StatusOK, viewOf(p))
+		h.render(r.Context(), w, http.StatusOK, viewOf(p))
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 		if err := r.ParseForm(); err != nil {
@@ -157,7 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.ChallengeOpen() {
 			v := viewOf(p)
 			v.Error = "That code is not right. Try again."
-			h.render(w, http.StatusUnprocessableEntity, v)
+			h.render(r.Context(), w, http.StatusUnprocessableEntity, v)
 			return
 		}
 		// Back to the merchant, with no result parameters appended (seed 000): the merchant
@@ -171,17 +171,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, payments.ErrNotFound) {
-		h.render(w, http.StatusNotFound, view{Title: "Page not found", State: "This payment page does not exist or has expired."})
+		h.render(r.Context(), w, http.StatusNotFound, view{Title: "Page not found", State: "This payment page does not exist or has expired."})
 		return
 	}
 	h.log.ErrorContext(r.Context(), "challenge page", "err", err)
-	h.render(w, http.StatusInternalServerError, view{Title: "Something went wrong", State: "Please return to the shop and try again."})
+	h.render(r.Context(), w, http.StatusInternalServerError, view{Title: "Something went wrong", State: "Please return to the shop and try again."})
 }
 
-func (h *Handler) render(w http.ResponseWriter, status int, v view) {
+func (h *Handler) render(ctx context.Context, w http.ResponseWriter, status int, v view) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, "challenge.html", v); err != nil {
-		h.log.Error("render challenge page", "err", err)
+		h.log.ErrorContext(ctx, "render challenge page", "err", err)
 	}
 }
