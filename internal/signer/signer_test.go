@@ -1,0 +1,210 @@
+package signer
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// testKey is one key as the gateway may have parsed it.
+type testKey struct {
+	name string
+	key  *rsa.PrivateKey
+}
+
+var (
+	keysOnce sync.Once
+	keys     []testKey
+)
+
+// testKeys generates a few keys (two 2048-bit, as the gateway uses, and one 3072-bit) and parses
+// each back from PKCS#1 and from PKCS#8 DER, the two forms keys are stored and configured in.
+func testKeys(t testing.TB) []testKey {
+	t.Helper()
+	keysOnce.Do(func() {
+		for i, bits := range []int{2048, 2048, 3072} {
+			k, err := rsa.GenerateKey(rand.Reader, bits)
+			if err != nil {
+				panic(err)
+			}
+			p1, err := x509.ParsePKCS1PrivateKey(x509.MarshalPKCS1PrivateKey(k))
+			if err != nil {
+				panic(err)
+			}
+			der8, err := x509.MarshalPKCS8PrivateKey(k)
+			if err != nil {
+				panic(err)
+			}
+			p8, err := x509.ParsePKCS8PrivateKey(der8)
+			if err != nil {
+				panic(err)
+			}
+			keys = append(keys,
+				testKey{fmt.Sprintf("key%d-%d-pkcs1", i, bits), p1},
+				testKey{fmt.Sprintf("key%d-%d-pkcs8", i, bits), p8.(*rsa.PrivateKey)})
+		}
+	})
+	return keys
+}
+
+func newSigner(t testing.TB, k *rsa.PrivateKey) crypto.Signer {
+	t.Helper()
+	s, err := New(k)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if c, ok := s.(interface{ Close() error }); ok {
+		t.Cleanup(func() { c.Close() })
+	}
+	return s
+}
+
+// TestSameSignatures signs thousands of random messages (empty to a few KiB) with each key and
+// wants exactly the bytes crypto/rsa produces, which also verify.
+func TestSameSignatures(t *testing.T) {
+	t.Logf("signer %s", Name())
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	ks := testKeys(t)
+	signers := make([]crypto.Signer, len(ks))
+	for i, k := range ks {
+		signers[i] = newSigner(t, k.key)
+		if !signers[i].Public().(*rsa.PublicKey).Equal(&k.key.PublicKey) {
+			t.Fatalf("%s: Public is not the key's", k.name)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for i := range n {
+		msg := make([]byte, rng.IntN(4096))
+		for j := range msg {
+			msg[j] = byte(rng.Uint32())
+		}
+		ki := i % len(ks)
+		k := ks[ki]
+		digest := sha256.Sum256(msg)
+		want, err := rsa.SignPKCS1v15(nil, k.key, crypto.SHA256, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := signers[ki].Sign(rand.Reader, digest[:], crypto.SHA256)
+		if err != nil {
+			t.Fatalf("%s message %d: %v", k.name, i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s message %d (%d bytes): signature differs from crypto/rsa's\n got %x\nwant %x", k.name, i, len(msg), got, want)
+		}
+		if err := rsa.VerifyPKCS1v15(&k.key.PublicKey, crypto.SHA256, digest[:], got); err != nil {
+			t.Fatalf("%s message %d: %v", k.name, i, err)
+		}
+	}
+}
+
+// TestConcurrent shares one signer per key among many goroutines (run it under -race): every
+// signature must still be crypto/rsa's.
+func TestConcurrent(t *testing.T) {
+	ks := testKeys(t)[:2]
+	signers := []crypto.Signer{newSigner(t, ks[0].key), newSigner(t, ks[1].key)}
+	const goroutines, each = 32, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			s, key := signers[g%2], ks[g%2].key
+			for i := range each {
+				digest := sha256.Sum256(fmt.Appendf(nil, "goroutine %d message %d", g, i))
+				got, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+				if err != nil {
+					errs <- err
+					return
+				}
+				want, _ := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+				if !bytes.Equal(got, want) {
+					errs <- fmt.Errorf("goroutine %d message %d: signature differs", g, i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestRefused: only PKCS#1 v1.5 over a SHA-256 digest is signed.
+func TestRefused(t *testing.T) {
+	s := newSigner(t, testKeys(t)[0].key)
+	d256 := sha256.Sum256([]byte("x"))
+	cases := []struct {
+		name   string
+		digest []byte
+		opts   crypto.SignerOpts
+	}{
+		{"SHA-1", make([]byte, 20), crypto.SHA1},
+		{"SHA-512", make([]byte, 64), crypto.SHA512},
+		{"SHA-384", make([]byte, 48), crypto.SHA384},
+		{"unhashed", []byte("raw message"), crypto.Hash(0)},
+		{"nil opts", d256[:], nil},
+		{"PSS", d256[:], &rsa.PSSOptions{Hash: crypto.SHA256}},
+		{"short digest", d256[:31], crypto.SHA256},
+		{"empty digest", nil, crypto.SHA256},
+	}
+	for _, c := range cases {
+		if sig, err := s.Sign(rand.Reader, c.digest, c.opts); err == nil {
+			t.Errorf("%s: signed (%d bytes), want an error", c.name, len(sig))
+		}
+	}
+	if _, err := New(nil); err == nil {
+		t.Error("New(nil): no error")
+	}
+}
+
+// BenchmarkSign compares crypto/rsa with this build's signer on a 2048-bit key, one goroutine
+// (signatures per second per core) and all cores.
+//
+//	go test -tags openssl -run '^$' -bench Sign ./internal/signer
+func BenchmarkSign(b *testing.B) {
+	key := testKeys(b)[0].key
+	digest := sha256.Sum256([]byte("POST /v1/payments/pay\nclient.2026-12-04T20:00:00Z.{}"))
+	impls := []struct {
+		name string
+		s    crypto.Signer
+	}{{"go", key}}
+	if Name() != "go" {
+		impls = append(impls, struct {
+			name string
+			s    crypto.Signer
+		}{Name(), newSigner(b, key)})
+	}
+	for _, impl := range impls {
+		b.Run(impl.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := impl.s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
+		})
+		b.Run(impl.name+"-parallel", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := impl.s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
+		})
+	}
+}
