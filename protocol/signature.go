@@ -59,8 +59,24 @@ func Sign(key *rsa.PrivateKey, content []byte) (string, error) {
 	if key == nil {
 		return "", errors.New("protocol: sign: nil private key")
 	}
+	return SignWith(key, content)
+}
+
+// SignWith is Sign with any crypto.Signer that makes RSASSA-PKCS1-v1_5 signatures when given
+// crypto.SHA256 (an *rsa.PrivateKey, or the gateway's OpenSSL signer, internal/signer).
+func SignWith(s crypto.Signer, content []byte) (string, error) {
 	digest := sha256.Sum256(content)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	return signDigest(s, digest[:])
+}
+
+func signDigest(s crypto.Signer, digest []byte) (string, error) {
+	if s == nil {
+		return "", errors.New("protocol: sign: nil signer")
+	}
+	if k, ok := s.(*rsa.PrivateKey); ok && k == nil {
+		return "", errors.New("protocol: sign: nil private key")
+	}
+	sig, err := s.Sign(rand.Reader, digest, crypto.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("protocol: sign: %w", err)
 	}
@@ -82,11 +98,12 @@ func SignHash(key *rsa.PrivateKey, h hash.Hash) (string, error) {
 	if key == nil {
 		return "", errors.New("protocol: sign: nil private key")
 	}
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h.Sum(nil))
-	if err != nil {
-		return "", fmt.Errorf("protocol: sign: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(sig), nil
+	return SignHashWith(key, h)
+}
+
+// SignHashWith is SignHash with any crypto.Signer, as SignWith is Sign.
+func SignHashWith(s crypto.Signer, h hash.Hash) (string, error) {
+	return signDigest(s, h.Sum(nil))
 }
 
 // VerifyHash checks a signature over what was written to a ContentHash, with Verify's errors.

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -436,5 +437,32 @@ func TestSignHashIsSign(t *testing.T) {
 	}
 	if _, err := SignHash(nil, spooled(exResponseTime, exResponseBody)); err == nil {
 		t.Error("SignHash(nil) succeeded")
+	}
+}
+
+// wrappedSigner hides the *rsa.PrivateKey behind another type, as internal/signer's OpenSSL signer does.
+type wrappedSigner struct{ crypto.Signer }
+
+func TestSignWith(t *testing.T) {
+	priv, pub := testMerchantKeys(t)
+	content := SigningContent("POST", exPath, exClientID, exRequestTime, []byte(exRequestBody))
+	want := protoTestdata(t, "request_example.sig.b64")
+	got, err := SignWith(wrappedSigner{priv}, content)
+	if err != nil || got != want {
+		t.Fatalf("SignWith = %q, %v; want the golden signature", got, err)
+	}
+	h := ContentHash("POST", exPath, exClientID, exRequestTime)
+	h.Write([]byte(exRequestBody))
+	if got, err := SignHashWith(wrappedSigner{priv}, h); err != nil || got != want {
+		t.Fatalf("SignHashWith = %q, %v; want the golden signature", got, err)
+	}
+	if err := Verify(pub, content, got); err != nil {
+		t.Fatal(err)
+	}
+	var nilKey *rsa.PrivateKey
+	for name, s := range map[string]crypto.Signer{"nil": nil, "nil key": nilKey} {
+		if _, err := SignWith(s, content); err == nil {
+			t.Errorf("SignWith(%s) succeeded", name)
+		}
 	}
 }

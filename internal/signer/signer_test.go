@@ -9,8 +9,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cardgate/cardgate/protocol"
 )
 
 // testKey is one key as the gateway may have parsed it.
@@ -206,5 +210,32 @@ func BenchmarkSign(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
 		})
+	}
+}
+
+// TestGoldenOpenSSLCLI: the signature of protocol's worked example, made with the openssl command
+// line (protocol/testdata), comes out of this build's signer byte for byte.
+func TestGoldenOpenSSLCLI(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile("../../protocol/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for _, form := range []string{"pkcs1", "pkcs8"} {
+		k, err := protocol.ParsePrivateKey(read("merchant_private_" + form + ".b64"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := protocol.SigningContent("POST", "/ams/sandbox/api/v1/payments/inquiryPayment",
+			"SANDBOX_5YEXAMPLE00001", "1685599933871", []byte(`{"paymentRequestId":"PAY_001"}`))
+		got, err := protocol.SignWith(newSigner(t, k), content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := read("request_example.sig.b64"); got != want {
+			t.Fatalf("%s: got %s\nwant %s", form, got, want)
+		}
 	}
 }
