@@ -75,7 +75,7 @@ func (s *Server) writeStreamed(ctx context.Context, w http.ResponseWriter, metho
 	if err := body.WriteTo(ctx, io.MultiWriter(f, h)); err != nil {
 		return err
 	}
-	sig, err := protocol.SignHash(s.gateway.Private, h)
+	sig, err := protocol.SignHashWith(s.gateway.SignerOrKey(), h)
 	if err != nil {
 		return err
 	}

@@ -342,7 +342,7 @@ func (s *Server) route(path string) (endpoint, bool) {
 // add a second Content-Type of its own.
 func (s *Server) writeSigned(ctx context.Context, w http.ResponseWriter, status int, method, path, clientID string, body []byte) {
 	respTime := protocol.FormatTime(s.wall.Now())
-	sig, err := protocol.Sign(s.gateway.Private, protocol.SigningContent(method, path, clientID, respTime, body))
+	sig, err := protocol.SignWith(s.gateway.SignerOrKey(), protocol.SigningContent(method, path, clientID, respTime, body))
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h["client-id"] = []string{clientID}

@@ -38,6 +38,7 @@ import (
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/sandbox"
+	"github.com/cardgate/cardgate/internal/signer"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
@@ -188,6 +189,13 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if g.Key, err = keyring.Ensure(ctx, st, wall.Now()); err != nil {
 		return g, err
 	}
+	signerName := signer.Name()
+	if g.Key.Signer, err = signer.New(g.Key.Private); err != nil {
+		// crypto/rsa signs the same bytes, only slower: not a reason to refuse to start.
+		log.Warn("signer unavailable, signing with crypto/rsa", "signer", signerName, "err", err)
+		g.Key.Signer, signerName, err = nil, "go", nil
+	}
+	log.Info("gateway key", "version", g.Key.Version, "signer", signerName)
 
 	ln := cfg.Listener
 	if ln == nil && cfg.Addr != "" {
@@ -225,6 +233,7 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	// Notifications: a dispatcher delivers the outbox concurrently; in production it may not
 	// reach loopback or private addresses unless NotifyAllow opens them.
 	g.Metrics = metrics.New(st, g.Clock.Now)
+	g.Metrics.SetSigner(signerName)
 	g.Dispatcher = notify.New(st, g.Key, g.Clock, log, notify.Config{
 		Timeout:     orDefault(cfg.NotifyTimeout, 10*time.Second),
 		PerMerchant: orDefault(cfg.NotifyPerMerchant, notify.DefaultPerMerchant),

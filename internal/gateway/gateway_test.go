@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardgate/cardgate/client"
 	"github.com/cardgate/cardgate/internal/gateway"
+	"github.com/cardgate/cardgate/internal/signer"
 	"github.com/cardgate/cardgate/internal/store/postgres/pgtest"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -97,6 +98,13 @@ func TestSandboxServesEveryPart(t *testing.T) {
 				if code, body := get(t, g.URL+path); code != http.StatusOK || !strings.Contains(body, want) {
 					t.Errorf("%s: HTTP %d, want %q in\n%.300s", path, code, want, body)
 				}
+			}
+			// The build's signer signs (the pay above verified through the client), and says so.
+			if g.Key.Signer == nil {
+				t.Error("gateway key has no Signer")
+			}
+			if _, body := get(t, g.URL+"/metrics"); !strings.Contains(body, `cardgate_signer_info{signer="`+signer.Name()+`"} 1`) {
+				t.Errorf("/metrics lacks cardgate_signer_info for %s", signer.Name())
 			}
 			if err := g.Close(); err != nil {
 				t.Fatal(err)

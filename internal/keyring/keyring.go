@@ -5,6 +5,7 @@ package keyring
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -35,6 +36,20 @@ var ErrExists = errors.New("keyring: key version exists")
 type Key struct {
 	Version string
 	Private *rsa.PrivateKey
+	// Signer, when set, makes the gateway's signatures with Private (internal/signer: libcrypto in
+	// an openssl build); nil signs with Private through crypto/rsa.
+	Signer crypto.Signer
+}
+
+// SignerOrKey is what signs with this key: Signer when set, else Private.
+func (k Key) SignerOrKey() crypto.Signer {
+	if k.Signer != nil {
+		return k.Signer
+	}
+	if k.Private == nil {
+		return nil // protocol.SignWith refuses a nil signer
+	}
+	return k.Private
 }
 
 // PublicKeyBase64 is the key as merchants configure it: bare base64 SubjectPublicKeyInfo.

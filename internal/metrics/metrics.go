@@ -28,6 +28,7 @@ type Metrics struct {
 	badBodies *prometheus.CounterVec
 	failovers *prometheus.CounterVec
 	breakers  *prometheus.GaugeVec
+	signer    *prometheus.GaugeVec
 }
 
 // OutboxStats reports the outbox for the depth and age gauges.
@@ -66,11 +67,14 @@ func New(stats OutboxStats, now func() time.Time) *Metrics {
 		breakers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cardgate_acquirer_breaker_open", Help: "1 while an acquirer is set aside after technical failures in a row, else 0.",
 		}, []string{"acquirer"}),
+		signer: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cardgate_signer_info", Help: "1 for the implementation that makes the gateway's signatures: go (crypto/rsa) or openssl (libcrypto, an openssl build).",
+		}, []string{"signer"}),
 	}
 	for _, reason := range []string{"timeout", "aborted", "too_large"} {
 		m.badBodies.WithLabelValues(reason) // present at 0 before the first, so a rate can be taken
 	}
-	m.reg.MustRegister(m.badBodies, m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS, m.failovers, m.breakers,
+	m.reg.MustRegister(m.badBodies, m.requests, m.latency, m.acqCalls, m.attempts, m.attemptMS, m.failovers, m.breakers, m.signer,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.reg.MustRegister(&outboxCollector{stats: stats, now: now,
@@ -108,6 +112,12 @@ func (m *Metrics) ObserveBadBody(reason string) { m.badBodies.WithLabelValues(re
 
 // ObserveFailover counts an authorization moved from one acquirer to the next.
 func (m *Metrics) ObserveFailover(from, to string) { m.failovers.WithLabelValues(from, to).Inc() }
+
+// SetSigner reports which signer makes the gateway's signatures (internal/signer's Name).
+func (m *Metrics) SetSigner(name string) {
+	m.signer.Reset()
+	m.signer.WithLabelValues(name).Set(1)
+}
 
 // ObserveBreaker sets an acquirer's breaker state (present at 0 from the start once called so).
 func (m *Metrics) ObserveBreaker(acquirer string, open bool) {

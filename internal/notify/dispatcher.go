@@ -541,7 +541,7 @@ func (d *Dispatcher) post(ctx context.Context, m Message) (a Attempt) {
 		path = "/"
 	}
 	reqTime := protocol.FormatTime(d.wall.Now().UTC())
-	sig, err := protocol.Sign(d.key.Private, protocol.SigningContent(http.MethodPost, path, m.MerchantID, reqTime, m.Body))
+	sig, err := protocol.SignWith(d.key.SignerOrKey(), protocol.SigningContent(http.MethodPost, path, m.MerchantID, reqTime, m.Body))
 	if err != nil {
 		a.Error = "sign: " + err.Error()
 		return a

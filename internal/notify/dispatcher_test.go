@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/cardgate/cardgate/internal/keyring"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/notify"
+	"github.com/cardgate/cardgate/internal/signer"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
 	"github.com/cardgate/cardgate/protocol"
 )
@@ -45,7 +47,11 @@ func testKey(tb testing.TB) keyring.Key {
 		if err != nil {
 			panic(err)
 		}
-		gatewayKey = keyring.Key{Version: "1", Private: priv}
+		s, err := signer.New(priv) // as gateway.Start does: libcrypto in an openssl build
+		if err != nil {
+			panic(err)
+		}
+		gatewayKey = keyring.Key{Version: "1", Private: priv, Signer: s}
 	})
 	return gatewayKey
 }
@@ -433,6 +439,44 @@ func TestSignatureOverPathWithoutQuery(t *testing.T) {
 	}
 	if m := o.message("SANDBOX_M1", id); m.Status != notify.StatusDelivered {
 		t.Errorf("status %s", m.Status)
+	}
+}
+
+// countingSigner counts the signatures made through it.
+type countingSigner struct {
+	crypto.Signer
+	n atomic.Int32
+}
+
+func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	c.n.Add(1)
+	return c.Signer.Sign(r, digest, opts)
+}
+
+// TestSignsWithKeysSigner: a notification is signed by the key's Signer when it has one (the
+// OpenSSL signer in an openssl build), and the merchant verifies it with the public key as ever.
+func TestSignsWithKeysSigner(t *testing.T) {
+	o := newOutbox(t, "SANDBOX_M1")
+	key := testKey(t)
+	counting := &countingSigner{Signer: key.Private}
+	key.Signer = counting
+	verified := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := client.VerifyNotification(&key.Private.PublicKey, r)
+		verified <- err
+		io.WriteString(w, ack)
+	}))
+	defer srv.Close()
+	id := o.add("SANDBOX_M1", srv.URL+"/hooks/antom/pay")
+	d := notify.New(o.store, key, clock.NewFixed(t0), quietLog(), sandbox(notify.Config{Timeout: 2 * time.Second}))
+	if err := d.DeliverDue(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-verified; err != nil {
+		t.Fatalf("client.VerifyNotification: %v", err)
+	}
+	if n := counting.n.Load(); n != 1 {
+		t.Fatalf("the key's Signer made %d signatures, want 1", n)
 	}
 }
 
