@@ -931,8 +931,12 @@ func TestFailingMerchantLimitHalves(t *testing.T) {
 	if got := maxFirst.Load(); got != 8 {
 		t.Errorf("first wave: %d in flight to the hanging merchant, want its bound 8", got)
 	}
-	if got, n := maxLater.Load(), hits.Load(); n < 12 || got != 1 {
-		t.Errorf("after its failures: %d in flight to the hanging merchant over %d posts, want 1", got, n-8)
+	// The dispatcher holds one slot now, but the server notices a post the dispatcher gave up on
+	// only some time after it did: the next post may arrive while the last still looks open here,
+	// so the server can count two (seen under -race about once in ten runs). More than two would be
+	// a limit that did not halve.
+	if got, n := maxLater.Load(), hits.Load(); n < 12 || got > 2 {
+		t.Errorf("after its failures: %d in flight to the hanging merchant over %d posts, want 1 (2 with the server's lag)", got, n-8)
 	}
 	for _, id := range okIDs {
 		if m := o.message("OK", id); m.Status != notify.StatusDelivered {
