@@ -87,8 +87,12 @@ type Config struct {
 	Acquirers []AcquirerConfig
 
 	// Manual leaves the jobs and the dispatcher to the caller (Jobs.RunDue, Dispatcher.DeliverDue,
-	// the sandbox clock's advance): for the simulation and tests that move time themselves.
+	// the sandbox clock's advance): for the simulation and tests that move time themselves. A
+	// Manual gateway captures automatic payments in the pay's request, unless DeferCaptures.
 	Manual bool
+	// DeferCaptures (Manual only) holds automatic captures until Service.FlushCaptures: the
+	// simulation decides when they run and whether a crash comes first.
+	DeferCaptures bool
 	// Clock replaces the payments' clock (the simulation's fixed clock); the sandbox's clock
 	// call then moves nothing, so it is for Manual gateways.
 	Clock clock.Clock
@@ -330,6 +334,16 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	g.stopBg = stop
 	g.bgDone.Add(1)
 	go func() { defer g.bgDone.Done(); g.calls.Run(bg) }()
+	switch {
+	case !cfg.Manual:
+		// Automatic captures run off the request path (payments/captures.go); a clean stop
+		// records those in flight before the store closes.
+		waitCaptures := g.Service.StartCaptures(bg)
+		g.bgDone.Add(1)
+		go func() { defer g.bgDone.Done(); waitCaptures() }()
+	case cfg.DeferCaptures:
+		g.Service.DeferCaptures()
+	}
 	if !cfg.Manual {
 		interval := orDefault(cfg.JobsInterval, time.Second)
 		g.bgDone.Add(2)

@@ -105,5 +105,5 @@ func (s *Service) find(ctx context.Context, m Merchant, paymentID, requestID str
 	if err != nil {
 		return Payment{}, fmt.Errorf("load payment: %w", err)
 	}
-	return p, nil
+	return s.afterAutoCapture(ctx, p)
 }

@@ -39,6 +39,9 @@ func (s *Service) Capture(ctx context.Context, m Merchant, req *protocol.Capture
 	if err != nil {
 		return Txn{}, Payment{}, fmt.Errorf("capture: %w", err)
 	}
+	if p, err = s.afterAutoCapture(ctx, p); err != nil {
+		return Txn{}, Payment{}, fmt.Errorf("capture: %w", err)
+	}
 	if _, err := Next(p.Stage(), OpCapture); err != nil {
 		// A concurrent request with this captureRequestId may have reserved the capture since
 		// the replay lookup above: its answer is this request's too.
@@ -99,15 +102,7 @@ func (s *Service) replayTxn(ctx context.Context, m Merchant, typ TxnType, reques
 // refused), asks the acquirer, and records its answer.
 func (s *Service) capture(ctx context.Context, p Payment, requestID string, amount money.Amount, internal bool) (Txn, Payment, error) {
 	ctx = context.WithoutCancel(ctx) // once reserved, the answer must be recorded
-	now := s.clock.Now()
-	t := Txn{
-		ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: requestID,
-		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
-		CreatedAt: now, Internal: internal,
-		// If the process dies between this reservation and the acquirer's answer, the runner
-		// asks again then; a recorded answer clears it.
-		DueAt: now.Add(s.cfg.AcquirerRetry),
-	}
+	t := s.newCapture(p, requestID, amount, internal)
 	p, _, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
 		if _, err := Next(p.Stage(), OpCapture); err != nil {
 			return step{}, Refusal(OpCapture, p.Stage())
@@ -117,17 +112,40 @@ func (s *Service) capture(ctx context.Context, p Payment, requestID string, amou
 	if err != nil {
 		return Txn{}, Payment{}, err
 	}
-	res, err := s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: amount, MerchantID: p.MerchantID})
+	return s.recordCapture(ctx, p, t, s.sendCapture(ctx, p, t))
+}
+
+// newCapture is a capture of p to reserve.
+func (s *Service) newCapture(p Payment, requestID string, amount money.Amount, internal bool) Txn {
+	now := s.clock.Now()
+	return Txn{
+		ID: newTxnID(now), PaymentID: p.ID, MerchantID: p.MerchantID, Type: TxnCapture, RequestID: requestID,
+		Status: TxnProcessing, Amount: amount, ResultCode: protocol.CodeCaptureInProcess, ResultMsg: "Capture is processing.",
+		CreatedAt: now, Internal: internal,
+		// If the process dies between this reservation and the acquirer's answer, the runner
+		// asks again then; a recorded answer clears it.
+		DueAt: now.Add(s.cfg.AcquirerRetry),
+	}
+}
+
+// sendCapture asks the acquirer to capture a reserved capture; a call that fails is an answer
+// still owed (asked again at the transaction's due time).
+func (s *Service) sendCapture(ctx context.Context, p Payment, t Txn) acquirer.OpResult {
+	res, err := s.acquirerOf(p).Capture(ctx, acquirer.CaptureRequest{PaymentID: p.ID, AcquirerTransactionID: p.Auth.AcquirerTransactionID, Amount: t.Amount, MerchantID: p.MerchantID})
 	if err != nil {
 		s.log.WarnContext(ctx, "acquirer capture failed", "paymentId", p.ID, "err", err)
-		res = acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}
+		return acquirer.OpResult{Status: acquirer.OpPending, RetryAfter: s.cfg.AcquirerRetry}
 	}
-	return s.recordCapture(ctx, p, t, res)
+	return res
 }
 
 // recordCapture writes the acquirer's answer about a capture.
 func (s *Service) recordCapture(ctx context.Context, p Payment, t Txn, res acquirer.OpResult) (Txn, Payment, error) {
-	return s.recordTxn(ctx, p, t, res, txnOutcome{
+	return s.recordTxn(ctx, p, t, res, s.captureOutcome(t))
+}
+
+func (s *Service) captureOutcome(t Txn) txnOutcome {
+	return txnOutcome{
 		succeeded: OpCaptureSucceeded, failed: OpCaptureFailed, pending: OpCapturePending, notify: captureNotice,
 		onSuccess: func(next *Payment) {
 			next.CapturedMinor, next.CapturedAt = t.Amount.Minor, s.clock.Now()
@@ -136,7 +154,7 @@ func (s *Service) recordCapture(ctx context.Context, p Payment, t Txn, res acqui
 			}
 		},
 		onFailure: func(next *Payment) { next.Capture = CaptureFailed },
-	})
+	}
 }
 
 // txnOutcome says what the answer about a capture or refund does to the payment.
@@ -149,36 +167,39 @@ type txnOutcome struct {
 // recordTxn writes the acquirer's answer about a capture or refund: final answers end the
 // transaction and owe the merchant a notification; a pending one sets when to ask again.
 func (s *Service) recordTxn(ctx context.Context, p Payment, t Txn, res acquirer.OpResult, o txnOutcome) (Txn, Payment, error) {
-	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) {
-		next, nt := p, t
-		if res.Reference != "" {
-			nt.Details.AcquirerReference, nt.Details.AcquirerReferenceNo = res.Reference, res.ReferenceNo
-		}
-		nt.DueAt = zeroTime
-		st := step{next: next, txn: &nt, notify: o.notify}
-		switch res.Status {
-		case acquirer.OpSucceeded:
-			st.op = o.succeeded
-			nt.Status, nt.ResultCode, nt.ResultMsg = TxnSucceeded, protocol.CodeSuccess, "success."
-			o.onSuccess(&st.next)
-		case acquirer.OpFailed:
-			st.op = o.failed
-			nt.Status, nt.ResultCode, nt.ResultMsg = TxnFailed, res.Code, res.Message
-			o.onFailure(&st.next)
-		default:
-			st.op, st.notify = o.pending, nil
-			retry := res.RetryAfter
-			if retry <= 0 {
-				retry = s.cfg.AcquirerRetry
-			}
-			nt.DueAt = s.clock.Now().Add(retry)
-		}
-		return st, nil
-	})
+	done, st, err := s.commitFresh(ctx, p, func(p Payment) (step, error) { return s.txnStep(p, t, res, o), nil })
 	if err != nil {
 		return Txn{}, Payment{}, err
 	}
 	return *st.txn, done, nil
+}
+
+// txnStep is the transition an acquirer's answer about transaction t makes of p.
+func (s *Service) txnStep(p Payment, t Txn, res acquirer.OpResult, o txnOutcome) step {
+	next, nt := p, t
+	if res.Reference != "" {
+		nt.Details.AcquirerReference, nt.Details.AcquirerReferenceNo = res.Reference, res.ReferenceNo
+	}
+	nt.DueAt = zeroTime
+	st := step{next: next, txn: &nt, notify: o.notify}
+	switch res.Status {
+	case acquirer.OpSucceeded:
+		st.op = o.succeeded
+		nt.Status, nt.ResultCode, nt.ResultMsg = TxnSucceeded, protocol.CodeSuccess, "success."
+		o.onSuccess(&st.next)
+	case acquirer.OpFailed:
+		st.op = o.failed
+		nt.Status, nt.ResultCode, nt.ResultMsg = TxnFailed, res.Code, res.Message
+		o.onFailure(&st.next)
+	default:
+		st.op, st.notify = o.pending, nil
+		retry := res.RetryAfter
+		if retry <= 0 {
+			retry = s.cfg.AcquirerRetry
+		}
+		nt.DueAt = s.clock.Now().Add(retry)
+	}
+	return st
 }
 
 // captureNotice is CAPTURE_RESULT, owed when a capture ends (succeeded or failed).

@@ -302,6 +302,13 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 			return step{op: OpLateAuthVoided, next: next}, nil
 		}
 		st := s.authStep(p, res)
+		if st.op == OpAuthApproved && p.CaptureMode == CaptureAutomatic {
+			// Antom captures an automatic payment after the authorization and reports it by
+			// CAPTURE_RESULT: the approval reserves the capture in its own commit, and the
+			// capture itself runs off the request path (captures.go).
+			t := s.newCapture(p, p.RequestID, p.Amount, true)
+			st.then, st.newTxn = OpCapture, &t
+		}
 		if st.op == OpAuthApproved && p.Card.Tokenize && p.Card.Token == "" && cmd != nil && s.vault != nil {
 			existing, tok, err := s.newToken(ctx, p, cmd, s.clock.Now())
 			if err != nil {
@@ -322,15 +329,10 @@ func (s *Service) recordAuth(ctx context.Context, p Payment, res acquirer.AuthRe
 	case st.op == OpLateAuthVoided:
 		s.log.WarnContext(ctx, "late authorization voided", "paymentId", p.ID, "stage", done.Stage())
 		return s.sendVoid(ctx, done), nil
-	case st.op == OpAuthApproved && done.CaptureMode == CaptureAutomatic:
-		// Automatic capture follows the authorization at once, so it shows in inquiry by the
-		// time the merchant reads the pay answer (docs/design.md "Answer codes after authorization").
-		_, captured, err := s.capture(ctx, done, done.RequestID, done.Amount, true)
-		if err != nil {
-			s.log.ErrorContext(ctx, "automatic capture", "paymentId", done.ID, "err", err)
-			return done, nil
-		}
-		return captured, nil
+	case st.then == OpCapture:
+		// The capture reserved with the approval goes to the acquirer now; inquiry shows it
+		// within a second of the answer (docs/design.md "Answer codes after authorization").
+		return s.captureOwed(ctx, done, *st.newTxn), nil
 	}
 	return done, nil
 }

@@ -287,7 +287,10 @@ type Change struct {
 	Payment     Payment // the new values; Version must be FromVersion+1
 	FromVersion int
 	Event       Event
-	Outbox      *OutboxMessage
+	// Then is a second transition made by the same commit, recorded after Event: an approval
+	// that reserves its automatic capture at once (AUTH_APPROVED, then CAPTURE).
+	Then   *Event
+	Outbox *OutboxMessage
 	// NewTxn is inserted (ErrDuplicate if its request id is taken, or for an internal one, if the
 	// payment already has one of its type); Txn is updated, guarded by
 	// its being still PROCESSING (ErrConflict otherwise).
@@ -362,6 +365,15 @@ type Store interface {
 	ClaimWork(ctx context.Context, t, now, leaseUntil time.Time, limit int) ([]Due, error)
 	// ReleaseWork ends a payment's work lease.
 	ReleaseWork(ctx context.Context, paymentID string) error
+}
+
+// BatchStore is a Store that can write many changes in one commit (the automatic captures'
+// results, internal/payments/captures.go). ApplyAll returns one error per change: nil when it was
+// written, ErrConflict when its payment or transaction had moved on (nothing of that change is
+// written, the others are). Any other failure rolls the whole batch back and is the second
+// result; the caller then applies the changes one by one.
+type BatchStore interface {
+	ApplyAll(ctx context.Context, cs []Change) ([]error, error)
 }
 
 // Store errors.

@@ -50,6 +50,9 @@ func (s *Service) Refund(ctx context.Context, m Merchant, req *protocol.RefundRe
 	if err != nil {
 		return Txn{}, Payment{}, fmt.Errorf("refund: %w", err)
 	}
+	if p, err = s.afterAutoCapture(ctx, p); err != nil {
+		return Txn{}, Payment{}, fmt.Errorf("refund: %w", err)
+	}
 	ctx = context.WithoutCancel(ctx)
 	now := s.clock.Now()
 	t := Txn{

@@ -91,6 +91,8 @@ type Service struct {
 	cfg    Config
 	auth   Authenticator // nil: 3-D Secure requests are refused
 	vault  Vault
+	// captures holds the automatic captures owed (captures.go).
+	captures captureQueue
 }
 
 // With3DS enables 3-D Secure with an authenticator and a vault for the card data it holds.
@@ -136,6 +138,9 @@ const maxAttempts = 64
 type step struct {
 	op   Op
 	next Payment // the payment after the step; stage, version and times are set by commit
+	// then is a second transition made by the same commit (CAPTURE after AUTH_APPROVED for an
+	// automatic capture); newTxn then belongs to it.
+	then Op
 	// newTxn is inserted, txn updated (both optional).
 	newTxn, txn *Txn
 	// newToken is a card saved by the step.
@@ -151,14 +156,36 @@ type step struct {
 // payment, the transaction, the event and the notification in one transaction, guarded by p's
 // version. ErrConflict means p changed meanwhile.
 func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, error) {
-	to, err := Next(p.Stage(), st.op)
+	ch, err := s.change(p, st)
 	if err != nil {
 		return Payment{}, err
 	}
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return Payment{}, fmt.Errorf("%s payment %s: %w", st.op, p.ID, err)
+	}
+	s.committed(ctx, p, ch)
+	return ch.Payment, nil
+}
+
+// change is the store's Change that step st makes of p.
+func (s *Service) change(p Payment, st step) (Change, error) {
+	to, err := Next(p.Stage(), st.op)
+	if err != nil {
+		return Change{}, err
+	}
 	next := st.next
-	next.setStage(to)
 	next.Version = p.Version + 1
 	next.UpdatedAt = s.clock.Now()
+	// first is the payment as the first transition leaves it: the event and the notification of
+	// an approval describe the approval, whatever the same commit does next.
+	first := next
+	first.setStage(to)
+	if st.then != "" {
+		if to, err = Next(to, st.then); err != nil {
+			return Change{}, err
+		}
+	}
+	next.setStage(to)
 	ch := Change{Payment: next, FromVersion: p.Version, NewTxn: st.newTxn, Txn: st.txn, NewToken: st.newToken}
 	var txn *Txn
 	switch {
@@ -167,25 +194,46 @@ func (s *Service) commit(ctx context.Context, p Payment, st step) (Payment, erro
 	case st.txn != nil:
 		txn = st.txn
 	}
-	ch.Event = Event{PaymentID: p.ID, Op: st.op, From: p.State, To: next.State, ResultCode: next.ResultCode, At: next.UpdatedAt}
 	if txn != nil {
 		txn.UpdatedAt = next.UpdatedAt
+	}
+	ch.Event = Event{PaymentID: p.ID, Op: st.op, From: p.State, To: first.State, ResultCode: first.ResultCode, At: next.UpdatedAt}
+	firstTxn := txn
+	if st.then != "" {
+		ch.Then = &Event{PaymentID: p.ID, Op: st.then, From: first.State, To: next.State, ResultCode: next.ResultCode, At: next.UpdatedAt}
+		if txn != nil {
+			ch.Then.TxnID, ch.Then.ResultCode = txn.ID, txn.ResultCode
+		}
+		firstTxn = nil
+	} else if txn != nil {
 		ch.Event.TxnID, ch.Event.ResultCode = txn.ID, txn.ResultCode
 	}
 	if st.eventCode != "" {
 		ch.Event.ResultCode = st.eventCode
 	}
 	if st.notify != nil {
-		ch.Outbox = st.notify(next, txn)
+		ch.Outbox = st.notify(first, firstTxn)
 	}
-	if err := s.store.Apply(ctx, ch); err != nil {
-		return Payment{}, fmt.Errorf("%s payment %s: %w", st.op, p.ID, err)
-	}
+	return ch, nil
+}
+
+// committed is what follows a change the store wrote: delivery woken, the transitions logged.
+func (s *Service) committed(ctx context.Context, p Payment, ch Change) {
 	if ch.Outbox != nil && s.cfg.OnOutbox != nil {
 		s.cfg.OnOutbox()
 	}
-	s.log.InfoContext(ctx, "payment transition", "paymentId", p.ID, "op", st.op, "from", p.Stage(), "to", to, "resultCode", ch.Event.ResultCode)
-	return next, nil
+	from := p.Stage()
+	for _, ev := range []*Event{&ch.Event, ch.Then} {
+		if ev == nil {
+			continue
+		}
+		to := ch.Payment.Stage()
+		if ev == &ch.Event && ch.Then != nil {
+			to, _ = Next(from, ev.Op)
+		}
+		s.log.InfoContext(ctx, "payment transition", "paymentId", p.ID, "op", ev.Op, "from", from, "to", to, "resultCode", ev.ResultCode)
+		from = to
+	}
 }
 
 // commitFresh builds a step from p and commits it; when p changed meanwhile (ErrConflict) it

@@ -285,12 +285,12 @@ func TestPayEveryCard(t *testing.T) {
 				if !paymentIDShape.MatchString(p.ID) {
 					t.Errorf("paymentId %q is not date + 27 digits", p.ID)
 				}
-				// AUTOMATIC capture follows an approval at once: CREATE, AUTH_APPROVED, CAPTURE and
-				// the capture's outcome, one version each.
+				// AUTOMATIC capture follows an approval at once: CREATE, then AUTH_APPROVED and
+				// CAPTURE in one commit, then the capture's outcome: a version per commit.
 				wantCapture, captureOp := captureOutcome(pan, want.state)
 				wantVersion := 2
 				if want.state == payments.StateSuccess {
-					wantVersion = 4
+					wantVersion = 3
 				}
 				if p.MerchantID != nc.merchant.ID || p.RequestID != "req-1" || p.Version != wantVersion {
 					t.Errorf("merchant %q, request %q, version %d (want %d)", p.MerchantID, p.RequestID, p.Version, wantVersion)

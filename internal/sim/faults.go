@@ -32,11 +32,15 @@ const (
 	// acted on it or not (a coin decides): the gateway never records the answer, and its in-flight
 	// lease is left for another process to resolve (payments.DueResolve).
 	FaultCrashMidAuth Fault = "crash-mid-authorization"
+	// FaultCrashOwedCapture: the process dies after a pay answered with its automatic capture
+	// reserved and before the capture ran (payments/captures.go): the capture is left to the
+	// due work of the next process.
+	FaultCrashOwedCapture Fault = "crash-before-owed-capture"
 )
 
 // Faults lists every kind, in the order reports show them.
 var Faults = []Fault{FaultStoreBefore, FaultStoreAfter, FaultCrashBefore, FaultCrashAfter, FaultCrashBetween,
-	FaultAcquirerTimeout, FaultAcquirerLost, FaultCrashMidAuth}
+	FaultAcquirerTimeout, FaultAcquirerLost, FaultCrashMidAuth, FaultCrashOwedCapture}
 
 // ErrInjected is the error of an injected store fault; ErrCrashed is what every call of a
 // process that crashed gets.
@@ -50,6 +54,7 @@ type Rates struct {
 	StoreBefore, StoreAfter, Crash float64
 	AcquirerTimeout, AcquirerLost  float64
 	CrashMidAuth                   float64
+	CrashOwedCapture               float64
 }
 
 // Injector decides, from its own seeded source, which calls fail. The store and acquirer
@@ -77,6 +82,17 @@ func (in *Injector) Dead() bool { return in.dead }
 
 // Revive starts a new process after a crash.
 func (in *Injector) Revive() { in.dead = false }
+
+// CrashOwedCapture decides whether the process dies with automatic captures owed, before they
+// run; it draws whether or not any are owed, so the faults of the calls after stay where they were.
+func (in *Injector) CrashOwedCapture() bool {
+	if !in.roll(in.rates.CrashOwedCapture) || in.dead {
+		return false
+	}
+	in.dead = true
+	in.note(FaultCrashOwedCapture)
+	return true
+}
 
 // Crash kills the process between two calls.
 func (in *Injector) Crash() {
@@ -169,6 +185,25 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 // Apply implements payments.Store.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 	return s.write(func() error { return s.Inner.Apply(ctx, c) })
+}
+
+// ApplyAll implements payments.BatchStore: the batch is one write, which the faults strike as a
+// whole (a lost acknowledgement of a batch is a batch committed and reported failed).
+func (s *Store) ApplyAll(ctx context.Context, cs []payments.Change) ([]error, error) {
+	bs, ok := s.Inner.(payments.BatchStore)
+	if !ok {
+		return nil, errors.New("sim: the store cannot write a batch")
+	}
+	var errs []error
+	err := s.write(func() error {
+		var err error
+		errs, err = bs.ApplyAll(ctx, cs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
 // TokenByID implements payments.Store.

@@ -246,6 +246,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 	w.in = NewInjector(seed, Rates{
 		StoreBefore: 0.01 * level, StoreAfter: 0.01 * level, Crash: 0.004 * level,
 		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level, CrashMidAuth: 0.03 * level,
+		CrashOwedCapture: 0.03 * level,
 	})
 	w.recv = newReceiver()
 	t.Cleanup(w.recv.srv.Close)
@@ -270,6 +271,9 @@ func (w *world) open(t testing.TB) {
 		Mode: gateway.Sandbox, Store: st, Data: w.dir, Log: w.log,
 		// The simulation moves its own clock and runs due work and deliveries itself.
 		Manual: true, Clock: w.clk, NotifyTimeout: 5 * time.Second,
+		// Automatic captures wait for the driver's flush after each step, which a crash may
+		// come before (FaultCrashOwedCapture).
+		DeferCaptures: true,
 		WrapStore: func(s payments.Store) payments.Store { return &Store{Inner: s, In: w.in} },
 		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer {
 			return &Acquirer{Inner: a, In: w.in, Ledger: w.ledger}
@@ -822,6 +826,9 @@ func (w *world) runDue() {
 				}
 			}
 		}
+		if !w.in.Dead() {
+			w.svc.FlushCaptures(ctx) // the captures of the approvals this pass recorded
+		}
 		disputed, err := w.gw.Disputes.DueWork(ctx, w.clk.Now(), 1000)
 		if err != nil {
 			w.tracef("  due disputes: %s", answerOf(err))
@@ -934,6 +941,11 @@ func (w *world) step(t testing.TB) {
 		w.deliver()
 	default:
 		w.in.Crash()
+	}
+	// The step's automatic captures, reserved by the approvals it made, run after it: a real
+	// gateway runs them right after the answer, in the background.
+	if !w.in.Dead() && !w.in.CrashOwedCapture() {
+		w.svc.FlushCaptures(ctx)
 	}
 	if len(w.in.Step) > 0 && len(w.trace) > n {
 		w.trace[n] += fmt.Sprintf(" faults=%v", w.in.Step)

@@ -24,6 +24,10 @@ var (
 		WHERE payment_id = ? AND client_id = ? AND version = ?`
 	insertTxn   = `INSERT INTO transactions (` + rows.TxnColumns + `) VALUES (` + placeholders(strings.Count(rows.TxnColumns, ",")+1) + `)`
 	insertEvent = `INSERT INTO payment_events (` + eventColumns + `) VALUES (?,?,?,?,?,?,?)`
+	updateTxn   = `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
+		updated_at = ?, due_at = ? WHERE txn_id = ? AND client_id = ? AND status = 'PROCESSING'`
+	insertOutbox = `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
+		VALUES (?,?,?,?,?,?,?,?)`
 )
 
 const eventColumns = `payment_id, txn_id, op, from_state, to_state, result_code, at`
@@ -56,6 +60,39 @@ func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev paymen
 // a concurrent writer from the same version (on PostgreSQL it waits for the row lock, then
 // re-reads the row) finds the version moved on and updates nothing: ErrConflict.
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
+	return s.InTx(ctx, func(tx Conn) error { return applyIn(ctx, tx, c) })
+}
+
+// ApplyAll implements payments.BatchStore: the changes in one transaction, so one commit (one
+// WAL flush) records a whole batch. A change whose payment moved on is left out (its guarded
+// UPDATE, the first statement, wrote nothing) and reported ErrConflict; any other failure
+// rolls the batch back.
+func (s *Store) ApplyAll(ctx context.Context, cs []payments.Change) ([]error, error) {
+	errs := make([]error, len(cs))
+	err := s.InTx(ctx, func(tx Conn) error {
+		for i, c := range cs {
+			err := applyIn(ctx, tx, c)
+			if errors.Is(err, errStale) {
+				errs[i] = payments.ErrConflict
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("change %d of %d (%s): %w", i+1, len(cs), c.Payment.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// errStale is the conflict of a change whose guarded payment UPDATE matched no row: nothing of
+// the change was written, so a batch may go on without it.
+var errStale = fmt.Errorf("payment version moved on: %w", payments.ErrConflict)
+
+func applyIn(ctx context.Context, tx Conn, c payments.Change) error {
 	p := c.Payment
 	if p.Version != c.FromVersion+1 {
 		// The version guard below only works if every writer moves it by one.
@@ -66,60 +103,61 @@ func (s *Store) Apply(ctx context.Context, c payments.Change) error {
 		return err
 	}
 	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
-	return s.InTx(ctx, func(tx Conn) error {
-		n, err := tx.Exec(ctx, updatePayment, vals...)
+	n, err := tx.Exec(ctx, updatePayment, vals...)
+	if err != nil {
+		return fmt.Errorf("update payment: %w", err)
+	}
+	if n != 1 {
+		return errStale
+	}
+	if t := c.NewToken; t != nil {
+		if err := insertToken(ctx, tx, *t); err != nil {
+			return err
+		}
+	}
+	if t := c.NewTxn; t != nil {
+		vals, err := rows.TxnValues(*t)
 		if err != nil {
-			return fmt.Errorf("update payment: %w", err)
+			return err
+		}
+		_, err = tx.Exec(ctx, insertTxn, vals...)
+		if errors.Is(err, ErrUnique) {
+			return payments.ErrDuplicate
+		}
+		if err != nil {
+			return fmt.Errorf("insert transaction: %w", err)
+		}
+	}
+	if t := c.Txn; t != nil {
+		details, err := json.Marshal(t.Details)
+		if err != nil {
+			return err
+		}
+		// Only a transaction still in process changes: a final result is never rewritten.
+		n, err := tx.Exec(ctx, updateTxn,
+			string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
+		if err != nil {
+			return fmt.Errorf("update transaction: %w", err)
 		}
 		if n != 1 {
 			return payments.ErrConflict
 		}
-		if t := c.NewToken; t != nil {
-			if err := insertToken(ctx, tx, *t); err != nil {
-				return err
-			}
-		}
-		if t := c.NewTxn; t != nil {
-			vals, err := rows.TxnValues(*t)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, insertTxn, vals...)
-			if errors.Is(err, ErrUnique) {
-				return payments.ErrDuplicate
-			}
-			if err != nil {
-				return fmt.Errorf("insert transaction: %w", err)
-			}
-		}
-		if t := c.Txn; t != nil {
-			details, err := json.Marshal(t.Details)
-			if err != nil {
-				return err
-			}
-			// Only a transaction still in process changes: a final result is never rewritten.
-			n, err := tx.Exec(ctx, `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
-				updated_at = ?, due_at = ? WHERE txn_id = ? AND client_id = ? AND status = 'PROCESSING'`,
-				string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
-			if err != nil {
-				return fmt.Errorf("update transaction: %w", err)
-			}
-			if n != 1 {
-				return payments.ErrConflict
-			}
-		}
-		if err := addEvent(ctx, tx, c.Event); err != nil {
+	}
+	if err := addEvent(ctx, tx, c.Event); err != nil {
+		return err
+	}
+	if c.Then != nil {
+		if err := addEvent(ctx, tx, *c.Then); err != nil {
 			return err
 		}
-		if o := c.Outbox; o != nil {
-			_, err := tx.Exec(ctx, `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
-				VALUES (?,?,?,?,?,?,?,?)`, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
-			if err != nil {
-				return fmt.Errorf("insert outbox: %w", err)
-			}
+	}
+	if o := c.Outbox; o != nil {
+		_, err := tx.Exec(ctx, insertOutbox, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("insert outbox: %w", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func addEvent(ctx context.Context, tx Conn, ev payments.Event) error {
