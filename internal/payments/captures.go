@@ -132,6 +132,13 @@ func (s *Service) FlushCaptures(ctx context.Context) {
 	q.done(len(jobs))
 }
 
+// CapturesOwed is the number of captures handed over and not yet recorded.
+func (s *Service) CapturesOwed() int {
+	s.captures.mu.Lock()
+	defer s.captures.mu.Unlock()
+	return s.captures.owed
+}
+
 // CapturesIdle waits until every capture handed over has been recorded (or ctx ends).
 func (s *Service) CapturesIdle(ctx context.Context) error {
 	q := &s.captures

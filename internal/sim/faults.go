@@ -85,8 +85,8 @@ func (in *Injector) Revive() { in.dead = false }
 
 // CrashOwedCapture decides whether the process dies with automatic captures owed, before they
 // run; it draws whether or not any are owed, so the faults of the calls after stay where they were.
-func (in *Injector) CrashOwedCapture() bool {
-	if !in.roll(in.rates.CrashOwedCapture) || in.dead {
+func (in *Injector) CrashOwedCapture(owed bool) bool {
+	if !in.roll(in.rates.CrashOwedCapture) || in.dead || !owed {
 		return false
 	}
 	in.dead = true

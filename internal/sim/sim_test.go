@@ -246,7 +246,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 	w.in = NewInjector(seed, Rates{
 		StoreBefore: 0.01 * level, StoreAfter: 0.01 * level, Crash: 0.004 * level,
 		AcquirerTimeout: 0.03 * level, AcquirerLost: 0.03 * level, CrashMidAuth: 0.03 * level,
-		CrashOwedCapture: 0.03 * level,
+		CrashOwedCapture: 0.2 * level,
 	})
 	w.recv = newReceiver()
 	t.Cleanup(w.recv.srv.Close)
@@ -944,7 +944,7 @@ func (w *world) step(t testing.TB) {
 	}
 	// The step's automatic captures, reserved by the approvals it made, run after it: a real
 	// gateway runs them right after the answer, in the background.
-	if !w.in.Dead() && !w.in.CrashOwedCapture() {
+	if !w.in.Dead() && !w.in.CrashOwedCapture(w.svc.CapturesOwed() > 0) {
 		w.svc.FlushCaptures(ctx)
 	}
 	if len(w.in.Step) > 0 && len(w.trace) > n {
