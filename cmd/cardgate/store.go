@@ -27,11 +27,17 @@ type storeFlags struct {
 // registerGatewayKey adds serve's --gateway-key and --gateway-key-version; gatewayKeyEnv reads
 // $CARDGATE_GATEWAY_KEY and $CARDGATE_GATEWAY_KEY_VERSION for those not given. (Not as the flags'
 // defaults: help would print a pin-value.)
-func (f *storeFlags) registerGatewayKey(fs *flag.FlagSet) {
+func (f *storeFlags) registerGatewayKey(fs *flag.FlagSet, envInUsage bool) {
+	env := func(name string) string {
+		if envInUsage {
+			return " ($" + name + ")"
+		}
+		return "" // serve's help names every flag's variable itself
+	}
 	fs.StringVar(&f.gatewayKey.Spec, "gateway-key", "",
-		"the gateway key in an HSM, a PKCS#11 URI: pkcs11:token=T;object=LABEL?module-path=LIB.so&pin-source=file:PATH[&key-version=N] (a -tags pkcs11 build; docs/security.md \"Gateway keys in an HSM\"); default: the key in the store ($CARDGATE_GATEWAY_KEY)")
+		"the gateway key in an HSM, a PKCS#11 URI: pkcs11:token=T;object=LABEL?module-path=LIB.so&pin-source=file:PATH[&key-version=N] (a -tags pkcs11 build; docs/security.md \"Gateway keys in an HSM\"); default: the key in the store"+env("CARDGATE_GATEWAY_KEY"))
 	fs.StringVar(&f.gatewayKey.Version, "gateway-key-version", "",
-		"the keyVersion of the --gateway-key HSM key in signature headers (default: the URI's key-version, else 1) ($CARDGATE_GATEWAY_KEY_VERSION)")
+		"the keyVersion of the --gateway-key HSM key in signature headers (default: the URI's key-version, else 1)"+env("CARDGATE_GATEWAY_KEY_VERSION"))
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
