@@ -75,6 +75,12 @@ func TestBenchBaselineSQLite(t *testing.T) {
 	if n, _ := codes["pay S/SUCCESS"].(float64); n != number(t, rep, "count") {
 		t.Errorf("codes %v: every pay should be S/SUCCESS", codes)
 	}
+	// The floor and the load generator sign with crypto/rsa whatever the build; the gateway with
+	// the build's signer.
+	signers, _ := rep["signers"].(map[string]any)
+	if signers["baseline"] != "go" || signers["client"] != "go" || signers["gateway"] == "" || signers["gateway"] == nil {
+		t.Errorf("signers %v, want gateway named, baseline and client go", signers)
+	}
 }
 
 // TestBenchManualNotify: the manual mix (pay, capture, refund) with notifications to the

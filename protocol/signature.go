@@ -246,6 +246,10 @@ func findSignatureItem(v string) int {
 	}
 }
 
+// ValidKeyVersion reports whether s may be a signature header's keyVersion: letters, digits,
+// '.', '_' and '-', at least one.
+func ValidKeyVersion(s string) bool { return isKeyVersionToken(s) }
+
 func isKeyVersionToken(s string) bool {
 	if s == "" {
 		return false

@@ -23,6 +23,7 @@ import (
 	"github.com/cardgate/cardgate/internal/bench"
 	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/merchant"
+	"github.com/cardgate/cardgate/internal/signer"
 	"github.com/cardgate/cardgate/protocol"
 )
 
@@ -50,16 +51,29 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress    = fs.Bool("progress", true, "print a progress line on stderr every second")
 		notifyWait  = fs.Duration("notify-wait", 10*time.Second, "with --notify, how long to wait after the load for the notifications it owes (the figures say how long it took)")
 		rounds      = fs.Int("rounds", 0, "with --baseline, alternate gateway and baseline this many times, splitting the duration or count (default 4; 1 without --baseline)")
+		signerName  = fs.String("signer", "", "what signs the started gateway's answers and notifications: go (crypto/rsa) or openssl (libcrypto, a -tags openssl build); default this build's, "+signer.Name()+". The baseline and the load generator always sign with go")
 	)
 	cf.register(fs)
 	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
-	urlGiven, storeGiven := false, false
+	urlGiven, storeGiven, signerGiven := false, false, false
 	fs.Visit(func(f *flag.Flag) {
 		urlGiven = urlGiven || f.Name == "url"
 		storeGiven = storeGiven || f.Name == "store"
+		signerGiven = signerGiven || f.Name == "signer"
 	})
+	if signerGiven {
+		if urlGiven {
+			return errors.New("--signer chooses the signer of the gateway bench starts; a --url gateway signs with what it was built and started with")
+		}
+		if *signerName != signer.NameGo && *signerName != signer.NameOpenSSL {
+			return fmt.Errorf("--signer %q: go or openssl", *signerName)
+		}
+		if err := (gateway.KeyConfig{Signer: *signerName}).Check(); err != nil {
+			return err
+		}
+	}
 	if !storeGiven && cf.store.database != "" {
 		*storeKind = "postgres" // --database names a PostgreSQL store, as for serve
 	}
@@ -102,7 +116,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		target = cf
 	)
 	if *start {
-		gw, err = startBenchGateway(ctx, *storeKind, cf.store.database, tmp, *logLevel)
+		gw, err = startBenchGateway(ctx, *storeKind, cf.store.database, tmp, *logLevel, *signerName)
 		if err != nil {
 			return err
 		}
@@ -118,6 +132,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *start {
 		urls = []string{target.url}
+	}
+	// The load generator signs through client, with crypto/rsa; so does the floor.
+	report.Signers = &bench.Signers{Client: signer.NameGo}
+	if gw != nil {
+		report.Signers.Gateway = gw.Signer
+	} else if name, err := bench.ScrapeSigner(ctx, http.DefaultClient, urls[0]); err == nil {
+		report.Signers.Gateway = name
+	}
+	if *baseline {
+		report.Signers.Baseline = signer.NameGo
 	}
 	c, err := benchClient(urls, target.clientID, target.privateKey, target.gatewayKey, *concurrency)
 	if err != nil {
@@ -335,7 +359,7 @@ type startedGateway struct {
 // startBenchGateway creates a temporary store (a directory under tmp, or a fresh schema in the
 // PostgreSQL database) and starts the sandbox gateway on it on a free loopback port, logging to
 // gateway.log in tmp.
-func startBenchGateway(ctx context.Context, kind, database, tmp, logLevel string) (*startedGateway, error) {
+func startBenchGateway(ctx context.Context, kind, database, tmp, logLevel, signerName string) (*startedGateway, error) {
 	g := &startedGateway{store: storeFlags{data: filepath.Join(tmp, "gateway")}}
 	if kind == "postgres" {
 		u, drop, err := bench.TempSchema(ctx, database, "cg_bench")
@@ -356,7 +380,8 @@ func startBenchGateway(ctx context.Context, kind, database, tmp, logLevel string
 	}
 	gw, err := gateway.Start(ctx, gateway.Config{
 		Data: g.store.data, Database: g.store.database, Addr: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(g.logFile, &slog.HandlerOptions{Level: level})),
+		Log:        slog.New(slog.NewTextHandler(g.logFile, &slog.HandlerOptions{Level: level})),
+		GatewayKey: gateway.KeyConfig{Signer: signerName},
 	})
 	if err != nil {
 		g.stop()

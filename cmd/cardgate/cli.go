@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/cardgate/cardgate/internal/signer"
 )
 
 // errHelpShown: the help asked for was printed; the process exits 0.
@@ -106,7 +108,7 @@ func versionCmd(args []string, stdout io.Writer) error {
 func versionLine() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "cardgate (no build information)"
+		return "cardgate (no build information) signers " + strings.Join(signer.Builtin(), ",")
 	}
 	v := info.Main.Version
 	if v == "" {
@@ -126,7 +128,9 @@ func versionLine() string {
 			line += " " + t
 		}
 	}
-	return line + " " + info.GoVersion
+	// Which signers this build has (-tags openssl, -tags pkcs11): what `serve` and `bench --signer`
+	// can use, without starting either.
+	return line + " " + info.GoVersion + " signers " + strings.Join(signer.Builtin(), ",")
 }
 
 // completionCmd prints a shell completion script. The script asks the binary itself

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cardgate/cardgate/client"
+	"github.com/cardgate/cardgate/internal/gateway"
 	"github.com/cardgate/cardgate/internal/merchant"
 	"github.com/cardgate/cardgate/internal/money"
 	"github.com/cardgate/cardgate/protocol"
@@ -44,6 +45,9 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.privateKey, "private-key", os.Getenv("CARDGATE_PRIVATE_KEY"), "merchant private key, base64 ($CARDGATE_PRIVATE_KEY)")
 	fs.StringVar(&f.gatewayKey, "gateway-public-key", os.Getenv("CARDGATE_GATEWAY_PUBLIC_KEY"), "gateway public key, base64 ($CARDGATE_GATEWAY_PUBLIC_KEY)")
 	f.store.register(fs)
+	// Without --gateway-public-key, the key to verify answers with is serve's: the HSM's when
+	// serve signs with one ($CARDGATE_GATEWAY_KEY, as serve reads it), else the store's.
+	f.store.gatewayKey = gateway.KeyConfig{Spec: os.Getenv("CARDGATE_GATEWAY_KEY"), Version: os.Getenv("CARDGATE_GATEWAY_KEY_VERSION")}
 }
 
 func envOr(k, def string) string {

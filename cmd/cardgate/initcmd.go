@@ -27,9 +27,11 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		publicURL  = fs.String("public-url", "https://localhost", "the URL the certificate is for (with --tls-self-signed)")
 	)
 	sf.register(fs)
+	sf.registerGatewayKey(fs, true)
 	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
+	sf.gatewayKeyEnv(fs)
 	if *selfSigned != "" {
 		certFile, keyFile, err := writeSelfSigned(*selfSigned, *publicURL, time.Now())
 		if err != nil {
@@ -61,9 +63,11 @@ func merchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		settle  = fs.String("settlement-currencies", "USD", "the currencies the merchant is contracted to settle in, the default first: USD,EUR (* for every currency)")
 	)
 	sf.register(fs)
+	sf.registerGatewayKey(fs, true)
 	if err := parseArgs(fs, args, stdout); err != nil {
 		return err
 	}
+	sf.gatewayKeyEnv(fs)
 	currencies, err := merchant.ParseSettlementCurrencies(*settle)
 	if err != nil {
 		return fmt.Errorf("--settlement-currencies: %w", err)

@@ -21,7 +21,8 @@ Usage:
                  [--tls-cert FILE --tls-key FILE] [--log-level info] [--refund-window 365d]
                  [--notify-timeout 10s] [--notify-allow CIDR]... [--cpuprofile FILE]
                  [--fx-rates FILE] [--fee-bps N] [--fee-fixed N]   (every flag also reads CARDGATE_<FLAG>)
-  cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL]
+                 [--gateway-key pkcs11:URI [--gateway-key-version N]]  (the key in an HSM; -tags pkcs11)
+  cardgate init [--data DIR] --json [--tls-self-signed DIR --public-url URL] [--gateway-key pkcs11:URI]
   cardgate merchant create [--data DIR] [--name N] [--public-key FILE] [--settlement-currencies USD,EUR] --json
   cardgate merchant set [--data DIR] --client-id ID --notify-url URL
   cardgate vault rotate [--data DIR | --database URL] [--vault-keys KEYS] [--json]
@@ -63,9 +64,10 @@ Load (starts a gateway on a temporary store unless --url is given; docs/design.m
   cardgate bench [--mix pay|pay-inquiry|manual|3ds-frictionless] [--concurrency 32 | --rate R]
                  [--duration 10s | --count N] [--notify] [--baseline] [--preload N]
                  [--rounds N] [--store sqlite|postgres --database URL] [--json] [--cpuprofile FILE]
+                 [--signer go|openssl]           (the started gateway's signer; the floor's is go)
 
 Tools:
-  cardgate version                               (module version, commit and Go of this binary)
+  cardgate version                               (module version, commit, Go and signers of this binary)
   cardgate completion bash|zsh                   (source <(cardgate completion bash))
 
 Run "cardgate <command> -h" for the flags of a command.

@@ -49,6 +49,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	fs.Var(&allow, "notify-allow", "let notifications reach this private CIDR in production mode (repeatable; never opens link-local or metadata addresses)")
 	sf.register(fs)
+	sf.registerGatewayKey(fs, false)
 	fs.Usage = serveUsage(fs)
 	if err := envDefaults(fs); err != nil {
 		return err
@@ -135,6 +136,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		NotifyAllow:       allow,
 		VaultKeys:         *vaultKeys,
 		Acquirers:         acquirers,
+		GatewayKey:        sf.gatewayKey,
 	})
 	if err != nil {
 		return err

@@ -66,6 +66,37 @@ func ScrapeOutbox(ctx context.Context, hc *http.Client, base string) (OutboxSamp
 	return s, nil
 }
 
+// ScrapeSigner reads which signer a gateway signs with from its /metrics
+// (cardgate_signer_info{signer="…"} 1); "" when it does not say.
+func ScrapeSigner(ctx context.Context, hc *http.Client, base string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("metrics: HTTP %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), `cardgate_signer_info{signer="`)
+		if !ok {
+			continue
+		}
+		if name, value, ok := strings.Cut(rest, `"} `); ok && strings.TrimSpace(value) == "1" {
+			return name, nil
+		}
+	}
+	return "", sc.Err()
+}
+
 // OutboxWatch samples a gateway's outbox every second and keeps the largest depth and age seen.
 type OutboxWatch struct {
 	base string

@@ -59,7 +59,18 @@ type Report struct {
 	RatioRPS             *float64         `json:"ratioRps,omitempty"` // gateway / baseline throughput
 	RatioP99             *float64         `json:"ratioP99,omitempty"` // gateway / baseline p99
 	IterationsPerSec     float64          `json:"iterationsPerSec"`   // flows of the mix per second (pays/s for mix pay)
+	Signers              *Signers         `json:"signers,omitempty"`
 	*Delivery                             // with --notify
+}
+
+// Signers are the signers each side of a bench signed with (internal/signer's names: go,
+// openssl, pkcs11): the gateway's answers and notifications (a --url gateway's as its /metrics
+// says, "" when it does not), the floor's answers (--baseline; always crypto/rsa, so the ratio
+// shows what a faster signer gains) and the load generator's requests.
+type Signers struct {
+	Gateway  string `json:"gateway,omitempty"`
+	Baseline string `json:"baseline,omitempty"`
+	Client   string `json:"client"`
 }
 
 // Delivery is how the gateway's notifications kept up with the load (--notify): the rate at the
@@ -98,7 +109,15 @@ func (r *Report) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "concurrency %d, ", r.Concurrency)
 	}
-	fmt.Fprintf(w, "store %s, preload %d, notify %v\n\n", r.Store, r.Preload, r.Notify)
+	fmt.Fprintf(w, "store %s, preload %d, notify %v\n", r.Store, r.Preload, r.Notify)
+	if s := r.Signers; s != nil {
+		fmt.Fprintf(w, "signers: gateway %s", orUnknown(s.Gateway))
+		if s.Baseline != "" {
+			fmt.Fprintf(w, ", baseline %s", s.Baseline)
+		}
+		fmt.Fprintf(w, ", client %s\n", s.Client)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\trequests/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcalls\terrors\tCPU ms/call\t")
 	row := func(name string, s Summary) {
@@ -153,4 +172,11 @@ func writeCounts(w io.Writer, m map[string]int64) {
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -38,7 +38,6 @@ import (
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/reports"
 	"github.com/cardgate/cardgate/internal/sandbox"
-	"github.com/cardgate/cardgate/internal/signer"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
 	"github.com/cardgate/cardgate/internal/store/sqlite"
@@ -83,6 +82,9 @@ type Config struct {
 	NotifyPerMerchant int             // deliveries in flight to one merchant (default notify.DefaultPerMerchant)
 	NotifyAllow       []netip.Prefix  // private ranges notifications may reach in production
 	VaultKeys         string          // "id:base64key,…", the first current; production's only source
+	// GatewayKey is where the key that signs every answer and notification is (the store's, or
+	// an HSM's through PKCS#11) and which signer uses it.
+	GatewayKey KeyConfig
 	// Acquirers are the acquirers payments are routed across (default SandboxAcquirers).
 	Acquirers []AcquirerConfig
 
@@ -112,8 +114,11 @@ type Gateway struct {
 	URL  string
 	Addr string
 
-	Store      store.Store
-	Key        keyring.Key
+	Store store.Store
+	Key   keyring.Key
+	// Signer names what makes the gateway's signatures: go, openssl or pkcs11.
+	Signer     string
+	keyCloser  io.Closer // the HSM session of a PKCS#11 key
 	Clock      clock.Clock
 	Offset     *clock.Offset // the sandbox clock; nil in production or with Config.Clock
 	Service    *payments.Service
@@ -170,6 +175,9 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	if err := cfg.Payments.Settlement.Check(); err != nil {
 		return nil, err
 	}
+	if err := cfg.GatewayKey.Check(); err != nil {
+		return nil, err // before the store is opened (or a data directory made for nothing)
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -190,16 +198,13 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 		}
 	}()
 	wall := clock.Wall{}
-	if g.Key, err = keyring.Ensure(ctx, st, wall.Now()); err != nil {
+	lk, err := LoadKey(ctx, st, cfg.GatewayKey, wall.Now(), log)
+	if err != nil {
 		return g, err
 	}
-	signerName := signer.Name()
-	if g.Key.Signer, err = signer.New(g.Key.Private); err != nil {
-		// crypto/rsa signs the same bytes, only slower: not a reason to refuse to start.
-		log.Warn("signer unavailable, signing with crypto/rsa", "signer", signerName, "err", err)
-		g.Key.Signer, signerName, err = nil, "go", nil
-	}
-	log.Info("gateway key", "version", g.Key.Version, "signer", signerName)
+	g.Key, g.Signer, g.keyCloser = lk.Key, lk.SignerName, lk.Closer
+	signerName := lk.SignerName
+	log.Info("gateway key", "version", g.Key.Version, "signer", signerName, "key", lk.Source)
 
 	ln := cfg.Listener
 	if ln == nil && cfg.Addr != "" {
@@ -422,6 +427,10 @@ func (g *Gateway) Close() error {
 		}
 		if g.Store != nil {
 			errs = append(errs, g.Store.Close())
+		}
+		if g.keyCloser != nil {
+			// Last: nothing signs once the server and the dispatcher have stopped.
+			errs = append(errs, g.keyCloser.Close())
 		}
 		g.closeErr = errors.Join(errs...)
 	})

@@ -32,13 +32,43 @@ type Store interface {
 // ErrExists reports a version that is already stored.
 var ErrExists = errors.New("keyring: key version exists")
 
-// Key is a usable gateway key.
+// Key is a usable gateway key: a stored one (Private, and a Signer made from it) or one in an
+// HSM (Signer alone: the private key never enters the process).
 type Key struct {
 	Version string
-	Private *rsa.PrivateKey
-	// Signer, when set, makes the gateway's signatures with Private (internal/signer: libcrypto in
-	// an openssl build); nil signs with Private through crypto/rsa.
+	Private *rsa.PrivateKey // nil for a key in an HSM
+	// Signer, when set, makes the gateway's signatures: with Private (internal/signer: libcrypto
+	// in an openssl build), or in an HSM (a PKCS#11 key pair). nil signs with Private through
+	// crypto/rsa.
 	Signer crypto.Signer
+}
+
+// FromSigner is a gateway key held by s alone, a key pair in an HSM: s must be RSA, and version
+// what the signature headers carry.
+func FromSigner(version string, s crypto.Signer) (Key, error) {
+	if !protocol.ValidKeyVersion(version) {
+		return Key{}, fmt.Errorf("keyring: key version %q: letters, digits, '.', '_' or '-' (as the signature header allows)", version)
+	}
+	if s == nil {
+		return Key{}, errors.New("keyring: nil signer")
+	}
+	if _, ok := s.Public().(*rsa.PublicKey); !ok {
+		return Key{}, fmt.Errorf("keyring: the gateway key is RSA, not %T", s.Public())
+	}
+	return Key{Version: version, Signer: s}, nil
+}
+
+// Public is the key's public half, from Private or else from Signer; nil for an empty Key.
+func (k Key) Public() *rsa.PublicKey {
+	if k.Private != nil {
+		return &k.Private.PublicKey
+	}
+	if k.Signer != nil {
+		if pub, ok := k.Signer.Public().(*rsa.PublicKey); ok {
+			return pub
+		}
+	}
+	return nil
 }
 
 // SignerOrKey is what signs with this key: Signer when set, else Private.
@@ -53,7 +83,13 @@ func (k Key) SignerOrKey() crypto.Signer {
 }
 
 // PublicKeyBase64 is the key as merchants configure it: bare base64 SubjectPublicKeyInfo.
-func (k Key) PublicKeyBase64() (string, error) { return protocol.EncodePublicKey(&k.Private.PublicKey) }
+func (k Key) PublicKeyBase64() (string, error) {
+	pub := k.Public()
+	if pub == nil {
+		return "", errors.New("keyring: no gateway key")
+	}
+	return protocol.EncodePublicKey(pub)
+}
 
 // Ensure returns the current gateway key, creating version 1 on an empty store. Several processes
 // may start on one store at once (serve and init, or several instances): the insert of one wins

@@ -59,8 +59,8 @@ import (
 	"unsafe"
 )
 
-// Name is the signer this build uses: "go" (crypto/rsa) or "openssl" (libcrypto).
-func Name() string { return "openssl" }
+// Name is the signer this build uses for a key it holds: "go" (crypto/rsa) or "openssl" (libcrypto).
+func Name() string { return NameOpenSSL }
 
 // New returns a signer for key that signs through libcrypto. The key is handed to OpenSSL once,
 // as PKCS#1 DER; the EVP_PKEY is freed by Close or, failing that, when the signer is collected.

@@ -173,22 +173,32 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-// BenchmarkSign compares crypto/rsa with this build's signer on a 2048-bit key, one goroutine
-// (signatures per second per core) and all cores.
+// benchHSM, set in a pkcs11 build, gives BenchmarkSign a key imported into the test token and
+// its signer in the token.
+var benchHSM func(testing.TB) (*rsa.PrivateKey, crypto.Signer)
+
+// BenchmarkSign compares crypto/rsa with this build's signers on one 2048-bit key, one goroutine
+// (signatures per second per core) and all cores: libcrypto in an openssl build, and the SoftHSM2
+// token (the same key, imported) in a pkcs11 build.
 //
-//	go test -tags openssl -run '^$' -bench Sign ./internal/signer
+//	go test -tags openssl,pkcs11 -run '^$' -bench Sign ./internal/signer
 func BenchmarkSign(b *testing.B) {
 	key := testKeys(b)[0].key
+	var hsmSigner crypto.Signer
+	if benchHSM != nil {
+		key, hsmSigner = benchHSM(b)
+	}
 	digest := sha256.Sum256([]byte("POST /v1/payments/pay\nclient.2026-12-04T20:00:00Z.{}"))
-	impls := []struct {
+	type impl struct {
 		name string
 		s    crypto.Signer
-	}{{"go", key}}
+	}
+	impls := []impl{{"go", key}}
 	if Name() != "go" {
-		impls = append(impls, struct {
-			name string
-			s    crypto.Signer
-		}{Name(), newSigner(b, key)})
+		impls = append(impls, impl{Name(), newSigner(b, key)})
+	}
+	if hsmSigner != nil {
+		impls = append(impls, impl{NamePKCS11, hsmSigner})
 	}
 	for _, impl := range impls {
 		b.Run(impl.name, func(b *testing.B) {
