@@ -15,35 +15,27 @@ import (
 // (which may be a decline); a refusal is a *protocol.Error.
 func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest) (Payment, error) {
 	now := s.clock.Now()
-	// A replay is judged as of the original request: a paymentExpiryTime or card expiry that has
-	// passed since must not turn the payment's answer into a validation error.
 	if req.PaymentRequestID != "" {
-		// Checked before the lookup: the store must never see an id that pay would refuse.
+		// Checked before any lookup: the store must never see an id that pay would refuse.
 		if err := idField("paymentRequestId", req.PaymentRequestID, maxRequestID); err != nil {
 			return Payment{}, err
 		}
-		existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
-		if err == nil {
-			cmd, err := s.payCommand(ctx, m, req, existing.CreatedAt)
-			if err != nil {
-				return Payment{}, err
-			}
-			return s.replay(ctx, existing, keyOf(m, cmd))
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
-		}
 	}
+	// A new request id is the common case, so the payment is not looked up first: the unique
+	// index on (merchant, paymentRequestId) finds a replay when the insert below fails, and a
+	// refusal of the request looks for one (replayOr), so that a replay is judged as of the
+	// original request: a paymentExpiryTime or card expiry that has passed since, or a routing
+	// rule changed since, must not turn the payment's answer into a refusal.
 	cmd, err := s.payCommand(ctx, m, req, now)
 	if err != nil {
-		return Payment{}, err
+		return s.replayOr(ctx, m, req, err)
 	}
 	key := keyOf(m, cmd)
 	// Settled on the merchant's contract and today's rate and fees, recorded now: a replay (above)
 	// keeps the terms its payment has, whatever the contract or the table say since.
 	terms, err := s.cfg.Settlement.settlementTerms(m, cmd.Amount, cmd.SettlementCurrency)
 	if err != nil {
-		return Payment{}, err
+		return s.replayOr(ctx, m, req, err)
 	}
 
 	p := Payment{
@@ -78,19 +70,19 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		p.Card = cardSummaryOf(m, cmd)
 		p.Card.MIT, p.Card.MITType, p.Card.InitialNetworkTransactionID = cmd.MIT, cmd.MITType, cmd.InitialNTI
 		if err := s.route(ctx, &p, cmd); err != nil {
-			return Payment{}, err
+			return s.replayOr(ctx, m, req, err)
 		}
 		if cmd.IssuerAuth && s.router.AuthenticatesBuyers(p.Auth.AcquirerName) {
 			// The Korean issuer's page is the gateway's own, a sandbox simulation: an upstream
 			// acquirer would have to run it, and the connector does not pass the flow on.
-			return Payment{}, illegal(localIssuerAuthPath, "is not supported through the upstream acquirer %s; pay without it", p.Auth.AcquirerName)
+			return s.replayOr(ctx, m, req, illegal(localIssuerAuthPath, "is not supported through the upstream acquirer %s; pay without it", p.Auth.AcquirerName))
 		}
 		// An acquirer that authenticates buyers itself gets the merchant's 3-D Secure request
 		// (authorize passes it on, and its page comes back as normalUrl); otherwise the
 		// gateway's own 3-D Secure runs first.
 		if !(cmd.Want3DS && cmd.MPI == nil && s.router.AuthenticatesBuyers(p.Auth.AcquirerName)) {
 			if challenge, err = s.threeDSFor(&p, cmd); err != nil {
-				return Payment{}, err
+				return s.replayOr(ctx, m, req, err)
 			}
 		}
 	}
@@ -114,6 +106,27 @@ func (s *Service) Pay(ctx context.Context, m Merchant, req *protocol.PayRequest)
 		return p, nil
 	}
 	return s.authorize(ctx, p, cmd)
+}
+
+// replayOr answers a pay that was refused: with its payment's answer when its request id is
+// known (judged as of the original request), with the refusal otherwise.
+func (s *Service) replayOr(ctx context.Context, m Merchant, req *protocol.PayRequest, refusal error) (Payment, error) {
+	var pe *protocol.Error
+	if req.PaymentRequestID == "" || !errors.As(refusal, &pe) {
+		return Payment{}, refusal
+	}
+	existing, err := s.store.PaymentByRequestID(ctx, m.ID, req.PaymentRequestID)
+	if errors.Is(err, ErrNotFound) {
+		return Payment{}, refusal
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("pay: look up request id: %w", err)
+	}
+	cmd, err := s.payCommand(ctx, m, req, existing.CreatedAt)
+	if err != nil {
+		return Payment{}, err
+	}
+	return s.replay(ctx, existing, keyOf(m, cmd))
 }
 
 // replay answers a pay whose request id is already known: the payment's current answer when the
