@@ -21,9 +21,13 @@ import (
 // (as serve does, so that an instance can resolve what a dead one sent). Compare the two in one
 // run: their ratio is the price of one more write per pay on SQLite's single writer.
 //
+// The "store/background" case runs the automatic captures as serve does, off the request path and
+// recorded in batches (payments.StartCaptures); its time per pay includes waiting for the last
+// captures, so it compares with "store" (the capture in the request) as whole work per pay.
+//
 //	go test ./internal/store/sqlite -run '^$' -bench PayLedger -benchtime 3s -count 3
 func BenchmarkPayLedger(b *testing.B) {
-	for _, books := range []string{"memory", "store"} {
+	for _, books := range []string{"memory", "store", "store/background"} {
 		b.Run(books, func(b *testing.B) {
 			ctx := context.Background()
 			st, err := sqlite.Open(ctx, b.TempDir())
@@ -33,10 +37,20 @@ func BenchmarkPayLedger(b *testing.B) {
 			defer st.Close()
 			clk := clock.Wall{}
 			sim := simulator.New("SIM", clk)
-			if books == "store" {
+			if books != "memory" {
 				sim = sim.WithLedger(st.SimulatorLedger())
 			}
 			svc := payments.NewService(st, sim, clk, slog.New(slog.DiscardHandler), payments.Config{})
+			if books == "store/background" {
+				bg, stop := context.WithCancel(ctx)
+				wait := svc.StartCaptures(bg)
+				defer func() { stop(); wait() }()
+				defer func() {
+					if err := svc.CapturesIdle(ctx); err != nil {
+						b.Error(err)
+					}
+				}()
+			}
 			sandbox, _, err := merchant.EnsureSandbox(ctx, st, clk.Now())
 			if err != nil {
 				b.Fatal(err)
