@@ -155,9 +155,14 @@ func classify(err error) error {
 		return sqlstore.ErrConstraint
 	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
 		return sqlstore.ErrInvalidText
+	case "CG001": // cardgate_one (migration 00018): a Stmt.One did not change exactly one row
+		return sqlstore.ErrNotOne
 	}
 	return nil
 }
+
+// guardedSQL caches guarded's answers.
+var guardedSQL sync.Map
 
 // rebound caches rebind's answers: the store's statements are a fixed set of texts.
 var rebound sync.Map
@@ -216,7 +221,12 @@ func text(s string) string {
 func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
 	var on pgConn
 	switch q := tx.Querier().(type) {
-	case pgTx:
+	case *pgTx:
+		var err error
+		if on, err = q.copyConn(ctx); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
+		}
+	case pgDB:
 		on = q.on
 	case pgQuerier:
 		on = q.on
