@@ -138,3 +138,15 @@ func TestDescribeHidesThePassword(t *testing.T) {
 		t.Fatalf("open error: %v", err)
 	}
 }
+
+// TestInstancesSeeConfigurationChanges: two instances on one schema cache merchants and routing
+// rules; a change through one (or by plain SQL) is seen by the other within a second.
+func TestInstancesSeeConfigurationChanges(t *testing.T) {
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	storetest.ConfigSeenEverywhere(t, a, b, func(q string, args ...any) {
+		if _, err := a.Raw().Exec(context.Background(), q, args...); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

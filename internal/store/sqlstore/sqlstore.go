@@ -151,15 +151,16 @@ type Dialect struct {
 // Store implements every store interface of cardgate (store.Store but for what sqlite/ and
 // postgres/ add: Describe and the like) on a Driver.
 type Store struct {
-	d   *Dialect
-	db  Conn
-	drv Driver
+	d     *Dialect
+	db    Conn
+	drv   Driver
+	cache *configCache
 }
 
 // New returns the store on drv, speaking dialect d.
 func New(drv Driver, d Dialect) *Store {
 	dp := &d
-	return &Store{d: dp, drv: drv, db: Conn{on: drv, d: dp}}
+	return &Store{d: dp, drv: drv, db: Conn{on: drv, d: dp}, cache: newConfigCache()}
 }
 
 // Conn runs statements, written with ?, on the database or in a transaction: rebound for the
@@ -309,8 +310,11 @@ func (s *Store) Raw() Conn { return s.db }
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.drv.Ping(ctx) }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.drv.Close() }
+// Close stops the configuration poll and closes the database.
+func (s *Store) Close() error {
+	s.closeCache()
+	return s.drv.Close()
+}
 
 // SimulatorLedger returns the store's simulator ledger.
 func (s *Store) SimulatorLedger() simulator.Ledger { return SimLedger{s.db} }
