@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"net/http"
@@ -239,7 +240,7 @@ func newStackWith(t testing.TB, o stackOptions) *stack {
 	)
 	dir := t.TempDir()
 	if o.postgres {
-		st = openPostgres(t)
+		st = openPostgresWith(t, o.pgTune)
 	} else {
 		if sq, err = sqlite.Open(ctx, dir); err != nil {
 			t.Fatal(err)
@@ -304,6 +305,8 @@ type stackOptions struct {
 	// postgres runs the stack on PostgreSQL (a fresh schema) instead of SQLite; the stack's
 	// store field, and so its row counts, are then unavailable.
 	postgres bool
+	// pgTune adjusts the PostgreSQL pool's configuration (a counting dialer) before it connects.
+	pgTune func(*pgxpool.Config)
 	// log receives the gateway's log (discarded when nil); server adjusts the http.Server
 	// (timeouts) before it serves.
 	log    *slog.Logger

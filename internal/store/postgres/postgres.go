@@ -46,7 +46,11 @@ type Store struct {
 // Open connects to the database named by url (postgres://user[:password]@host[:port]/db?…; a
 // search_path parameter selects a schema) and migrates it. Any number of instances may open one
 // database at once: the migrations run once, under an advisory lock.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string) (*Store, error) { return OpenWith(ctx, url, nil) }
+
+// OpenWith is Open with tune, when not nil, applied to the pool's configuration before the pool
+// connects: a dialer or a tracer, what tests and embedders may need beyond the URL.
+func OpenWith(ctx context.Context, url string, tune func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL, password included.
@@ -60,6 +64,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// (docs/performance.md). Sixteen per instance keeps several instances well inside
 		// PostgreSQL's default max_connections of 100; pool_max_conns in the URL still decides.
 		cfg.MaxConns = max(cfg.MaxConns, minPoolConns)
+	}
+	if tune != nil {
+		tune(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -155,9 +162,14 @@ func classify(err error) error {
 		return sqlstore.ErrConstraint
 	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
 		return sqlstore.ErrInvalidText
+	case "CG001": // cardgate_one (migration 00018): a Stmt.One did not change exactly one row
+		return sqlstore.ErrNotOne
 	}
 	return nil
 }
+
+// guardedSQL caches guarded's answers.
+var guardedSQL sync.Map
 
 // rebound caches rebind's answers: the store's statements are a fixed set of texts.
 var rebound sync.Map
@@ -216,7 +228,12 @@ func text(s string) string {
 func copyRows(ctx context.Context, tx sqlstore.Conn, table string, columns []string, rows [][]any) error {
 	var on pgConn
 	switch q := tx.Querier().(type) {
-	case pgTx:
+	case *pgTx:
+		var err error
+		if on, err = q.copyConn(ctx); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
+		}
+	case pgDB:
 		on = q.on
 	case pgQuerier:
 		on = q.on

@@ -9,9 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store"
 	"github.com/cardgate/cardgate/internal/store/postgres"
+	"github.com/cardgate/cardgate/internal/store/postgres/pgtest"
 	"github.com/cardgate/cardgate/internal/store/storetest"
 )
 
@@ -136,5 +139,89 @@ func TestDescribeHidesThePassword(t *testing.T) {
 	}
 	if _, err := postgres.Open(context.Background(), "postgres://u:s3cret-Pw@127.0.0.1:1/x?connect_timeout=1"); err == nil || strings.Contains(err.Error(), "s3cret-Pw") {
 		t.Fatalf("open error: %v", err)
+	}
+}
+
+// TestInstancesSeeConfigurationChanges: two instances on one schema cache merchants and routing
+// rules; a change through one (or by plain SQL) is seen by the other within a second.
+func TestInstancesSeeConfigurationChanges(t *testing.T) {
+	u := freshSchema(t)
+	a, b := openAt(t, u), openAt(t, u)
+	storetest.ConfigSeenEverywhere(t, a, b, func(q string, args ...any) {
+		if _, err := a.Raw().Exec(context.Background(), q, args...); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestPayWritesRoundTrips counts, on the wire, what each write of a pay costs: every guarded
+// change with its rows, a create, a batch of notification attempts is one round trip (BEGIN
+// and COMMIT included), a claim one, a refused change two (its ROLLBACK); and every statement
+// is prepared once per connection: a second pay parses nothing, and pg_prepared_statements
+// holds the payment UPDATE once, executed by both pays. (A failed batch makes pgx forget the
+// statements it held, so the next ones on that connection prepare them again: two more round
+// trips, once, after a conflict or a duplicate; the claim after the stale apply shows it.)
+func TestPayWritesRoundTrips(t *testing.T) {
+	var w pgtest.Wire
+	ctx := context.Background()
+	s, err := postgres.OpenWith(ctx, freshSchema(t)+"&pool_max_conns=1", func(c *pgxpool.Config) {
+		c.ConnConfig.DialFunc = w.Dial
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := storetest.Sandbox(t, s)
+	storetest.PayWrites(t, s, m, "P-WARM", false, func(string) {}) // the connection prepares the statements
+	want := map[string]int{"create": 1, "approve": 1, "reserve capture": 1, "capture result": 1, "stale apply": 2,
+		"claim notifications": 2, "record attempts": 2}
+	wantParses := map[string]int{"record attempts": 2} // BEGIN and COMMIT, forgotten with the failed batch: one round trip more
+	w.Reset()
+	total := 0
+	storetest.PayWrites(t, s, m, "P-COUNTED", true, func(name string) {
+		c := w.Counts()
+		t.Logf("%-20s %d round trips, %d statements parsed", name, c.RoundTrips, c.Parses)
+		total += c.RoundTrips
+		if c.RoundTrips != want[name] || c.Parses != wantParses[name] {
+			t.Errorf("%s: %d round trips and %d statements parsed, want %d and %d", name, c.RoundTrips, c.Parses, want[name], wantParses[name])
+		}
+		if name == "capture result" {
+			preparedOnce(t, s)
+		}
+		w.Reset()
+	})
+	t.Logf("total %d round trips", total)
+}
+
+// preparedOnce: the connection (the pool's only one) has prepared the guarded payment UPDATE
+// once, and run it for both pays.
+func preparedOnce(t *testing.T, s *postgres.Store) {
+	t.Helper()
+	rs, err := s.Raw().Query(context.Background(), `SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%UPDATE payments SET%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		var (
+			stmt  string
+			execs int64
+		)
+		if err := rs.Scan(&stmt, &execs); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		t.Logf("prepared once, executed %d times: %.70s…", execs, stmt)
+		if execs != 6 { // approve, reserve and capture result, of each pay
+			t.Errorf("the payment UPDATE was executed %d times as a prepared statement, want 6", execs)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("the payment UPDATE is prepared %d times on the connection, want once", n)
 	}
 }

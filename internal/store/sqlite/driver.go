@@ -43,14 +43,25 @@ func (q querier) QueryRow(ctx context.Context, s string, args ...any) sqlstore.R
 	return q.on.QueryRowContext(ctx, s, args...)
 }
 
-// Batch runs the statements one by one: SQLite is in process, a round trip costs nothing.
-func (q querier) Batch(ctx context.Context, stmts []sqlstore.Stmt) error {
+// Batch runs the statements one by one: SQLite is in process, a round trip costs nothing. It
+// stops at the first that fails, as PostgreSQL's pipeline does; outside a transaction the
+// statements run before the failure stay written (SQLite has no implicit transaction for
+// several statements), so the store batches only inside transactions.
+func (q querier) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+	n := make([]int64, len(stmts))
 	for i, st := range stmts {
-		if _, err := q.on.ExecContext(ctx, st.SQL, st.Args...); err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, err)
+		res, err := q.on.ExecContext(ctx, st.SQL, st.Args...)
+		if err == nil {
+			n[i], err = res.RowsAffected()
+		}
+		if err == nil && st.One && n[i] != 1 {
+			err = fmt.Errorf("%d rows changed: %w", n[i], sqlstore.ErrNotOne)
+		}
+		if err != nil {
+			return nil, &sqlstore.BatchError{Stmt: st, Index: i, Err: err}
 		}
 	}
-	return nil
+	return n, nil
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -71,6 +82,12 @@ func (d sqlDB) Close() error                   { return d.db.Close() }
 type sqlTx struct {
 	querier
 	tx *sql.Tx
+}
+
+// Queue implements sqlstore.DriverTx: in process, the statements run at once.
+func (t sqlTx) Queue(ctx context.Context, stmts []sqlstore.Stmt) error {
+	_, err := t.Batch(ctx, stmts)
+	return err
 }
 
 func (t sqlTx) Commit(context.Context) error   { return t.tx.Commit() }

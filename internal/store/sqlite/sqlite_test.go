@@ -68,3 +68,26 @@ func TestOpenDirectoryWithURICharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessesSeeConfigurationChanges: two handles on one file (serve and `cardgate merchant
+// set`, say) cache merchants and routing rules; a change through one (or by plain SQL) is seen
+// by the other within a second.
+func TestProcessesSeeConfigurationChanges(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storetest.ConfigSeenEverywhere(t, a, b, func(q string, args ...any) {
+		if _, err := a.Raw().Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -13,21 +13,21 @@ import (
 var _ calllog.Store = (*Store)(nil)
 
 // RecordCalls implements calllog.Store: a batch in one transaction (one round trip on
-// PostgreSQL). A call whose text cannot be stored (a client-id holding a NUL) is left out.
+// PostgreSQL, commit included). A call whose text cannot be stored (a client-id holding a NUL) is left out.
 func (s *Store) RecordCalls(ctx context.Context, calls []calllog.Call) error {
 	stmts := make([]Stmt, 0, len(calls))
 	for _, c := range calls {
 		if !rows.Storable(c.MerchantID, c.RequestID, c.Path, c.ResultCode, c.ResultStatus) {
 			continue
 		}
-		stmts = append(stmts, Stmt{`INSERT INTO api_calls (client_id, at, request_id, path, result_code, result_status, latency_ms)
-			VALUES (?,?,?,?,?,?,?)`, []any{c.MerchantID, ms(c.At), c.RequestID, c.Path, c.ResultCode, c.ResultStatus, c.Latency.Milliseconds()}})
+		stmts = append(stmts, Stmt{SQL: `INSERT INTO api_calls (client_id, at, request_id, path, result_code, result_status, latency_ms)
+			VALUES (?,?,?,?,?,?,?)`, Args: []any{c.MerchantID, ms(c.At), c.RequestID, c.Path, c.ResultCode, c.ResultStatus, c.Latency.Milliseconds()}})
 	}
 	if len(stmts) == 0 {
 		return nil
 	}
 	return s.InTx(ctx, func(tx Conn) error {
-		if err := tx.Batch(ctx, stmts); err != nil {
+		if err := tx.Queue(ctx, stmts...); err != nil {
 			return fmt.Errorf("record calls: %w", err)
 		}
 		return nil

@@ -211,6 +211,7 @@ func (s *Store) Merchants(ctx context.Context) ([]merchant.Merchant, error) {
 // AddMerchantKey implements dashboard.Store.
 func (s *Store) AddMerchantKey(ctx context.Context, clientID, version, publicKey string) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO merchant_keys (client_id, key_version, public_key) VALUES (?,?,?)`, clientID, version, publicKey)
+	s.cache.drop()
 	if errors.Is(err, ErrUnique) {
 		return dashboard.ErrKeyExists
 	}

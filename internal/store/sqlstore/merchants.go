@@ -19,6 +19,7 @@ var (
 
 // CreateMerchant implements merchant.Store.
 func (s *Store) CreateMerchant(ctx context.Context, m merchant.Merchant) error {
+	defer s.cache.drop()
 	return s.InTx(ctx, func(tx Conn) error {
 		if m.SettlementCurrencies != nil && len(m.SettlementCurrencies) == 0 {
 			// Not "every currency" by accident: nil says that.
@@ -60,9 +61,13 @@ func settlementOf(col string) []string {
 	return strings.Split(col, ",")
 }
 
-// MerchantByClientID implements merchant.Store.
+// MerchantByClientID implements merchant.Store, from the configuration cache (cache.go): a
+// change made by another process (a notify URL, a new key) is seen within a second.
 func (s *Store) MerchantByClientID(ctx context.Context, clientID string) (merchant.Merchant, error) {
-	return s.queryMerchant(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE client_id = ?`, clientID)
+	if !rows.Storable(clientID) {
+		return merchant.Merchant{}, merchant.ErrNotFound // no row can hold it (rows.Storable)
+	}
+	return s.cachedMerchant(ctx, clientID)
 }
 
 // SandboxMerchant implements merchant.Store.
@@ -107,6 +112,7 @@ func (s *Store) queryMerchant(ctx context.Context, q string, args ...any) (merch
 // SetNotifyURL implements merchant.Store.
 func (s *Store) SetNotifyURL(ctx context.Context, clientID, url string) error {
 	n, err := s.db.Exec(ctx, `UPDATE merchants SET notify_url = ? WHERE client_id = ?`, url, clientID)
+	s.cache.drop()
 	if err != nil {
 		return fmt.Errorf("set notify url: %w", err)
 	}

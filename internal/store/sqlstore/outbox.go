@@ -132,7 +132,8 @@ func (s *Store) RecordAttempt(ctx context.Context, m notify.Message, a notify.At
 }
 
 // RecordAttempts implements notify.Store: one commit for the lot (where each attempt alone
-// would wait for a commit of its own) and, on PostgreSQL, one round trip.
+// would wait for a commit of its own) and, on PostgreSQL, one round trip: BEGIN, the
+// statements and COMMIT are queued and sent together.
 func (s *Store) RecordAttempts(ctx context.Context, recs []notify.Recorded) error {
 	if len(recs) == 0 {
 		return nil
@@ -142,7 +143,7 @@ func (s *Store) RecordAttempts(ctx context.Context, recs []notify.Recorded) erro
 		stmts = s.attemptStmts(stmts, r.Message, r.Attempt)
 	}
 	return s.InTx(ctx, func(tx Conn) error {
-		if err := tx.Batch(ctx, stmts); err != nil {
+		if err := tx.Queue(ctx, stmts...); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		return nil
@@ -150,26 +151,26 @@ func (s *Store) RecordAttempts(ctx context.Context, recs []notify.Recorded) erro
 }
 
 func (s *Store) attemptStmts(stmts []Stmt, m notify.Message, a notify.Attempt) []Stmt {
-	stmts = append(stmts, Stmt{`INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
-		VALUES (?,?,?,?,?,?,?,?,?)`, []any{m.ID, a.Attempt, b2i(a.Manual), ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(),
+	stmts = append(stmts, Stmt{SQL: `INSERT INTO notify_attempts (outbox_id, attempt, manual, at, http_status, latency_ms, response, error, delivered)
+		VALUES (?,?,?,?,?,?,?,?,?)`, Args: []any{m.ID, a.Attempt, b2i(a.Manual), ms(a.At), a.HTTPStatus, a.Latency.Milliseconds(),
 		s.d.text(a.Response), s.d.text(a.Error), b2i(a.Delivered)}})
 	if a.Manual {
 		// A resend is outside the schedule: it never touches the attempt count, the next due
 		// time or a lease, which a scheduled attempt may hold (and may have moved) while the
 		// resend was in flight. Only an acknowledgement changes the message.
-		return append(stmts, Stmt{`UPDATE outbox SET last_attempt_at = ` + s.d.Greatest + `(last_attempt_at, ?),
+		return append(stmts, Stmt{SQL: `UPDATE outbox SET last_attempt_at = ` + s.d.Greatest + `(last_attempt_at, ?),
 			status = CASE WHEN CAST(? AS INTEGER) = 1 THEN 'DELIVERED' ELSE status END,
 			delivered_at = CASE WHEN CAST(? AS INTEGER) = 1 AND delivered_at = 0 THEN ? ELSE delivered_at END WHERE id = ?`,
-			[]any{ms(a.At), b2i(a.Delivered), b2i(a.Delivered), ms(a.At), m.ID}})
+			Args: []any{ms(a.At), b2i(a.Delivered), b2i(a.Delivered), ms(a.At), m.ID}})
 	}
 	// A message that is no longer pending keeps its status (a late scheduled failure must not
 	// turn a delivered or failed message back into a pending one), and a delivered one keeps
 	// its delivery time.
-	return append(stmts, Stmt{`UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR CAST(? AS TEXT) = 'DELIVERED' THEN CAST(? AS TEXT) ELSE status END,
+	return append(stmts, Stmt{SQL: `UPDATE outbox SET status = CASE WHEN status = 'PENDING' OR CAST(? AS TEXT) = 'DELIVERED' THEN CAST(? AS TEXT) ELSE status END,
 		attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
 		delivered_at = CASE WHEN status = 'DELIVERED' AND delivered_at <> 0 THEN delivered_at ELSE ? END,
 		lease_until = 0 WHERE id = ?`,
-		[]any{string(m.Status), string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID}})
+		Args: []any{string(m.Status), string(m.Status), m.Attempts, ms(m.NextAttemptAt), ms(m.LastAttemptAt), ms(m.DeliveredAt), m.ID}})
 }
 
 // Message implements notify.Store.

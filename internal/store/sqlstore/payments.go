@@ -38,40 +38,41 @@ func eventValues(ev payments.Event) []any {
 
 // CreatePayment implements payments.Store. Two writers inserting one (merchant,
 // paymentRequestId) at once: the unique index makes the second fail (on PostgreSQL after
-// waiting for the first), reported as ErrDuplicate.
+// waiting for the first), reported as ErrDuplicate. Both inserts are queued, so on PostgreSQL
+// BEGIN, the inserts and COMMIT are one round trip.
 func (s *Store) CreatePayment(ctx context.Context, p payments.Payment, ev payments.Event) error {
 	args, err := rows.PaymentValues(p)
 	if err != nil {
 		return fmt.Errorf("encode payment: %w", err)
 	}
 	return s.InTx(ctx, func(tx Conn) error {
-		_, err := tx.Exec(ctx, insertPayment, args...)
-		if errors.Is(err, ErrUnique) {
-			return payments.ErrDuplicate
-		}
-		if err != nil {
+		return tx.Queue(ctx, Stmt{SQL: insertPayment, Args: args, Err: func(err error) error {
+			if errors.Is(err, ErrUnique) {
+				return payments.ErrDuplicate
+			}
 			return fmt.Errorf("insert payment: %w", err)
-		}
-		return addEvent(ctx, tx, ev)
+		}}, eventStmt(ev))
 	})
 }
 
 // Apply implements payments.Store. The guarded UPDATE (… AND version = FromVersion) decides:
 // a concurrent writer from the same version (on PostgreSQL it waits for the row lock, then
-// re-reads the row) finds the version moved on and updates nothing: ErrConflict.
+// re-reads the row) finds the version moved on and updates nothing: ErrConflict. On
+// PostgreSQL the whole change, BEGIN to COMMIT, is one round trip (applyIn).
 func (s *Store) Apply(ctx context.Context, c payments.Change) error {
-	return s.InTx(ctx, func(tx Conn) error { return applyIn(ctx, tx, c) })
+	return s.InTx(ctx, func(tx Conn) error { return applyIn(ctx, tx, c, true) })
 }
 
 // ApplyAll implements payments.BatchStore: the changes in one transaction, so one commit (one
 // WAL flush) records a whole batch. A change whose payment moved on is left out (its guarded
 // UPDATE, the first statement, wrote nothing) and reported ErrConflict; any other failure
-// rolls the batch back.
+// rolls the batch back. On PostgreSQL each change's UPDATE is a round trip, which also sends
+// the previous change's rows, and the last change's rows go with the COMMIT: n+1 round trips.
 func (s *Store) ApplyAll(ctx context.Context, cs []payments.Change) ([]error, error) {
 	errs := make([]error, len(cs))
 	err := s.InTx(ctx, func(tx Conn) error {
 		for i, c := range cs {
-			err := applyIn(ctx, tx, c)
+			err := applyIn(ctx, tx, c, false)
 			if errors.Is(err, errStale) {
 				errs[i] = payments.ErrConflict
 				continue
@@ -92,7 +93,15 @@ func (s *Store) ApplyAll(ctx context.Context, cs []payments.Change) ([]error, er
 // the change was written, so a batch may go on without it.
 var errStale = fmt.Errorf("payment version moved on: %w", payments.ErrConflict)
 
-func applyIn(ctx context.Context, tx Conn, c payments.Change) error {
+// applyIn writes change c in tx. Every statement after the guarded payment UPDATE is queued, so
+// that on PostgreSQL they go with the transaction's next round trip, at the latest its commit.
+// alone says c is the transaction's only change: then the UPDATE is queued too, as a Stmt.One
+// whose failure fails the transaction with ErrConflict, and the whole change is one round trip
+// with BEGIN and COMMIT. Otherwise the UPDATE runs at once (one round trip) and a stale change
+// returns errStale with nothing of it written, so that a transaction of several changes can go
+// on without it. A transaction that is no longer PROCESSING, also a Stmt.One, fails the whole
+// transaction with ErrConflict; a transaction whose request id is taken, with ErrDuplicate.
+func applyIn(ctx context.Context, tx Conn, c payments.Change, alone bool) error {
 	p := c.Payment
 	if p.Version != c.FromVersion+1 {
 		// The version guard below only works if every writer moves it by one.
@@ -103,30 +112,41 @@ func applyIn(ctx context.Context, tx Conn, c payments.Change) error {
 		return err
 	}
 	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
-	n, err := tx.Exec(ctx, updatePayment, vals...)
-	if err != nil {
-		return fmt.Errorf("update payment: %w", err)
-	}
-	if n != 1 {
-		return errStale
+	stmts := make([]Stmt, 0, 6)
+	if alone {
+		stmts = append(stmts, Stmt{SQL: updatePayment, Args: vals, One: true, Err: func(err error) error {
+			if errors.Is(err, ErrNotOne) {
+				return errStale
+			}
+			return fmt.Errorf("update payment: %w", err)
+		}})
+	} else {
+		n, err := tx.Exec(ctx, updatePayment, vals...)
+		if err != nil {
+			return fmt.Errorf("update payment: %w", err)
+		}
+		if n != 1 {
+			return errStale
+		}
 	}
 	if t := c.NewToken; t != nil {
-		if err := insertToken(ctx, tx, *t); err != nil {
+		st, err := tokenStmt(*t)
+		if err != nil {
 			return err
 		}
+		stmts = append(stmts, st)
 	}
 	if t := c.NewTxn; t != nil {
 		vals, err := rows.TxnValues(*t)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, insertTxn, vals...)
-		if errors.Is(err, ErrUnique) {
-			return payments.ErrDuplicate
-		}
-		if err != nil {
+		stmts = append(stmts, Stmt{SQL: insertTxn, Args: vals, Err: func(err error) error {
+			if errors.Is(err, ErrUnique) {
+				return payments.ErrDuplicate
+			}
 			return fmt.Errorf("insert transaction: %w", err)
-		}
+		}})
 	}
 	if t := c.Txn; t != nil {
 		details, err := json.Marshal(t.Details)
@@ -134,37 +154,32 @@ func applyIn(ctx context.Context, tx Conn, c payments.Change) error {
 			return err
 		}
 		// Only a transaction still in process changes: a final result is never rewritten.
-		n, err := tx.Exec(ctx, updateTxn,
-			string(t.Status), string(t.ResultCode), t.ResultMsg, string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID)
-		if err != nil {
+		stmts = append(stmts, Stmt{SQL: updateTxn, One: true, Args: []any{string(t.Status), string(t.ResultCode), t.ResultMsg,
+			string(details), ms(t.UpdatedAt), ms(t.DueAt), t.ID, t.MerchantID}, Err: func(err error) error {
+			if errors.Is(err, ErrNotOne) {
+				return fmt.Errorf("transaction %s is no longer in process: %w", t.ID, payments.ErrConflict)
+			}
 			return fmt.Errorf("update transaction: %w", err)
-		}
-		if n != 1 {
-			return payments.ErrConflict
-		}
+		}})
 	}
-	if err := addEvent(ctx, tx, c.Event); err != nil {
-		return err
-	}
+	stmts = append(stmts, eventStmt(c.Event))
 	if c.Then != nil {
-		if err := addEvent(ctx, tx, *c.Then); err != nil {
-			return err
-		}
+		stmts = append(stmts, eventStmt(*c.Then))
 	}
 	if o := c.Outbox; o != nil {
-		_, err := tx.Exec(ctx, insertOutbox, o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body), ms(o.CreatedAt), ms(o.CreatedAt))
-		if err != nil {
-			return fmt.Errorf("insert outbox: %w", err)
-		}
+		stmts = append(stmts, Stmt{SQL: insertOutbox, Args: []any{o.MerchantID, o.PaymentID, o.NotifyType, o.Ref, o.URL, string(o.Body),
+			ms(o.CreatedAt), ms(o.CreatedAt)}, Err: wrapErr("insert outbox")})
 	}
-	return nil
+	return tx.Queue(ctx, stmts...)
 }
 
-func addEvent(ctx context.Context, tx Conn, ev payments.Event) error {
-	if _, err := tx.Exec(ctx, insertEvent, eventValues(ev)...); err != nil {
-		return fmt.Errorf("insert event: %w", err)
-	}
-	return nil
+func eventStmt(ev payments.Event) Stmt {
+	return Stmt{SQL: insertEvent, Args: eventValues(ev), Err: wrapErr("insert event")}
+}
+
+// wrapErr is a Stmt.Err that says which statement failed.
+func wrapErr(what string) func(error) error {
+	return func(err error) error { return fmt.Errorf("%s: %w", what, err) }
 }
 
 // PaymentByID implements payments.Store.

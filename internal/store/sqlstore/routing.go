@@ -13,8 +13,16 @@ import (
 
 var _ routing.Store = (*Store)(nil)
 
-// RoutingRules implements routing.Store.
+// RoutingRules implements routing.Store, from the configuration cache (cache.go): a change
+// made by another process is seen within a second.
 func (s *Store) RoutingRules(ctx context.Context, merchantID string) ([]byte, time.Time, error) {
+	if !rows.Storable(merchantID) {
+		return nil, time.Time{}, nil // no row can hold it (rows.Storable)
+	}
+	return s.cachedRouting(ctx, merchantID)
+}
+
+func (s *Store) queryRouting(ctx context.Context, merchantID string) ([]byte, time.Time, error) {
 	if !rows.Storable(merchantID) {
 		return nil, time.Time{}, nil // no row can hold it (rows.Storable)
 	}
@@ -41,6 +49,7 @@ func (s *Store) SetRoutingRules(ctx context.Context, merchantID string, raw []by
 	_, err := s.db.Exec(ctx, `INSERT INTO routing_rules (merchant_id, document, updated_at) VALUES (?,?,?)
 		ON CONFLICT (merchant_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
 		merchantID, string(raw), ms(at))
+	s.cache.drop()
 	if errors.Is(err, ErrConstraint) {
 		return fmt.Errorf("set routing rules of %q: %w: %w", merchantID, routing.ErrUnknownMerchant, err)
 	}

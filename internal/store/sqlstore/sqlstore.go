@@ -22,9 +22,12 @@ type Querier interface {
 	Exec(ctx context.Context, q string, args ...any) (int64, error)
 	Query(ctx context.Context, q string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, q string, args ...any) Row
-	// Batch runs the statements in order and stops at the first error. PostgreSQL pipelines
-	// them in one round trip; SQLite, in process, runs them one by one.
-	Batch(ctx context.Context, stmts []Stmt) error
+	// Batch runs the statements in order, returns how many rows each changed, and stops at the
+	// first that fails (a *BatchError naming it; a Stmt.One that did not change exactly one row
+	// fails with ErrNotOne): nothing after it runs. PostgreSQL pipelines them in one round trip
+	// (outside a transaction, as one implicit transaction); SQLite, in process, runs them one by
+	// one.
+	Batch(ctx context.Context, stmts []Stmt) ([]int64, error)
 }
 
 // Rows is a result set; Close may be called more than once.
@@ -38,11 +41,29 @@ type Rows interface {
 // Row is one row; Scan returns sql.ErrNoRows (or an error that is it) when there is none.
 type Row interface{ Scan(dest ...any) error }
 
-// Stmt is one statement of a Batch.
+// Stmt is one statement of a Batch or a Queue.
 type Stmt struct {
 	SQL  string
 	Args []any
+	// One: the statement must change exactly one row, or it fails with ErrNotOne and stops the
+	// batch (PostgreSQL checks it in the database, so that a pipeline stops there too: what
+	// follows in the same round trip, a commit included, does not run).
+	One bool
+	// Err, if set, turns the statement's failure (classified) into the caller's error, such as
+	// payments.ErrDuplicate for a unique violation; it applies wherever the failure surfaces,
+	// which for a queued statement may be a later call or the commit.
+	Err func(error) error
 }
+
+// BatchError is the failure of one statement of a Batch or a Queue.
+type BatchError struct {
+	Stmt  Stmt
+	Index int // in the batch or queue the statement came with
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("statement %d: %v", e.Index+1, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // Driver is the database: statements outside a transaction, and transactions.
 type Driver interface {
@@ -55,6 +76,12 @@ type Driver interface {
 // DriverTx is an open transaction. Rollback after Commit is a harmless no-op.
 type DriverTx interface {
 	Querier
+	// Queue runs stmts before whatever the transaction runs next, at the latest with its commit.
+	// PostgreSQL sends them in that next round trip (BEGIN itself is sent with the first
+	// statement), so a transaction of queued statements is one round trip, commit included;
+	// SQLite runs them at once. A failure is a *BatchError returned by the call that ran them:
+	// Queue itself, a later statement, or Commit.
+	Queue(ctx context.Context, stmts []Stmt) error
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }
@@ -69,6 +96,8 @@ var (
 	ErrConstraint = errors.New("constraint violation")
 	// ErrInvalidText: the database cannot hold the text (PostgreSQL: NUL bytes, invalid UTF-8).
 	ErrInvalidText = errors.New("text the database cannot hold")
+	// ErrNotOne: a Stmt.One changed no row, or more than one.
+	ErrNotOne = errors.New("guarded statement did not change exactly one row")
 )
 
 type classified struct{ kind, err error }
@@ -122,15 +151,16 @@ type Dialect struct {
 // Store implements every store interface of cardgate (store.Store but for what sqlite/ and
 // postgres/ add: Describe and the like) on a Driver.
 type Store struct {
-	d   *Dialect
-	db  Conn
-	drv Driver
+	d     *Dialect
+	db    Conn
+	drv   Driver
+	cache *configCache
 }
 
 // New returns the store on drv, speaking dialect d.
 func New(drv Driver, d Dialect) *Store {
 	dp := &d
-	return &Store{d: dp, drv: drv, db: Conn{on: drv, d: dp}}
+	return &Store{d: dp, drv: drv, db: Conn{on: drv, d: dp}, cache: newConfigCache()}
 }
 
 // Conn runs statements, written with ?, on the database or in a transaction: rebound for the
@@ -167,14 +197,14 @@ func (d *Dialect) text(s string) string {
 // Exec runs a statement and returns the number of rows it changed.
 func (c Conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	n, err := c.on.Exec(ctx, c.d.bind(q), args...)
-	return n, c.d.classify(err)
+	return n, c.d.stmtErr(err) // in a transaction, a queued statement's failure may surface here
 }
 
 // Query runs a query; the caller closes the rows.
 func (c Conn) Query(ctx context.Context, q string, args ...any) (RowSet, error) {
 	r, err := c.on.Query(ctx, c.d.bind(q), args...)
 	if err != nil {
-		return RowSet{}, c.d.classify(err)
+		return RowSet{}, c.d.stmtErr(err)
 	}
 	return RowSet{r: r, d: c.d}, nil
 }
@@ -184,12 +214,50 @@ func (c Conn) QueryRow(ctx context.Context, q string, args ...any) OneRow {
 	return OneRow{r: c.on.QueryRow(ctx, c.d.bind(q), args...), d: c.d}
 }
 
-// Batch runs the statements in order, in one round trip where the driver can.
-func (c Conn) Batch(ctx context.Context, stmts []Stmt) error {
-	for i := range stmts {
-		stmts[i].SQL = c.d.bind(stmts[i].SQL)
+// Batch runs the statements in order, in one round trip where the driver can, and returns how
+// many rows each changed (Querier.Batch).
+func (c Conn) Batch(ctx context.Context, stmts ...Stmt) ([]int64, error) {
+	n, err := c.on.Batch(ctx, c.d.bindAll(stmts))
+	return n, c.d.stmtErr(err)
+}
+
+// Queue runs the statements before whatever the transaction runs next, at the latest with its
+// commit (DriverTx.Queue): on PostgreSQL in that round trip. Their failure may therefore be
+// returned by Queue, by a later statement or by InTx's commit, turned by the failing
+// statement's Err where it has one. Outside a transaction it is Batch.
+func (c Conn) Queue(ctx context.Context, stmts ...Stmt) error {
+	if len(stmts) == 0 {
+		return nil
 	}
-	return c.d.classify(c.on.Batch(ctx, stmts))
+	if q, ok := c.on.(interface {
+		Queue(context.Context, []Stmt) error
+	}); ok {
+		return c.d.stmtErr(q.Queue(ctx, c.d.bindAll(stmts)))
+	}
+	_, err := c.Batch(ctx, stmts...)
+	return err
+}
+
+func (d *Dialect) bindAll(stmts []Stmt) []Stmt {
+	out := make([]Stmt, len(stmts))
+	for i, st := range stmts {
+		st.SQL = d.bind(st.SQL)
+		out[i] = st
+	}
+	return out
+}
+
+// stmtErr classifies a driver error and, for a statement's failure, applies its Err.
+func (d *Dialect) stmtErr(err error) error {
+	var be *BatchError
+	if !errors.As(err, &be) {
+		return d.classify(err)
+	}
+	cerr := d.classify(be.Err)
+	if be.Stmt.Err != nil {
+		return be.Stmt.Err(cerr)
+	}
+	return fmt.Errorf("statement %d: %w", be.Index+1, cerr)
 }
 
 // RowSet is the rows of Conn.Query, with their errors classified.
@@ -209,7 +277,7 @@ type OneRow struct {
 	d *Dialect
 }
 
-func (r OneRow) Scan(dest ...any) error { return r.d.classify(r.r.Scan(dest...)) }
+func (r OneRow) Scan(dest ...any) error { return r.d.stmtErr(r.r.Scan(dest...)) }
 
 // InTx runs fn in one short transaction and commits it when fn returns nil. The rollback is
 // deferred, so it also runs when fn panics (the panic goes on) and when ctx is cancelled (on a
@@ -226,6 +294,11 @@ func (s *Store) InTx(ctx context.Context, fn func(tx Conn) error) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		var be *BatchError
+		if errors.As(err, &be) {
+			// A queued statement, sent with the commit, failed: its own error, not the commit's.
+			return s.d.stmtErr(err)
+		}
 		return fmt.Errorf("commit: %w", s.d.classify(err))
 	}
 	return nil
@@ -237,8 +310,11 @@ func (s *Store) Raw() Conn { return s.db }
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.drv.Ping(ctx) }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.drv.Close() }
+// Close stops the configuration poll and closes the database.
+func (s *Store) Close() error {
+	s.closeCache()
+	return s.drv.Close()
+}
 
 // SimulatorLedger returns the store's simulator ledger.
 func (s *Store) SimulatorLedger() simulator.Ledger { return SimLedger{s.db} }

@@ -39,22 +39,20 @@ func (s *Store) queryToken(ctx context.Context, q string, args ...any) (payments
 	return row.Token()
 }
 
-// insertToken writes the token an approval saved, in the approval's transaction. A unique
+// tokenStmt inserts the token an approval saved, in the approval's transaction. A unique
 // violation (the buyer already has this card, or, against all odds, the id is taken) is a
 // conflict: the whole change rolls back and the domain re-reads to find the existing token.
-func insertToken(ctx context.Context, tx Conn, t payments.Token) error {
+func tokenStmt(t payments.Token) (Stmt, error) {
 	vals, err := rows.TokenValues(t)
 	if err != nil {
-		return err
+		return Stmt{}, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO card_tokens (`+rows.TokenColumns+`) VALUES (?,?,?,?,?,?,?,?)`, vals...)
-	if errors.Is(err, ErrUnique) {
-		return payments.ErrConflict
-	}
-	if err != nil {
+	return Stmt{SQL: `INSERT INTO card_tokens (` + rows.TokenColumns + `) VALUES (?,?,?,?,?,?,?,?)`, Args: vals, Err: func(err error) error {
+		if errors.Is(err, ErrUnique) {
+			return payments.ErrConflict
+		}
 		return fmt.Errorf("insert card token: %w", err)
-	}
-	return nil
+	}}, nil
 }
 
 // sealedQueries are, per kind, the listing and the guarded swap of its envelopes. The table and
