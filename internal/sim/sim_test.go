@@ -274,7 +274,7 @@ func (w *world) open(t testing.TB) {
 		// Automatic captures wait for the driver's flush after each step, which a crash may
 		// come before (FaultCrashOwedCapture).
 		DeferCaptures: true,
-		WrapStore: func(s payments.Store) payments.Store { return &Store{Inner: s, In: w.in} },
+		WrapStore:     func(s payments.Store) payments.Store { return &Store{Inner: s, In: w.in} },
 		WrapAcquirer: func(a acquirer.Acquirer) acquirer.Acquirer {
 			return &Acquirer{Inner: a, In: w.in, Ledger: w.ledger}
 		},
