@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +19,7 @@ import (
 
 var hsm *softhsmtest.HSM
 
-func TestMain(m *testing.M) {
-	var err error
-	if hsm, err = softhsmtest.Setup("gateway-1", "gateway-2"); err != nil {
-		fmt.Fprintln(os.Stderr, "softhsm:", err)
-		os.Exit(1) // fail, never skip
-	}
-	code := m.Run()
-	hsm.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { softhsmtest.Main(m, &hsm, "gateway-1", "gateway-2") }
 
 // syncBuffer is a bytes.Buffer serve can write while the test reads it.
 type syncBuffer struct {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,16 +23,7 @@ import (
 // hsm is this test binary's SoftHSM2 token: gateway-1 and gateway-2, RSA-2048, imported.
 var hsm *softhsmtest.HSM
 
-func TestMain(m *testing.M) {
-	var err error
-	if hsm, err = softhsmtest.Setup("gateway-1", "gateway-2"); err != nil {
-		fmt.Fprintln(os.Stderr, "softhsm:", err)
-		os.Exit(1) // fail, never skip
-	}
-	code := m.Run()
-	hsm.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { softhsmtest.Main(m, &hsm, "gateway-1", "gateway-2") }
 
 // signedPay pays through a merchant client that verifies the answer with gatewayPub, and returns
 // the answer's keyVersion.

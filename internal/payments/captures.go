@@ -302,8 +302,20 @@ func (s *Service) afterAutoCapture(ctx context.Context, p Payment) (Payment, err
 		return p, nil
 	}
 	deadline := s.cfg.Wall.Now().Add(min(s.cfg.DuplicateWait, s.cfg.AcquirerTimeout+time.Second))
-	for wait := time.Millisecond; s.cfg.Wall.Now().Before(deadline); wait = min(wait*2, 50*time.Millisecond) {
-		timer := time.NewTimer(wait) // a real pause between polls of the store, as in replay
+	version := p.Version
+	return s.awaitPayment(ctx, p, deadline, time.Millisecond, 50*time.Millisecond,
+		func(cur Payment) bool { return cur.Version != version })
+}
+
+// awaitPayment reloads p until moved says a reload has moved on, the deadline passes or ctx
+// ends, and returns the last reload (p when there was none). It waits for another goroutine's
+// real work (an acquirer call), so the pauses, from first doubling up to most, and the deadline
+// are on the wall clock (Config.Wall), never the gateway clock: a fixed or time-travelled clock
+// would make the wait end at once or never.
+func (s *Service) awaitPayment(ctx context.Context, p Payment, deadline time.Time, first, most time.Duration,
+	moved func(Payment) bool) (Payment, error) {
+	for wait := first; s.cfg.Wall.Now().Before(deadline); wait = min(wait*2, most) {
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -314,9 +326,10 @@ func (s *Service) afterAutoCapture(ctx context.Context, p Payment) (Payment, err
 		if err != nil {
 			return Payment{}, fmt.Errorf("reload %s: %w", p.ID, err)
 		}
-		if cur.Version != p.Version {
+		if moved(cur) {
 			return cur, nil
 		}
+		p = cur
 	}
 	return p, nil
 }

@@ -146,26 +146,11 @@ func (s *Service) replay(ctx context.Context, p Payment, key payKey) (Payment, e
 	}
 	// The first request is still talking to the acquirer: wait a little for its outcome so that
 	// a client retrying on a timeout gets the final answer rather than U.
-	// The wait is for another goroutine's real network call, so it runs on the wall clock
-	// (Config.Wall), never the gateway clock: a fixed or time-travelled clock would make it end at
-	// once or never.
 	deadline := s.cfg.Wall.Now().Add(s.cfg.DuplicateWait)
-	for wait := 5 * time.Millisecond; s.cfg.Wall.Now().Before(deadline); wait = min(wait*2, 100*time.Millisecond) {
-		timer := time.NewTimer(wait) // a real pause between polls of the store, as above
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return p, nil
-		case <-timer.C:
-		}
-		cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
-		if err != nil {
-			return Payment{}, fmt.Errorf("pay: reload duplicate: %w", err)
-		}
-		if cur.State != StateProcessing || cur.AcquirerState != AcquirerSent {
-			return cur, nil
-		}
-		p = cur
+	p, err := s.awaitPayment(ctx, p, deadline, 5*time.Millisecond, 100*time.Millisecond,
+		func(cur Payment) bool { return cur.State != StateProcessing || cur.AcquirerState != AcquirerSent })
+	if err != nil {
+		return Payment{}, fmt.Errorf("pay: duplicate: %w", err)
 	}
 	return p, nil
 }

@@ -8,11 +8,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"fmt"
 	mrand "math/rand/v2"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cardgate/cardgate/internal/signer/softhsmtest"
@@ -21,16 +18,7 @@ import (
 // hsm is the SoftHSM2 token of this test binary, with two imported key pairs.
 var hsm *softhsmtest.HSM
 
-func TestMain(m *testing.M) {
-	var err error
-	if hsm, err = softhsmtest.Setup("gateway-1", "gateway-2"); err != nil {
-		fmt.Fprintln(os.Stderr, "softhsm:", err)
-		os.Exit(1) // fail, never skip
-	}
-	code := m.Run()
-	hsm.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { softhsmtest.Main(m, &hsm, "gateway-1", "gateway-2") }
 
 func init() {
 	benchHSM = func(tb testing.TB) (*rsa.PrivateKey, crypto.Signer) {
@@ -105,31 +93,7 @@ func TestPKCS11ByID(t *testing.T) {
 func TestPKCS11Concurrent(t *testing.T) {
 	k := openHSM(t, hsm.URI("gateway-1"))
 	priv := hsm.Keys["gateway-1"]
-	const goroutines, each = 16, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				digest := sha256.Sum256(fmt.Appendf(nil, "goroutine %d message %d", g, i))
-				got, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
-				if err != nil {
-					errs <- err
-					return
-				}
-				want, _ := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
-				if !bytes.Equal(got, want) {
-					errs <- fmt.Errorf("goroutine %d message %d: signature differs", g, i)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	signConcurrently(t, 16, 20, func(int) (crypto.Signer, *rsa.PrivateKey) { return k, priv })
 }
 
 // TestPKCS11Errors: what goes wrong opening a key says what it was, and never shows the PIN.

@@ -117,12 +117,18 @@ func TestSameSignatures(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	ks := testKeys(t)[:2]
 	signers := []crypto.Signer{newSigner(t, ks[0].key), newSigner(t, ks[1].key)}
-	const goroutines, each = 32, 20
+	signConcurrently(t, 32, 20, func(g int) (crypto.Signer, *rsa.PrivateKey) { return signers[g%2], ks[g%2].key })
+}
+
+// signConcurrently signs each messages on each of goroutines goroutines, with the signer and key
+// pick gives goroutine g, and fails on any signature that is not crypto/rsa's with that key.
+func signConcurrently(t *testing.T, goroutines, each int, pick func(g int) (crypto.Signer, *rsa.PrivateKey)) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
 	for g := range goroutines {
 		wg.Go(func() {
-			s, key := signers[g%2], ks[g%2].key
+			s, key := pick(g)
 			for i := range each {
 				digest := sha256.Sum256(fmt.Appendf(nil, "goroutine %d message %d", g, i))
 				got, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // Token is the test token: label "cardgate", user PIN 1234, SO PIN 5678.
@@ -130,4 +131,17 @@ func run(name string, args ...string) error {
 		return errors.Join(fmt.Errorf("%s %s: %w", name, args[0], err), errors.New(strings.TrimSpace(string(out))))
 	}
 	return nil
+}
+
+// Main is a test binary's TestMain: it makes the token with the labelled keys, stores it in *h
+// for the tests, runs them and exits; without SoftHSM2 the binary fails, never skips.
+func Main(m *testing.M, h **HSM, labels ...string) {
+	var err error
+	if *h, err = Setup(labels...); err != nil {
+		fmt.Fprintln(os.Stderr, "softhsm:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*h).Close()
+	os.Exit(code)
 }
