@@ -279,9 +279,9 @@ func (s *Service) recordCaptureBatch(ctx context.Context, batch []capturedResult
 }
 
 // afterAutoCapture is p once its automatic capture, reserved with the approval and not yet
-// answered, is recorded: a capture, cancel or refund sent as soon as the pay answered is judged
-// as it would have been when the capture ran in the request (captured: refundable, not
-// cancellable). The wait is for a capture in flight, so it is bounded by the acquirer's timeout
+// answered, is recorded: an inquiry, capture, cancel or refund sent as soon as the pay answered
+// is answered as it would have been when the capture ran in the request (captured: refundable,
+// not cancellable). The wait is for a capture in flight, so it is bounded by the acquirer's timeout
 // and runs on the wall clock; a capture the acquirer answered as pending is not waited for.
 func (s *Service) afterAutoCapture(ctx context.Context, p Payment) (Payment, error) {
 	if p.Stage() != StageCapturing || p.CaptureMode != CaptureAutomatic || s.cfg.DuplicateWait < 0 {

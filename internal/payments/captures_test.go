@@ -169,6 +169,27 @@ func TestBackgroundCaptureAndAnImmediateRefund(t *testing.T) {
 	}
 }
 
+func TestBackgroundCaptureAndAnImmediateInquiry(t *testing.T) {
+	e, acq, _ := backgroundEnv(t, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	wait := e.svc.StartCaptures(ctx)
+	defer func() { stop(); wait() }()
+	p := e.pay(t, "4242424242424242", "bg-inquiry", payments.CaptureAutomatic)
+	if p.Stage() != payments.StageCapturing {
+		t.Fatalf("pay answered %s, want the capture still at the acquirer", p.Stage())
+	}
+	// The merchant inquires as soon as the pay answered: the inquiry shows the capture, as when
+	// it ran in the pay's request.
+	go func() { time.Sleep(30 * time.Millisecond); close(acq.gate) }()
+	got, err := e.svc.Inquire(context.Background(), e.m, &protocol.InquiryPaymentRequest{PaymentID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Stage() != payments.StageCaptured {
+		t.Fatalf("inquiry right after pay: %s, want captured", got.Stage())
+	}
+}
+
 func TestBackgroundCapturesFinishOnStop(t *testing.T) {
 	e, acq, _ := backgroundEnv(t, nil)
 	ctx, stop := context.WithCancel(context.Background())

@@ -312,7 +312,9 @@ func (s *Service) Inquire(ctx context.Context, m Merchant, req *protocol.Inquiry
 	if err != nil {
 		return Payment{}, fmt.Errorf("inquiry: %w", err)
 	}
-	return p, nil
+	// An inquiry right after an automatic approval answers with the capture that followed it, as
+	// when the capture ran inside the pay: merchants check "captured" that way.
+	return s.afterAutoCapture(ctx, p)
 }
 
 // newTxnID makes a captureId, refundId or cancel id, shaped like a paymentId.
