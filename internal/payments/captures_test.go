@@ -65,6 +65,13 @@ func backgroundEnv(t *testing.T, fail error) (*env, *gatedAcquirer, *batchCounte
 	return e, acq, st
 }
 
+// runCaptures runs the background captures until the test ends.
+func runCaptures(t *testing.T, e *env) {
+	ctx, stop := context.WithCancel(context.Background())
+	wait := e.svc.StartCaptures(ctx)
+	t.Cleanup(func() { stop(); wait() })
+}
+
 func (e *env) payAll(t *testing.T, n int) []payments.Payment {
 	t.Helper()
 	out := make([]payments.Payment, n)
@@ -149,9 +156,7 @@ func TestBackgroundCapturesRecordInBatches(t *testing.T) {
 
 func TestBackgroundCaptureAndAnImmediateRefund(t *testing.T) {
 	e, acq, _ := backgroundEnv(t, nil)
-	ctx, stop := context.WithCancel(context.Background())
-	wait := e.svc.StartCaptures(ctx)
-	defer func() { stop(); wait() }()
+	runCaptures(t, e)
 	p := e.pay(t, "4242424242424242", "bg-refund", payments.CaptureAutomatic)
 	// The merchant refunds as soon as the pay answered, before the capture came back: the
 	// refund waits for it, as if the capture had run in the pay's request.
@@ -171,9 +176,7 @@ func TestBackgroundCaptureAndAnImmediateRefund(t *testing.T) {
 
 func TestBackgroundCaptureAndAnImmediateInquiry(t *testing.T) {
 	e, acq, _ := backgroundEnv(t, nil)
-	ctx, stop := context.WithCancel(context.Background())
-	wait := e.svc.StartCaptures(ctx)
-	defer func() { stop(); wait() }()
+	runCaptures(t, e)
 	p := e.pay(t, "4242424242424242", "bg-inquiry", payments.CaptureAutomatic)
 	if p.Stage() != payments.StageCapturing {
 		t.Fatalf("pay answered %s, want the capture still at the acquirer", p.Stage())

@@ -120,8 +120,8 @@ func TestConcurrent(t *testing.T) {
 	signConcurrently(t, 32, 20, func(g int) (crypto.Signer, *rsa.PrivateKey) { return signers[g%2], ks[g%2].key })
 }
 
-// signConcurrently signs each messages on each of goroutines goroutines, with the signer and key
-// pick gives goroutine g, and fails on any signature that is not crypto/rsa's with that key.
+// signConcurrently has goroutines goroutines sign each messages apiece, goroutine g with the
+// signer and key pick(g) gives, and fails on any signature that is not crypto/rsa's with that key.
 func signConcurrently(t *testing.T, goroutines, each int, pick func(g int) (crypto.Signer, *rsa.PrivateKey)) {
 	t.Helper()
 	var wg sync.WaitGroup
