@@ -299,7 +299,14 @@ func (s *Service) afterAutoCapture(ctx context.Context, p Payment) (Payment, err
 		}
 	}
 	if !unanswered {
-		return p, nil
+		// The capture may have been recorded between the read of p and that of its transactions:
+		// p is then stale, and the caller would judge a captured payment as still capturing.
+		// Only a payment capturing automatically pays for this read.
+		cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
+		if err != nil {
+			return Payment{}, fmt.Errorf("reload %s: %w", p.ID, err)
+		}
+		return cur, nil
 	}
 	deadline := s.cfg.Wall.Now().Add(min(s.cfg.DuplicateWait, s.cfg.AcquirerTimeout+time.Second))
 	version := p.Version

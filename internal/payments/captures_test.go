@@ -35,6 +35,20 @@ type batchCounter struct {
 	mu      sync.Mutex
 	batches []int // sizes of the ApplyAll calls
 	applies int   // single changes of a capture's answer
+
+	// beforeTxns, when set, runs (once) before a read of a payment's transactions.
+	beforeTxns func()
+}
+
+func (s *batchCounter) Txns(ctx context.Context, merchantID, paymentID string) ([]payments.Txn, error) {
+	s.mu.Lock()
+	before := s.beforeTxns
+	s.beforeTxns = nil
+	s.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	return s.Store.Txns(ctx, merchantID, paymentID)
 }
 
 func (s *batchCounter) ApplyAll(ctx context.Context, cs []payments.Change) ([]error, error) {
@@ -171,6 +185,28 @@ func TestBackgroundCaptureAndAnImmediateRefund(t *testing.T) {
 	// A cancel after capture is refused as it always was.
 	if _, err := e.cancel(p); protocol.ResultOf(err).ResultCode != string(protocol.CodeOrderStatusInvalid) {
 		t.Fatalf("cancel of a captured payment: %v", err)
+	}
+}
+
+// TestBackgroundCaptureRecordedWhileARefundLooks: the capture is recorded after a refund read the
+// payment (capturing) and before it read the payment's transactions (nothing in flight): the
+// refund goes by the captured payment, not by the capturing one it read first.
+func TestBackgroundCaptureRecordedWhileARefundLooks(t *testing.T) {
+	e, acq, st := backgroundEnv(t, nil)
+	runCaptures(t, e)
+	p := e.pay(t, "4242424242424242", "bg-refund-race", payments.CaptureAutomatic)
+	st.beforeTxns = func() {
+		close(acq.gate)
+		if err := e.svc.CapturesIdle(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	tx, after, err := e.refund(p, "r-1", p.Amount.Value())
+	if err != nil {
+		t.Fatalf("refund as the capture is recorded: %v", err)
+	}
+	if tx.Status != payments.TxnSucceeded || after.RefundedMinor != p.Amount.Minor {
+		t.Fatalf("refund %s, refunded %d", tx.Status, after.RefundedMinor)
 	}
 }
 
