@@ -11,7 +11,25 @@ import (
 // sqlDB adapts database/sql to sqlstore.Driver.
 type sqlDB struct {
 	querier
-	db *sql.DB
+	db    *sql.DB
+	group *groupCommit
+}
+
+// Exec implements sqlstore.Querier outside a transaction: as a group's member (group.go).
+func (d sqlDB) Exec(ctx context.Context, s string, args ...any) (int64, error) {
+	if d.group == nil {
+		return d.querier.Exec(ctx, s, args...)
+	}
+	return d.group.exec(ctx, s, args...)
+}
+
+// QueryRow implements sqlstore.Querier outside a transaction: a write (INSERT … RETURNING)
+// as a group's member, a read on the connection as it is.
+func (d sqlDB) QueryRow(ctx context.Context, s string, args ...any) sqlstore.Row {
+	if d.group == nil || isRead(s) {
+		return d.querier.QueryRow(ctx, s, args...)
+	}
+	return d.group.queryRow(ctx, s, args...)
 }
 
 // execer is what *sql.DB and *sql.Tx share.
@@ -69,6 +87,13 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 func (d sqlDB) Begin(ctx context.Context) (sqlstore.DriverTx, error) {
+	if d.group != nil {
+		m, err := d.group.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

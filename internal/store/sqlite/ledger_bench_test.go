@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -24,13 +25,19 @@ import (
 // The "store/background" case runs the automatic captures as serve does, off the request path and
 // recorded in batches (payments.StartCaptures); its time per pay includes waiting for the last
 // captures, so it compares with "store" (the capture in the request) as whole work per pay.
+// "store/background/ungrouped" is the same with every transaction committing alone, as before
+// group commit (group.go).
 //
 //	go test ./internal/store/sqlite -run '^$' -bench PayLedger -benchtime 3s -count 3
 func BenchmarkPayLedger(b *testing.B) {
-	for _, books := range []string{"memory", "store", "store/background"} {
+	for _, books := range []string{"memory", "store", "store/background", "store/background/ungrouped"} {
 		b.Run(books, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, b.TempDir())
+			open := sqlite.Open
+			if strings.HasSuffix(books, "/ungrouped") {
+				open = sqlite.OpenUngrouped
+			}
+			st, err := open(ctx, b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -41,7 +48,7 @@ func BenchmarkPayLedger(b *testing.B) {
 				sim = sim.WithLedger(st.SimulatorLedger())
 			}
 			svc := payments.NewService(st, sim, clk, slog.New(slog.DiscardHandler), payments.Config{})
-			if books == "store/background" {
+			if strings.HasPrefix(books, "store/background") {
 				bg, stop := context.WithCancel(ctx)
 				wait := svc.StartCaptures(bg)
 				defer func() { stop(); wait() }()

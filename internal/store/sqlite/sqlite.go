@@ -34,12 +34,16 @@ const FileName = "cardgate.db"
 // Store is the SQLite implementation of every store interface of cardgate.
 type Store struct {
 	*sqlstore.Store
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	group *groupCommit // nil when each transaction commits alone
 }
 
-// Open opens (creating if needed) the database in dir and migrates it.
-func Open(ctx context.Context, dir string) (*Store, error) {
+// Open opens (creating if needed) the database in dir and migrates it. Its transactions commit
+// in groups (group.go).
+func Open(ctx context.Context, dir string) (*Store, error) { return open(ctx, dir, true) }
+
+func open(ctx context.Context, dir string, grouped bool) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -72,7 +76,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// than writers spinning in SQLite's busy handler (whose sleeps grow to 100 ms and made the p99
 	// of pay ten times its median). WAL keeps each statement short.
 	db.SetMaxOpenConns(1)
-	s := &Store{Store: sqlstore.New(sqlDB{querier{db}, db}, Dialect), db: db, path: path}
+	drv := sqlDB{querier: querier{db}, db: db}
+	if grouped {
+		drv.group = &groupCommit{db: db}
+	}
+	s := &Store{Store: sqlstore.New(drv, Dialect), db: db, path: path, group: drv.group}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
