@@ -64,6 +64,24 @@ func waitFor(t *testing.T, s *sqlite.Store, n int) {
 	}
 }
 
+// holdGroup starts a transaction that inserts id once release is called, and returns when it
+// runs: the transactions started meanwhile queue behind it, to join its group.
+func holdGroup(t *testing.T, s *sqlite.Store, wg *sync.WaitGroup, id int) (release func()) {
+	t.Helper()
+	running, done := make(chan struct{}), make(chan struct{})
+	wg.Go(func() {
+		if err := s.InTx(t.Context(), func(tx sqlstore.Conn) error {
+			close(running)
+			<-done
+			return insert(id)(tx)
+		}); err != nil {
+			t.Errorf("first transaction: %v", err)
+		}
+	})
+	<-running
+	return func() { close(done) }
+}
+
 // TestGroupCommitJoinsWaitingTransactions: transactions that queue behind a running one join its
 // group and are committed by one commit; each InTx returns only once its rows are on disk.
 func TestGroupCommitJoinsWaitingTransactions(t *testing.T) {
@@ -139,17 +157,7 @@ func TestGroupCommitMemberFailureKeepsOthers(t *testing.T) {
 	// The cases queue behind a transaction that holds its group open until all of them wait, and
 	// then run in whatever order they are let in.
 	var wg sync.WaitGroup
-	running, release := make(chan struct{}), make(chan struct{})
-	wg.Go(func() {
-		if err := s.InTx(t.Context(), func(tx sqlstore.Conn) error {
-			close(running)
-			<-release
-			return insert(100)(tx)
-		}); err != nil {
-			t.Errorf("first transaction: %v", err)
-		}
-	})
-	<-running
+	release := holdGroup(t, s, &wg, 100)
 	for i, tc := range cases {
 		wg.Go(func() {
 			var err error
@@ -164,7 +172,7 @@ func TestGroupCommitMemberFailureKeepsOthers(t *testing.T) {
 		})
 		waitFor(t, s, i+1)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	for i, tc := range cases {
 		if got := committed(t, other, i+1); got != tc.kept {
@@ -233,17 +241,7 @@ func TestGroupCommitUnderLoad(t *testing.T) {
 func TestGroupCommitCancelledMemberLeavesGroup(t *testing.T) {
 	s, other := groupStore(t)
 	var wg sync.WaitGroup
-	running, release := make(chan struct{}), make(chan struct{})
-	wg.Go(func() {
-		if err := s.InTx(t.Context(), func(tx sqlstore.Conn) error {
-			close(running)
-			<-release
-			return insert(1)(tx)
-		}); err != nil {
-			t.Errorf("first transaction: %v", err)
-		}
-	})
-	<-running
+	release := holdGroup(t, s, &wg, 1)
 	wg.Go(func() {
 		ctx, cancel := context.WithCancel(t.Context())
 		err := s.InTx(ctx, func(tx sqlstore.Conn) error {
@@ -262,7 +260,7 @@ func TestGroupCommitCancelledMemberLeavesGroup(t *testing.T) {
 		}
 	})
 	waitFor(t, s, 2)
-	close(release)
+	release()
 	wg.Wait()
 	for id, want := range map[int]bool{1: true, 2: false, 3: true} {
 		if got := committed(t, other, id); got != want {
@@ -279,17 +277,7 @@ func TestGroupCommitRawWritesJoin(t *testing.T) {
 	groups0, members0 := s.GroupStats()
 	ctx := t.Context()
 	var wg sync.WaitGroup
-	running, release := make(chan struct{}), make(chan struct{})
-	wg.Go(func() {
-		if err := s.InTx(ctx, func(tx sqlstore.Conn) error {
-			close(running)
-			<-release
-			return insert(1)(tx)
-		}); err != nil {
-			t.Errorf("first transaction: %v", err)
-		}
-	})
-	<-running
+	release := holdGroup(t, s, &wg, 1)
 	steps := []func(){
 		func() {
 			if _, err := s.Raw().Exec(ctx, `INSERT INTO grouped (id) VALUES (2)`); err != nil {
@@ -314,7 +302,7 @@ func TestGroupCommitRawWritesJoin(t *testing.T) {
 		wg.Go(step)
 		waitFor(t, s, i+1)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	for id := 1; id <= 3; id++ {
 		if !committed(t, other, id) {
