@@ -291,22 +291,28 @@ func (s *Service) afterAutoCapture(ctx context.Context, p Payment) (Payment, err
 	if err != nil {
 		return Payment{}, fmt.Errorf("load captures of %s: %w", p.ID, err)
 	}
-	unanswered := false
+	unanswered, recorded := false, false
 	for _, t := range txns {
-		if t.Type == TxnCapture && t.Internal && t.Status == TxnProcessing && t.Details.AcquirerReference == "" &&
-			s.clock.Now().Sub(t.CreatedAt) < s.cfg.AcquirerTimeout {
+		if t.Type != TxnCapture || !t.Internal {
+			continue
+		}
+		if t.Status != TxnProcessing {
+			recorded = true
+		} else if t.Details.AcquirerReference == "" && s.clock.Now().Sub(t.CreatedAt) < s.cfg.AcquirerTimeout {
 			unanswered = true
 		}
 	}
-	if !unanswered {
-		// The capture may have been recorded between the read of p and that of its transactions:
-		// p is then stale, and the caller would judge a captured payment as still capturing.
-		// Only a payment capturing automatically pays for this read.
+	if recorded {
+		// The capture was recorded between the read of p and that of its transactions: p is
+		// stale, and the caller would judge a captured payment as still capturing.
 		cur, err := s.store.PaymentByID(ctx, p.MerchantID, p.ID)
 		if err != nil {
 			return Payment{}, fmt.Errorf("reload %s: %w", p.ID, err)
 		}
 		return cur, nil
+	}
+	if !unanswered {
+		return p, nil // a capture the acquirer answered as pending is not waited for
 	}
 	deadline := s.cfg.Wall.Now().Add(min(s.cfg.DuplicateWait, s.cfg.AcquirerTimeout+time.Second))
 	version := p.Version
