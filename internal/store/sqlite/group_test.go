@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,4 +315,68 @@ func TestGroupCommitRawWritesJoin(t *testing.T) {
 	if groups, members := s.GroupStats(); groups-groups0 != 1 || members-members0 != 4 {
 		t.Errorf("%d groups of %d, want 1 of 4", groups-groups0, members-members0)
 	}
+}
+
+// TestGroupSavepointsStayInMemory: the savepoints of a group's members journal the pages they
+// change; the journal stays in memory (temp_store), where a temporary file would cost a write
+// system call for every page (docs/performance.md "Group commit on SQLite"). Each member here
+// changes far more than the 64 KiB SQLite keeps in memory before it spills to a file, and looks
+// for that file while its group's transaction is open (SQLite closes it when the group ends).
+func TestGroupSavepointsStayInMemory(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to see the process's open files")
+	}
+	s, _ := groupStore(t)
+	ctx := t.Context()
+	if _, err := s.Raw().Exec(ctx, `CREATE TABLE wide (id INTEGER PRIMARY KEY, body BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		if _, err := s.Raw().Exec(ctx, `INSERT INTO wide (id, body) VALUES (?, zeroblob(3000))`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups0, members0 := s.GroupStats()
+	var wg sync.WaitGroup
+	release := holdGroup(t, s, &wg, 0)
+	const members = 4
+	for m := range members {
+		wg.Go(func() {
+			if err := s.InTx(ctx, func(tx sqlstore.Conn) error {
+				if _, err := tx.Exec(ctx, `UPDATE wide SET body = randomblob(3000) WHERE id % ? = 0`, m+1); err != nil {
+					return err
+				}
+				if f := sqliteTempFiles(t); len(f) > 0 {
+					t.Errorf("member %d: SQLite journals in a temporary file: %v", m, f)
+				}
+				return nil
+			}); err != nil {
+				t.Errorf("member %d: %v", m, err)
+			}
+		})
+	}
+	waitFor(t, s, members)
+	release()
+	wg.Wait()
+	if groups, n := s.GroupStats(); groups-groups0 != 1 || n-members0 != members+1 {
+		t.Fatalf("%d transactions in %d groups, want %d in one", n-members0, groups-groups0, members+1)
+	}
+}
+
+// sqliteTempFiles lists the process's open files that have no name: SQLite's temporary files,
+// which it opens unnamed (O_TMPFILE) or unlinks at once, so that they vanish with the process.
+func sqliteTempFiles(t *testing.T) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasSuffix(target, " (deleted)") {
+			found = append(found, target)
+		}
+	}
+	return found
 }
