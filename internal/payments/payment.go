@@ -286,7 +286,11 @@ type OutboxMessage struct {
 type Change struct {
 	Payment     Payment // the new values; Version must be FromVersion+1
 	FromVersion int
-	Event       Event
+	// Prev is the payment as stored at FromVersion, when the writer has it: the store then writes
+	// only the columns that differ from it and refuses the change (ErrConflict) if Prev is not
+	// what is stored (sqlstore's paymentUpdate). Nil: every column is written.
+	Prev  *Payment
+	Event Event
 	// Then is a second transition made by the same commit, recorded after Event: an approval
 	// that reserves its automatic capture at once (AUTH_APPROVED, then CAPTURE).
 	Then   *Event

@@ -186,7 +186,7 @@ func (s *Service) change(p Payment, st step) (Change, error) {
 		}
 	}
 	next.setStage(to)
-	ch := Change{Payment: next, FromVersion: p.Version, NewTxn: st.newTxn, Txn: st.txn, NewToken: st.newToken}
+	ch := Change{Payment: next, FromVersion: p.Version, Prev: &p, NewTxn: st.newTxn, Txn: st.txn, NewToken: st.newToken}
 	var txn *Txn
 	switch {
 	case st.newTxn != nil:

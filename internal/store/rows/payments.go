@@ -167,19 +167,6 @@ func PaymentChangeValues(p payments.Payment) ([]any, error) {
 		p.Auth.NetworkTransactionID, MS(p.ChargebackAt)})
 }
 
-// SetClause renders "col = <placeholder>, …" for PaymentChangeColumns, placeholder(i) giving the
-// dialect's i-th (1-based) parameter.
-func SetClause(placeholder func(i int) string) string {
-	var b strings.Builder
-	for i, c := range PaymentChangeColumns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(c + " = " + placeholder(i+1))
-	}
-	return b.String()
-}
-
 // Storable reports whether every string among vals can be kept in a TEXT column of both stores.
 // PostgreSQL refuses NUL and invalid UTF-8 (SQLSTATE 22021) where SQLite would keep them, so both
 // stores refuse them alike: a lookup by such an id finds nothing, a write is ErrInvalidText. The

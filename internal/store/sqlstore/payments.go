@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/cardgate/cardgate/internal/payments"
 	"github.com/cardgate/cardgate/internal/store/rows"
@@ -20,11 +21,9 @@ const paymentColumns = rows.PaymentColumns
 // their text.
 var (
 	insertPayment = `INSERT INTO payments (` + paymentColumns + `) VALUES (` + placeholders(rows.PaymentColumnCount) + `)`
-	updatePayment = `UPDATE payments SET ` + rows.SetClause(func(int) string { return "?" }) + `
-		WHERE payment_id = ? AND client_id = ? AND version = ?`
-	insertTxn   = `INSERT INTO transactions (` + rows.TxnColumns + `) VALUES (` + placeholders(strings.Count(rows.TxnColumns, ",")+1) + `)`
-	insertEvent = `INSERT INTO payment_events (` + eventColumns + `) VALUES (?,?,?,?,?,?,?)`
-	updateTxn   = `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
+	insertTxn     = `INSERT INTO transactions (` + rows.TxnColumns + `) VALUES (` + placeholders(strings.Count(rows.TxnColumns, ",")+1) + `)`
+	insertEvent   = `INSERT INTO payment_events (` + eventColumns + `) VALUES (?,?,?,?,?,?,?)`
+	updateTxn     = `UPDATE transactions SET status = ?, result_code = ?, result_message = ?, details = ?,
 		updated_at = ?, due_at = ? WHERE txn_id = ? AND client_id = ? AND status = 'PROCESSING'`
 	insertOutbox = `INSERT INTO outbox (client_id, payment_id, notify_type, ref, url, body, next_attempt_at, created_at)
 		VALUES (?,?,?,?,?,?,?,?)`
@@ -107,11 +106,10 @@ func applyIn(ctx context.Context, tx Conn, c payments.Change, alone bool) error 
 		// The version guard below only works if every writer moves it by one.
 		return fmt.Errorf("apply %s: version %d after %d: %w", p.ID, p.Version, c.FromVersion, ErrConstraint)
 	}
-	vals, err := rows.PaymentChangeValues(p)
+	updatePayment, vals, err := paymentUpdate(c)
 	if err != nil {
 		return err
 	}
-	vals = append(vals, p.ID, p.MerchantID, c.FromVersion)
 	stmts := make([]Stmt, 0, 6)
 	if alone {
 		stmts = append(stmts, Stmt{SQL: updatePayment, Args: vals, One: true, Err: func(err error) error {
@@ -171,6 +169,69 @@ func applyIn(ctx context.Context, tx Conn, c payments.Change, alone bool) error 
 			ms(o.CreatedAt), ms(o.CreatedAt)}, Err: wrapErr("insert outbox")})
 	}
 	return tx.Queue(ctx, stmts...)
+}
+
+// updates holds the payments UPDATE for each set of changed columns (a bit per
+// rows.PaymentChangeColumns), built once each: the drivers' statement caches key on the text.
+var updates sync.Map // uint32 -> string
+
+func init() {
+	if len(rows.PaymentChangeColumns) > 32 {
+		panic("sqlstore: more changeable payment columns than the UPDATE forms' uint32 has bits")
+	}
+}
+
+// paymentUpdate is the guarded payments UPDATE of change c and its arguments. With c.Prev it sets
+// only the columns whose values differ from Prev's (and the version), because SQLite rewrites the
+// entries of every index over a column an UPDATE names, changed or not, and the payments table
+// has a dozen, one of them an expression over the card. Each column left out is guarded equal to
+// Prev's value instead, so the row ends up exactly as c.Payment or is not written at all (a Prev
+// that is not what is stored is a conflict, as a stale version is). Without Prev, every column.
+func paymentUpdate(c payments.Change) (string, []any, error) {
+	next, err := rows.PaymentChangeValues(c.Payment)
+	if err != nil {
+		return "", nil, err
+	}
+	var prev []any
+	if c.Prev != nil {
+		if prev, err = rows.PaymentChangeValues(*c.Prev); err != nil {
+			return "", nil, err
+		}
+	}
+	var set uint32
+	args := make([]any, 0, len(next)+3)
+	for i, v := range next {
+		if prev == nil || v != prev[i] || rows.PaymentChangeColumns[i] == "version" {
+			set |= 1 << i
+			args = append(args, v)
+		}
+	}
+	args = append(args, c.Payment.ID, c.Payment.MerchantID, c.FromVersion)
+	for i, v := range next {
+		if set&(1<<i) == 0 {
+			args = append(args, v)
+		}
+	}
+	if q, ok := updates.Load(set); ok {
+		return q.(string), args, nil
+	}
+	var b strings.Builder
+	b.WriteString("UPDATE payments SET ")
+	sep := ""
+	for i, col := range rows.PaymentChangeColumns {
+		if set&(1<<i) != 0 {
+			b.WriteString(sep + col + " = ?")
+			sep = ", "
+		}
+	}
+	b.WriteString(" WHERE payment_id = ? AND client_id = ? AND version = ?")
+	for i, col := range rows.PaymentChangeColumns {
+		if set&(1<<i) == 0 {
+			b.WriteString(" AND " + col + " = ?")
+		}
+	}
+	q, _ := updates.LoadOrStore(set, b.String())
+	return q.(string), args, nil
 }
 
 func eventStmt(ev payments.Event) Stmt {

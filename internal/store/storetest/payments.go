@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -193,6 +194,79 @@ func testApplyIsAtomic(t *testing.T, s store.Store) {
 			}
 		})
 	}
+}
+
+// testApplyAgainstPrev: a change made from the payment as stored (Change.Prev) leaves the row
+// exactly as its new values, though the store writes only the columns that moved; a Prev that is
+// not what is stored, in a column the change leaves alone, is a conflict that writes nothing, as
+// a stale version is, alone or in a batch; a change without Prev writes every column.
+func testApplyAgainstPrev(t *testing.T, s store.Store) {
+	m := Sandbox(t, s)
+	authorize(t, s, NewPayment(m, "P1", "R1"))
+	read := func() payments.Payment {
+		t.Helper()
+		got, err := s.PaymentByID(ctx, m.ClientID, "P1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	cur := read()
+
+	next := cur
+	next.Capture, next.UpdatedAt = payments.CaptureProcessing, T0.Add(time.Minute)
+	mustApply(t, s, change(cur, next, payments.OpCapture))
+	if got, want := read(), withVersion(next, cur.Version+1); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a change of two columns:\n got %+v\nwant %+v", got, want)
+	}
+	cur = read()
+
+	before := counts(t, s)
+	bs, batches := s.(payments.BatchStore)
+	for name, mutate := range map[string]func(*payments.Payment){
+		"card":           func(p *payments.Payment) { p.Card.LastFour = "9999" },
+		"auth":           func(p *payments.Payment) { p.Auth.AuthorizationCode = "654321" },
+		"result message": func(p *payments.Payment) { p.ResultMsg = "not what is stored" },
+		"refunded":       func(p *payments.Payment) { p.RefundedMinor = 100 },
+		"expiry":         func(p *payments.Payment) { p.AuthExpiresAt = p.AuthExpiresAt.Add(time.Hour) },
+	} {
+		t.Run("stale "+name, func(t *testing.T) {
+			prev := cur
+			mutate(&prev)
+			next := prev
+			next.Capture, next.CapturedMinor, next.CapturedAt, next.UpdatedAt = payments.CaptureSucceeded, 4200, T0.Add(2*time.Minute), T0.Add(2*time.Minute)
+			c := change(prev, next, payments.OpCaptureSucceeded)
+			if err := s.Apply(ctx, c); !errors.Is(err, payments.ErrConflict) {
+				t.Fatalf("applied against a Prev that is not stored: %v", err)
+			}
+			if batches {
+				errs, err := bs.ApplyAll(ctx, []payments.Change{c, c})
+				if err != nil || !errors.Is(errs[0], payments.ErrConflict) || !errors.Is(errs[1], payments.ErrConflict) {
+					t.Fatalf("batch against a Prev that is not stored: %v, %v", errs, err)
+				}
+			}
+			if after := counts(t, s); after != before {
+				t.Fatalf("a refused change wrote rows: %s, before %s", after, before)
+			}
+			if got := read(); !reflect.DeepEqual(got, cur) {
+				t.Fatalf("a refused change moved the payment:\n got %+v\nwant %+v", got, cur)
+			}
+		})
+	}
+
+	next = cur
+	next.ResultMsg, next.UpdatedAt = "written without Prev", T0.Add(3*time.Minute)
+	c := change(cur, next, payments.OpCapture)
+	c.Prev = nil
+	mustApply(t, s, c)
+	if got, want := read(), withVersion(next, cur.Version+1); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a change without Prev:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func withVersion(p payments.Payment, v int) payments.Payment {
+	p.Version = v
+	return p
 }
 
 // testConcurrentGuardedApply: of many writers applying from the same version, exactly one wins.

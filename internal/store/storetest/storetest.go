@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"PaymentRoundTripAndGuards", testPaymentRoundTripAndGuards},
 		{"ConstraintsHoldWithoutTheDomain", testConstraintsHoldWithoutTheDomain},
 		{"ApplyIsAtomic", testApplyIsAtomic},
+		{"ApplyAgainstPrev", testApplyAgainstPrev},
 		{"ApplyWritesTheChallengePage", testApplyWritesTheChallengePage},
 		{"ConcurrentGuardedApply", testConcurrentGuardedApply},
 		{"ConcurrentCreatePayment", testConcurrentCreatePayment},
@@ -148,10 +149,11 @@ func mustCreate(t *testing.T, s store.Store, p payments.Payment) payments.Paymen
 	return p
 }
 
-// change builds a guarded change from p to next (next.Version is set to p.Version+1).
+// change builds a guarded change from p to next (next.Version is set to p.Version+1), made from
+// p as the service's are (Change.Prev), so the store writes only the columns that moved.
 func change(p payments.Payment, next payments.Payment, op payments.Op) payments.Change {
 	next.Version = p.Version + 1
-	return payments.Change{Payment: next, FromVersion: p.Version,
+	return payments.Change{Payment: next, FromVersion: p.Version, Prev: &p,
 		Event: payments.Event{PaymentID: p.ID, Op: op, From: p.State, To: next.State, ResultCode: next.ResultCode, At: next.UpdatedAt}}
 }
 
