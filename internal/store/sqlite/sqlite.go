@@ -64,13 +64,13 @@ func open(ctx context.Context, dir string, grouped bool) (*Store, error) {
 	// A checkpoint from a connection of its own measured no better, so it was not kept.
 	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	// Group commit gives every member but the first a savepoint, and SQLite keeps the original of
-	// each page a savepoint changes in a statement journal, in memory up to 64 KiB and then in a
-	// temporary file for as long as the connection lives: under load, one pwrite for every WAL
-	// frame written, as many write system calls as the log itself. In memory it costs no system
-	// call (and no page of the store leaves the data directory). The statement journal is held
-	// only while a group's transaction is open, so it is bounded by a group's pages. The pragma
-	// also keeps SQLite's transient tables and indices (for an ORDER BY or GROUP BY that no index
-	// serves) in memory, bounded by what such a query selects.
+	// each page a savepoint changes in a statement journal, in memory up to 64 KiB and beyond that
+	// in a temporary file, which a group of pays always reached: under load one pwrite for every
+	// WAL frame written, as many write system calls as the log itself. In memory it costs none,
+	// and its copies of the store's pages no longer go to the temporary directory. The journal is
+	// held only while a group's transaction is open, so it is bounded by a group's pages. The
+	// pragma also keeps SQLite's transient tables and indices (for an ORDER BY or GROUP BY that no
+	// index serves) in memory, bounded by what such a query selects.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	conn, err := driver.NewConnector("file:" + uriPath(path) + "?" + q.Encode())
