@@ -65,7 +65,7 @@ func open(ctx context.Context, dir string, grouped bool) (*Store, error) {
 	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	// Group commit gives every member but the first a savepoint, and SQLite keeps the original of
 	// each page a savepoint changes in a statement journal, in memory up to 64 KiB and beyond that
-	// in a temporary file, which a group of pays always reached: under load one pwrite for every
+	// in a temporary file, which a group of two or three pays exceeds: under load one pwrite per
 	// WAL frame written, as many write system calls as the log itself. In memory it costs none,
 	// and its copies of the store's pages no longer go to the temporary directory. The journal is
 	// held only while a group's transaction is open, so it is bounded by a group's pages. The
