@@ -243,6 +243,9 @@ func Start(ctx context.Context, cfg Config) (g *Gateway, err error) {
 	// reach loopback or private addresses unless NotifyAllow opens them.
 	g.Metrics = metrics.New(st, g.Clock.Now)
 	g.Metrics.SetSigner(signerName)
+	if gs, ok := st.(interface{ GroupStats() (int64, int64) }); ok {
+		g.Metrics.ObserveGroupCommits(gs.GroupStats)
+	}
 	g.Dispatcher = notify.New(st, g.Key, g.Clock, log, notify.Config{
 		Timeout:     orDefault(cfg.NotifyTimeout, 10*time.Second),
 		PerMerchant: orDefault(cfg.NotifyPerMerchant, notify.DefaultPerMerchant),

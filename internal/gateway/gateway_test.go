@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +104,14 @@ func TestSandboxServesEveryPart(t *testing.T) {
 			if g.Key.Signer == nil {
 				t.Error("gateway key has no Signer")
 			}
-			if _, body := get(t, g.URL+"/metrics"); !strings.Contains(body, `cardgate_signer_info{signer="`+signer.Name()+`"} 1`) {
+			_, body := get(t, g.URL+"/metrics")
+			if !strings.Contains(body, `cardgate_signer_info{signer="`+signer.Name()+`"} 1`) {
 				t.Errorf("/metrics lacks cardgate_signer_info for %s", signer.Name())
+			}
+			// SQLite says how it grouped the pays' commits; PostgreSQL has no such groups.
+			commits, grouped := metricValue(body, "cardgate_sqlite_group_commits_total"), metricValue(body, "cardgate_sqlite_grouped_transactions_total")
+			if sqlite := cfg.Database == ""; sqlite != (commits > 0 && grouped >= commits) || !sqlite && strings.Contains(body, "cardgate_sqlite_") {
+				t.Errorf("/metrics: %v group commits of %v transactions (SQLite: %v)", commits, grouped, sqlite)
 			}
 			if err := g.Close(); err != nil {
 				t.Fatal(err)
@@ -234,4 +241,17 @@ func TestBreakerOverHTTP(t *testing.T) {
 	if want := `cardgate_acquirer_breaker_open{acquirer="` + ok.AcquirerInfo.AcquirerName + `"} 0`; !strings.Contains(metrics, want) {
 		t.Errorf("/metrics lacks %s after an approval", want)
 	}
+}
+
+// metricValue is the value of an unlabelled metric in a /metrics body, or -1 when it is absent.
+func metricValue(body, name string) float64 {
+	for line := range strings.Lines(body) {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }

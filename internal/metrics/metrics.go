@@ -85,6 +85,19 @@ func New(stats OutboxStats, now func() time.Time) *Metrics {
 	return m
 }
 
+// ObserveGroupCommits exports SQLite's group commit (stats is the store's GroupStats): its
+// commits and the transactions they recorded, so that the mean group size is a rate's ratio.
+func (m *Metrics) ObserveGroupCommits(stats func() (groups, members int64)) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cardgate_sqlite_group_commits_total", Help: "SQLite commits, each recording a group of transactions.",
+		}, func() float64 { g, _ := stats(); return float64(g) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cardgate_sqlite_grouped_transactions_total", Help: "Transactions SQLite's group commits recorded; over the commits, the mean group size.",
+		}, func() float64 { _, n := stats(); return float64(n) }),
+	)
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

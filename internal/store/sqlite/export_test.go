@@ -14,10 +14,5 @@ func (s *Store) DB() *sql.DB { return s.db }
 // so that a benchmark can compare the two in one run.
 func OpenUngrouped(ctx context.Context, dir string) (*Store, error) { return open(ctx, dir, false) }
 
-// GroupStats are the groups committed so far and the transactions they held.
-func (s *Store) GroupStats() (groups, members int64) {
-	return s.group.groups.Load(), s.group.members.Load()
-}
-
 // GroupWaiting is how many transactions wait to join a group.
 func (s *Store) GroupWaiting() int { return int(s.group.waiting.Load()) }

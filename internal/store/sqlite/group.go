@@ -36,7 +36,7 @@ type groupCommit struct {
 	waiting atomic.Int32
 	cur     *group // the open group; guarded by mu
 
-	// groups and members count the groups ended and the members they committed (for tests).
+	// groups and members count the groups ended and the members they committed (Store.GroupStats).
 	groups, members atomic.Int64
 }
 

@@ -127,6 +127,15 @@ func uriPath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
+// GroupStats are the groups committed so far and the transactions they held (0 and 0 for a store
+// opened without group commit): their ratio is the mean group size, which /metrics exports.
+func (s *Store) GroupStats() (groups, members int64) {
+	if s.group == nil {
+		return 0, 0
+	}
+	return s.group.groups.Load(), s.group.members.Load()
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
