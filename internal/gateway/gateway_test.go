@@ -110,8 +110,11 @@ func TestSandboxServesEveryPart(t *testing.T) {
 			}
 			// SQLite says how it grouped the pays' commits; PostgreSQL has no such groups.
 			commits, grouped := metricValue(body, "cardgate_sqlite_group_commits_total"), metricValue(body, "cardgate_sqlite_grouped_transactions_total")
-			if sqlite := cfg.Database == ""; sqlite != (commits > 0 && grouped >= commits) || !sqlite && strings.Contains(body, "cardgate_sqlite_") {
-				t.Errorf("/metrics: %v group commits of %v transactions (SQLite: %v)", commits, grouped, sqlite)
+			switch {
+			case cfg.Database == "" && (commits <= 0 || grouped < commits):
+				t.Errorf("/metrics on SQLite: %v group commits of %v transactions", commits, grouped)
+			case cfg.Database != "" && strings.Contains(body, "cardgate_sqlite_"):
+				t.Error("/metrics on PostgreSQL shows SQLite's group commits")
 			}
 			if err := g.Close(); err != nil {
 				t.Fatal(err)

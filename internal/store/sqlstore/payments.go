@@ -182,11 +182,12 @@ func init() {
 }
 
 // paymentUpdate is the guarded payments UPDATE of change c and its arguments. With c.Prev it sets
-// only the columns whose values differ from Prev's (and the version), because SQLite rewrites the
-// entries of every index over a column an UPDATE names, changed or not, and the payments table
-// has a dozen, one of them an expression over the card. Each column left out is guarded equal to
-// Prev's value instead, so the row ends up exactly as c.Payment or is not written at all (a Prev
-// that is not what is stored is a conflict, as a stale version is). Without Prev, every column.
+// only the columns whose values differ from Prev's, because SQLite rewrites the entries of every
+// index over a column an UPDATE names, changed or not, and the payments table has a dozen, one of
+// them an expression over the card. Each column left out is guarded equal to Prev's value
+// instead, so the row ends up exactly as c.Payment or is not written at all: a Prev that is not
+// what is stored is a conflict, as a stale version is (the version itself differs from Prev's,
+// or its guard contradicts FromVersion's). Without Prev, every column.
 func paymentUpdate(c payments.Change) (string, []any, error) {
 	next, err := rows.PaymentChangeValues(c.Payment)
 	if err != nil {
@@ -201,7 +202,7 @@ func paymentUpdate(c payments.Change) (string, []any, error) {
 	var set uint32
 	args := make([]any, 0, len(next)+3)
 	for i, v := range next {
-		if prev == nil || v != prev[i] || rows.PaymentChangeColumns[i] == "version" {
+		if prev == nil || v != prev[i] {
 			set |= 1 << i
 			args = append(args, v)
 		}
